@@ -1,0 +1,181 @@
+"""The ``hnsx`` command line: ``demo``, ``train`` and ``explain``.
+
+Run ``hnsx COMMAND --help`` for the options of each. Under ``accelerate launch`` the same commands train on
+several processes (``accelerate launch --num_processes 2 --cpu -m hnsx.cli train ...``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from hnsx.binarizers import BINARIZERS, ESTIMATORS
+from hnsx.training.config import INIT_MODES, MIXED_PRECISION, TrainConfig
+
+
+def _alpha(value: str) -> float | str:
+    if value.strip().lower() == "adaptive":
+        return "adaptive"
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"alpha must be a number in [0, 1] or 'adaptive', got {value!r}") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"alpha must lie in [0, 1], got {value}")
+    return number
+
+
+def _add_training_options(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, default=defaults.epochs, help="epoch budget (default %(default)s)")
+    g.add_argument("--batch-size", type=int, default=defaults.batch_size, help="default %(default)s")
+    g.add_argument("--lr", type=float, default=defaults.lr, help="Adam learning rate (default %(default)s)")
+    g.add_argument(
+        "--alpha", type=_alpha, default=defaults.alpha, help="constant in [0, 1] or 'adaptive' (default %(default)s)"
+    )
+    g.add_argument("--init", choices=INIT_MODES, default=defaults.init, help="default %(default)s")
+    g.add_argument("--pretrain-epochs", type=int, default=defaults.pretrain_epochs, help="default %(default)s")
+    g.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")
+    g.add_argument("--mixed-precision", choices=MIXED_PRECISION, default=defaults.mixed_precision)
+    g.add_argument("--cpu", action="store_true", help="train on the CPU even if CUDA is available")
+    g.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hnsx", description="Hide-and-Seek: models that explain themselves.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every epoch")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="train on the embedded MNIST digits and write metrics and figures")
+    demo.add_argument("--out", default="runs/demo", help="output folder (default %(default)s)")
+    demo.add_argument("--epochs", type=int, default=None, help="epochs of Hide-and-Seek training")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    train = sub.add_parser("train", help="train a Hide-and-Seek model")
+    train.add_argument("--modality", choices=("image",), default="image")
+    train.add_argument("--dataset", default="mnist-embedded", help="dataset name (default %(default)s)")
+    train.add_argument("--data-dir", default=None, help="folder with a local copy of a torchvision dataset")
+    train.add_argument("--download", action="store_true", help="let torchvision download the dataset")
+    train.add_argument("--limit", type=int, default=None, help="use at most this many training images")
+    train.add_argument("--hider", default="conv-autoencoder", help="hider builder (default %(default)s)")
+    train.add_argument("--hider-size", choices=("small", "large"), default=None, help="conv-autoencoder size")
+    train.add_argument("--seeker", default="small-cnn", help="seeker builder (default %(default)s)")
+    train.add_argument("--binarizer", choices=BINARIZERS.names(), default="deterministic")
+    train.add_argument("--estimator", choices=ESTIMATORS.names(), default=None, help="gradient estimator")
+    train.add_argument("--slope-rate", type=float, default=0.5, help="slope growth per epoch for --estimator sa")
+    train.add_argument("--slope-cap", type=float, default=100.0, help="largest slope for --estimator sa")
+    train.add_argument("--fill", choices=("zero", "mean", "blur"), default="zero", help="what hidden pixels become")
+    train.add_argument("--out", required=True, help="run folder (history, checkpoints, metrics.json)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    _add_training_options(train, TrainConfig())
+
+    explain = sub.add_parser("explain", help="write mask overlays for image files")
+    explain.add_argument("--checkpoint", required=True, help="a run folder or a checkpoint folder")
+    explain.add_argument("--which", choices=("best", "latest"), default="best", help="checkpoint of a run folder")
+    explain.add_argument("--out", default="explanations", help="output folder (default %(default)s)")
+    explain.add_argument("images", nargs="+", help="image files")
+    return parser
+
+
+def _config_from(args: argparse.Namespace, **overrides) -> TrainConfig:
+    return TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        alpha=args.alpha,
+        init=args.init,
+        pretrain_epochs=args.pretrain_epochs,
+        seed=args.seed,
+        mixed_precision=args.mixed_precision,
+        cpu=args.cpu,
+        progress=not args.no_progress,
+        **overrides,
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from hnsx.data import channel_mean, load_dataset
+    from hnsx.pipeline import run_training
+    from hnsx.spec import image_spec
+
+    kwargs = {"limit": args.limit} if args.limit is not None else {}
+    data = load_dataset(args.dataset, data_dir=args.data_dir, download=args.download, seed=args.seed, **kwargs)
+    estimator_kwargs = {"rate": args.slope_rate, "cap": args.slope_cap} if args.estimator == "sa" else {}
+    if args.binarizer == "stochastic" and args.estimator is None:
+        raise ValueError("--binarizer stochastic needs --estimator (st1, st2, sa or reinforce)")
+    spec = image_spec(
+        data.input_shape,
+        data.num_classes,
+        hider=args.hider,
+        hider_kwargs={"size": args.hider_size} if args.hider_size else None,
+        seeker=args.seeker,
+        binarizer=args.binarizer,
+        estimator=args.estimator,
+        estimator_kwargs=estimator_kwargs,
+        fill=args.fill,
+        mean=channel_mean(data.train) if args.fill == "mean" else None,
+    )
+    result = run_training(data, spec, _config_from(args), args.out, resume=args.resume)
+    print_summary(result.metrics)
+    print(f"wrote {args.out}/metrics.json, history.jsonl and checkpoints/")
+    return 0
+
+
+def print_summary(metrics: dict) -> None:
+    rows = [
+        ("accuracy (HnS, masked)", metrics["accuracy"]),
+        ("baseline accuracy (seeker alone)", metrics["baseline_accuracy"]),
+        ("Fidelity F", metrics["fidelity"]),
+        ("Interpretability I", metrics["interpretability"]),
+        ("FIR", metrics["fir"]),
+        ("FII", metrics["fii"]),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'metric'.ljust(width)}  value")
+    print(f"{'-' * width}  ------")
+    for name, value in rows:
+        print(f"{name.ljust(width)}  {value:.4f}")
+    print(f"{'collapsed'.ljust(width)}  {metrics['collapsed']}")
+    print(f"{'epochs / seconds'.ljust(width)}  {metrics['epochs']} / {metrics['seconds']:.0f}\n")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hnsx.demo import run_demo
+
+    metrics = run_demo(args.out, epochs=args.epochs, seed=args.seed, progress=not args.no_progress)
+    print_summary(metrics)
+    print(f"wrote {args.out}/metrics.json, history.jsonl, masks.png, curves.png")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from hnsx.explain import explain_files, load_trained
+
+    model = load_trained(args.checkpoint, which=args.which)
+    for record in explain_files(model, args.images, args.out):
+        print(
+            f"{record['image']}: class {record['prediction']} ({record['confidence']:.1%}), "
+            f"kept {record['kept']:.1%} -> {record['overlay']}"
+        )
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "demo": cmd_demo, "explain": cmd_explain}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except (ValueError, FileNotFoundError) as err:  # bad input: one clear line, no traceback
+        print(f"hnsx {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

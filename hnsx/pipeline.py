@@ -1,0 +1,64 @@
+"""One training run from data to ``metrics.json``: what ``hnsx train`` and ``hnsx demo`` call."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from accelerate.utils import set_seed
+from torch import nn
+
+from hnsx.data import ImageData, make_loaders
+from hnsx.model import HideAndSeek
+from hnsx.spec import ModelSpec, build_model
+from hnsx.training.checkpoint import write_json_atomic
+from hnsx.training.config import TrainConfig
+from hnsx.training.fit import FitResult, fit
+
+METRICS_FILE = "metrics.json"
+
+
+@dataclass
+class RunResult:
+    model: HideAndSeek
+    fit: FitResult
+    metrics: dict[str, Any]
+
+
+def run_training(
+    data: ImageData,
+    spec: ModelSpec,
+    config: TrainConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    seeker: nn.Module | None = None,
+    extra_metrics: dict[str, Any] | None = None,
+) -> RunResult:
+    """Build the model of ``spec``, train it on ``data`` with :func:`~hnsx.training.fit`, write ``metrics.json``.
+
+    ``metrics.json`` holds the evaluation figures after the last epoch (fidelity, interpretability, fir, fii,
+    accuracy, baseline_accuracy, kept_fraction, collapsed), the best epoch's figures under ``best``, and
+    ``epochs`` (trained), ``seconds`` (wall time of this call), ``stopped``, ``dataset``.
+    """
+    start = time.perf_counter()
+    out = Path(out_dir)
+    set_seed(config.seed)
+    model = build_model(spec, seeker=seeker)
+    train_loader, eval_loader = make_loaders(data, config.batch_size, seed=config.seed)
+    result = fit(model, train_loader, eval_loader, config, out_dir=out, spec=spec, resume=resume)
+    final = result.scores.as_dict()
+    metrics = {
+        **final,
+        "best": result.best.as_dict() if result.best is not None else None,
+        "epochs": len(result.history) and result.history[-1]["epoch"],
+        "seconds": time.perf_counter() - start,
+        "stopped": result.stopped,
+        "dataset": data.name,
+        "alpha": result.history[-1]["alpha"] if result.history else None,
+        **(extra_metrics or {}),
+    }
+    write_json_atomic(out / METRICS_FILE, metrics)
+    return RunResult(model=model, fit=result, metrics=metrics)

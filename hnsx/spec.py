@@ -1,0 +1,117 @@
+"""A JSON description of a Hide-and-Seek model, so that checkpoints can rebuild what they hold.
+
+``ModelSpec`` names the adapter, hider, seeker and binarizer by their registry names with keyword arguments.
+A model built around a user's own seeker has ``seeker.name == "custom"``: loading it needs that seeker again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from torch import nn
+
+from hnsx.adapter import ADAPTERS
+from hnsx.binarizers import build_binarizer
+from hnsx.model import FrozenModule, HideAndSeek
+from hnsx.registry import HIDERS, SEEKERS
+
+CUSTOM = "custom"
+
+
+def _import_modalities() -> None:
+    """Import the built-in adapters so that their registry entries exist."""
+    import hnsx.adapters.image  # noqa: F401
+
+
+@dataclass(frozen=True)
+class Component:
+    """A registry name with keyword arguments."""
+
+    name: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to rebuild a :class:`~hnsx.model.HideAndSeek` except its weights."""
+
+    modality: str
+    input_shape: tuple[int, ...]
+    num_classes: int
+    adapter: Component
+    hider: Component
+    seeker: Component
+    binarizer: Component
+    freeze_seeker: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["input_shape"] = list(self.input_shape)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        try:
+            return cls(
+                modality=data["modality"],
+                input_shape=tuple(data["input_shape"]),
+                num_classes=int(data["num_classes"]),
+                adapter=Component(**data["adapter"]),
+                hider=Component(**data["hider"]),
+                seeker=Component(**data["seeker"]),
+                binarizer=Component(**data["binarizer"]),
+                freeze_seeker=bool(data.get("freeze_seeker", False)),
+            )
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"not a valid hnsx model spec: {err}") from None
+
+
+def image_spec(
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    *,
+    hider: str = "conv-autoencoder",
+    hider_kwargs: dict | None = None,
+    seeker: str = "small-cnn",
+    seeker_kwargs: dict | None = None,
+    binarizer: str = "deterministic",
+    estimator: str | None = None,
+    estimator_kwargs: dict | None = None,
+    fill: str = "zero",
+    mean: list[float] | None = None,
+    freeze_seeker: bool = False,
+) -> ModelSpec:
+    """The spec of an image Hide-and-Seek model (defaults: the paper's small hider and seeker)."""
+    bin_kwargs = {"estimator": estimator or "st1", **(estimator_kwargs or {})}
+    return ModelSpec(
+        modality="image",
+        input_shape=tuple(int(s) for s in input_shape),
+        num_classes=int(num_classes),
+        adapter=Component("image", {"input_shape": list(input_shape), "fill": fill, "mean": mean}),
+        hider=Component(hider, dict(hider_kwargs or {})),
+        seeker=Component(seeker, dict(seeker_kwargs or {})),
+        binarizer=Component(binarizer, bin_kwargs),
+        freeze_seeker=freeze_seeker,
+    )
+
+
+def build_model(spec: ModelSpec, seeker: nn.Module | None = None) -> HideAndSeek:
+    """Build a fresh :class:`~hnsx.model.HideAndSeek` from ``spec``.
+
+    ``seeker`` must be given when ``spec.seeker.name == "custom"`` (a user's own classifier).
+    """
+    _import_modalities()
+    adapter = ADAPTERS.build(spec.adapter.name, **spec.adapter.kwargs)
+    hider = HIDERS.build(spec.hider.name, input_shape=spec.input_shape, **spec.hider.kwargs)
+    if spec.seeker.name == CUSTOM:
+        if seeker is None:
+            raise ValueError("this model wraps a user's own seeker: pass the same classifier as seeker=...")
+    elif seeker is None:
+        seeker = SEEKERS.build(
+            spec.seeker.name, input_shape=spec.input_shape, num_classes=spec.num_classes, **spec.seeker.kwargs
+        )
+    if spec.freeze_seeker and not isinstance(seeker, FrozenModule):
+        seeker = FrozenModule(seeker)
+    binarizer = build_binarizer(spec.binarizer.name, **spec.binarizer.kwargs)
+    return HideAndSeek(hider, binarizer, seeker, adapter, num_classes=spec.num_classes)

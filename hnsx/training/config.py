@@ -1,0 +1,121 @@
+"""Hyper-parameters of a training run, frozen, and the rule for which of them a resumed run may change."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from hnsx.alpha import check_alpha
+
+INIT_MODES = ("scratch", "pretrained-hider", "pretrained-seeker", "both")
+MIXED_PRECISION = ("no", "fp16", "bf16")
+# Fields a resumed run may change; any other difference makes resuming an error.
+RESUMABLE = frozenset({"epochs", "progress", "keep_last", "cpu"})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of :func:`hnsx.training.fit`.
+
+    Attributes
+    ----------
+    epochs:
+        Epoch budget of the joint Hide-and-Seek training.
+    batch_size:
+        Per-process batch size (informational here: the loaders carry it; recorded in checkpoints).
+    lr:
+        Adam learning rate for hider and seeker.
+    alpha:
+        A number in [0, 1] (constant) or ``"adaptive"`` (paper 5.4.2).
+    alpha_window, alpha_step, alpha_floor, alpha_tolerance:
+        Adaptive alpha: window of classification losses, drop per plateau, floor, relative plateau tolerance.
+    alpha_smoothing:
+        The adaptive schedule is fed an exponential moving average of the batch classification loss with this
+        factor (``ema = s * ema + (1 - s) * loss``); 0 feeds the raw batch losses. Raw losses of batches of 64
+        rarely stay within 10 % of their mean for 100 steps, so the paper's rule would almost never fire.
+    init:
+        ``scratch``, ``pretrained-hider``, ``pretrained-seeker`` or ``both`` (paper 6.3).
+    pretrain_epochs:
+        Epochs of seeker pretraining (and of the baseline seeker) and of hider autoencoder pretraining.
+        0 with ``pretrained-seeker`` means "the seeker is already trained" (a wrapped model).
+    seed:
+        Seed of every random generator (weights, data order, stochastic masks).
+    mixed_precision:
+        ``no``, ``fp16`` or ``bf16`` (passed to Accelerate).
+    cpu:
+        Force the CPU even when CUDA is available.
+    keep_last:
+        Number of epoch checkpoints kept besides the best and the phase checkpoints.
+    stop_on_converge:
+        Stop when adaptive alpha's floor phase has plateaued.
+    progress:
+        Show tqdm progress bars.
+    """
+
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    alpha: float | str = "adaptive"
+    alpha_window: int = 100
+    alpha_step: float = 0.05
+    alpha_floor: float = 0.05
+    alpha_tolerance: float = 0.10
+    alpha_smoothing: float = 0.9
+    init: str = "scratch"
+    pretrain_epochs: int = 2
+    seed: int = 0
+    mixed_precision: str = "no"
+    cpu: bool = False
+    keep_last: int = 2
+    stop_on_converge: bool = True
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.alpha, str) or self.alpha != "adaptive":
+            check_alpha(self.alpha)
+        for name in ("epochs", "batch_size", "alpha_window", "keep_last"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 <= self.alpha_smoothing < 1.0:
+            raise ValueError(f"alpha_smoothing must lie in [0, 1), got {self.alpha_smoothing}")
+        if self.pretrain_epochs < 0:
+            raise ValueError(f"pretrain_epochs must be >= 0, got {self.pretrain_epochs}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if self.init not in INIT_MODES:
+            raise ValueError(f"unknown init mode {self.init!r}; choose one of: {', '.join(INIT_MODES)}")
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise ValueError(
+                f"unknown mixed_precision {self.mixed_precision!r}; choose one of: {', '.join(MIXED_PRECISION)}"
+            )
+
+    @property
+    def adaptive(self) -> bool:
+        return self.alpha == "adaptive"
+
+    def alpha_kwargs(self) -> dict[str, Any]:
+        return {
+            "window": self.alpha_window,
+            "step": self.alpha_step,
+            "floor": self.alpha_floor,
+            "tolerance": self.alpha_tolerance,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown training settings: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+    def resume_conflicts(self, saved: dict[str, Any]) -> list[str]:
+        """Settings that differ from a saved run's and may not change on resume (``name: saved -> now``)."""
+        now = self.to_dict()
+        return [
+            f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in sorted(now) if k not in RESUMABLE and saved.get(k) != now[k]
+        ]

@@ -97,10 +97,16 @@ def _config_from(args: argparse.Namespace, **overrides) -> TrainConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from hnsx.data import channel_mean, load_dataset
+    from hnsx.data import DATASETS, TORCHVISION_DATASETS, channel_mean, load_dataset
     from hnsx.pipeline import run_training
     from hnsx.spec import image_spec
 
+    DATASETS.get(args.dataset)  # an unknown name fails here, listing the choices
+    if args.limit is not None and args.dataset not in TORCHVISION_DATASETS:
+        raise ValueError(
+            f"--limit applies to the torchvision datasets ({', '.join(TORCHVISION_DATASETS)}); "
+            f"{args.dataset!r} is always used whole"
+        )
     kwargs = {"limit": args.limit} if args.limit is not None else {}
     data = load_dataset(args.dataset, data_dir=args.data_dir, download=args.download, seed=args.seed, **kwargs)
     estimator_kwargs = {"rate": args.slope_rate, "cap": args.slope_cap} if args.estimator == "sa" else {}
@@ -119,6 +125,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         mean=channel_mean(data.train) if args.fill == "mean" else None,
     )
     result = run_training(data, spec, _config_from(args), args.out, resume=args.resume)
+    if not result.fit.is_main_process:
+        return 0
     print_summary(result.metrics)
     print(f"wrote {args.out}/metrics.json, history.jsonl and checkpoints/")
     return 0

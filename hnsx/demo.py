@@ -47,6 +47,8 @@ def run_demo(out_dir: str | Path, epochs: int | None = None, seed: int = 0, prog
     spec = image_spec(data.input_shape, data.num_classes)
     result = run_training(data, spec, demo_config(epochs, seed, progress), out)
     model = result.model.eval()
+    if not result.fit.is_main_process:
+        return result.metrics
 
     eval_images, eval_labels = data.eval.tensors
     # One eval digit of each class, then the next ones in order, GRID in all.

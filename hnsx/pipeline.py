@@ -60,5 +60,6 @@ def run_training(
         "alpha": result.history[-1]["alpha"] if result.history else None,
         **(extra_metrics or {}),
     }
-    write_json_atomic(out / METRICS_FILE, metrics)
+    if result.is_main_process:
+        write_json_atomic(out / METRICS_FILE, metrics)
     return RunResult(model=model, fit=result, metrics=metrics)

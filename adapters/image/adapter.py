@@ -87,7 +87,9 @@ class ImageAdapter(Adapter):
         radius = max(1, int(round(4 * self.blur_sigma)))
         size = min(2 * radius + 1, 2 * (min(x.shape[2], x.shape[3]) // 2) - 1)
         size = max(size, 3)
-        return TF.gaussian_blur(x, kernel_size=[size, size], sigma=[self.blur_sigma, self.blur_sigma])
+        # A side of one pixel cannot be reflect-padded: no blur along it (kernel_size is [width, height]).
+        kernel = [size if x.shape[3] > 1 else 1, size if x.shape[2] > 1 else 1]
+        return TF.gaussian_blur(x, kernel_size=kernel, sigma=[self.blur_sigma, self.blur_sigma])
 
     def apply_mask(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         mask = mask.to(x.dtype)

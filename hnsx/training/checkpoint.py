@@ -88,13 +88,13 @@ def save_checkpoint(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    old = None
     try:
         tensors = {k: v.detach().cpu().contiguous() for k, v in model_state.items()}
         save_file(tensors, str(tmp / MODEL_FILE))
         if training_tensors:
             save_file({k: v.contiguous() for k, v in training_tensors.items()}, str(tmp / TRAINING_FILE))
         write_json_atomic(tmp / STATE_FILE, {"format": FORMAT, "version": VERSION, **state})
-        old = None
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
             os.replace(path, old)
@@ -103,6 +103,8 @@ def save_checkpoint(
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and old.exists() and not path.exists():
+            os.replace(old, path)  # the final rename failed: put the previous checkpoint back
         raise
     return path
 

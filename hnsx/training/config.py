@@ -39,6 +39,12 @@ class TrainConfig:
     pretrain_epochs:
         Epochs of seeker pretraining (and of the baseline seeker) and of hider autoencoder pretraining.
         0 with ``pretrained-seeker`` means "the seeker is already trained" (a wrapped model).
+    baseline_epochs:
+        Epochs of the baseline seeker, a copy of the untrained seeker trained alone on unmasked data, whose
+        eval accuracy is the denominator of Fidelity. ``None``: ``pretrain_epochs + epochs``, the same number
+        of epochs the seeker gets inside Hide-and-Seek, so that F compares equal training budgets. Not used when
+        the seeker is already trained (``init="pretrained-seeker"`` or ``"both"`` with ``pretrain_epochs=0``):
+        then its own accuracy is the baseline.
     seed:
         Seed of every random generator (weights, data order, stochastic masks).
     mixed_precision:
@@ -64,6 +70,7 @@ class TrainConfig:
     alpha_smoothing: float = 0.9
     init: str = "scratch"
     pretrain_epochs: int = 2
+    baseline_epochs: int | None = None
     seed: int = 0
     mixed_precision: str = "no"
     cpu: bool = False
@@ -77,6 +84,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "alpha_window", "keep_last"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.baseline_epochs is not None and self.baseline_epochs < 1:
+            raise ValueError(f"baseline_epochs must be at least 1 (or None), got {self.baseline_epochs}")
         if not 0.0 <= self.alpha_smoothing < 1.0:
             raise ValueError(f"alpha_smoothing must lie in [0, 1), got {self.alpha_smoothing}")
         if self.pretrain_epochs < 0:
@@ -93,6 +102,11 @@ class TrainConfig:
     @property
     def adaptive(self) -> bool:
         return self.alpha == "adaptive"
+
+    @property
+    def baseline_budget(self) -> int:
+        """Epochs of the baseline seeker (see ``baseline_epochs``)."""
+        return self.baseline_epochs if self.baseline_epochs is not None else self.pretrain_epochs + self.epochs
 
     def alpha_kwargs(self) -> dict[str, Any]:
         return {

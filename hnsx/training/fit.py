@@ -59,6 +59,7 @@ class FitResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     stopped: str = "epochs"  # "epochs" (budget spent) or "converged" (adaptive alpha floor plateaued)
     out_dir: Path | None = None
+    is_main_process: bool = True  # False on the other processes of a distributed run: they write nothing
 
 
 def make_accelerator(config: TrainConfig) -> Accelerator:
@@ -73,6 +74,7 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
 def _init_components(model, train_loader, eval_loader, config, accelerator, baseline_accuracy):
     """Pretraining per ``config.init`` and the baseline accuracy (seeker alone, unmasked)."""
     progress = config.progress and accelerator.is_main_process
+    untrained_seeker = copy.deepcopy(model.seeker) if baseline_accuracy is None else None
     if config.init in ("pretrained-hider", "both"):
         model.hider = pretrain_hider(
             model.hider, train_loader, config.pretrain_epochs, config.lr, accelerator, progress
@@ -81,20 +83,15 @@ def _init_components(model, train_loader, eval_loader, config, accelerator, base
         model.seeker = train_classifier(
             model.seeker, train_loader, config.pretrain_epochs, config.lr, accelerator, progress
         )
-        if baseline_accuracy is None:
+        if baseline_accuracy is None and config.pretrain_epochs == 0:
+            # An already trained seeker (a wrapped, deployed model): its own accuracy is the baseline.
             baseline_accuracy = accuracy(model.seeker, eval_loader, accelerator)
     if baseline_accuracy is None:
-        # The seeker trains from scratch inside HnS: its baseline is a copy trained alone on unmasked data.
+        # A copy of the untrained seeker trained alone on unmasked data for the same budget.
         reference = train_classifier(
-            copy.deepcopy(model.seeker),
-            train_loader,
-            max(config.pretrain_epochs, 1),
-            config.lr,
-            accelerator,
-            progress,
+            untrained_seeker, train_loader, config.baseline_budget, config.lr, accelerator, progress
         )
         baseline_accuracy = accuracy(reference, eval_loader, accelerator)
-        del reference
     return baseline_accuracy
 
 
@@ -359,4 +356,5 @@ def fit(
         history=history,
         stopped=stopped,
         out_dir=out,
+        is_main_process=main,
     )

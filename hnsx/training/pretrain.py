@@ -34,7 +34,7 @@ def _loop(module, loader, epochs, lr, accelerator, step_loss, desc, progress):
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(loss)
             optimizer.step()
-            bar.set_postfix(loss=f"{float(loss):.4f}")
+            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
     module.eval()
     return accelerator.unwrap_model(module)
 

@@ -18,7 +18,7 @@ from torch import nn
 
 from hnsx.registry import Registry
 
-ADAPTERS: Registry[Adapter] = Registry("adapter")
+ADAPTERS: Registry[Adapter] = Registry("adapter", builtins="hnsx.adapters.image")
 
 
 class InputError(ValueError):

@@ -7,6 +7,7 @@ the checkpoint loader and the tests can list and build entries by name.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from importlib import import_module
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -21,9 +22,16 @@ class Registry(Generic[T]):
         What the entries are ("binarizer", "hider", ...); used in error messages.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, builtins: str | None = None) -> None:
         self.kind = kind
         self._entries: dict[str, Callable[..., T]] = {}
+        # Module that registers the built-in entries; imported on the first lookup (it imports this module).
+        self._builtins = builtins
+
+    def _load_builtins(self) -> None:
+        if self._builtins is not None:
+            module, self._builtins = self._builtins, None
+            import_module(module)
 
     def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
         """Decorator adding a builder under ``name``; registering a name twice raises ``ValueError``."""
@@ -38,6 +46,7 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> Callable[..., T]:
         """The builder registered as ``name``; an unknown name raises ``ValueError`` listing the choices."""
+        self._load_builtins()
         try:
             return self._entries[name]
         except KeyError:
@@ -50,9 +59,11 @@ class Registry(Generic[T]):
         return self.get(name)(**kwargs)
 
     def names(self) -> list[str]:
+        self._load_builtins()
         return sorted(self._entries)
 
     def __contains__(self, name: object) -> bool:
+        self._load_builtins()
         return name in self._entries
 
     def __iter__(self) -> Iterator[str]:
@@ -60,6 +71,6 @@ class Registry(Generic[T]):
 
 
 #: Hider builders: ``builder(*, input_shape, **kwargs) -> nn.Module`` returning mask logits.
-HIDERS: Registry = Registry("hider")
+HIDERS: Registry = Registry("hider", builtins="hnsx.adapters.image")
 #: Seeker builders: ``builder(*, input_shape, num_classes, **kwargs) -> nn.Module`` returning class logits.
-SEEKERS: Registry = Registry("seeker")
+SEEKERS: Registry = Registry("seeker", builtins="hnsx.adapters.image")

@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+import hnsx.adapters.image  # noqa: F401  (fills HIDERS and SEEKERS before the parametrisation below)
 import hnsx.training.checkpoint as ckpt
 from hnsx.binarizers import BINARIZERS
 from hnsx.explain import load_trained
@@ -341,6 +342,7 @@ COMPONENTS = (
     + [("seeker", name) for name in SEEKERS.names()]
     + [("binarizer", name) for name in BINARIZERS.names()]
 )
+assert HIDERS.names() and SEEKERS.names() and BINARIZERS.names(), "empty registry: nothing would be parametrised"
 
 
 @pytest.mark.parametrize(("kind", "name"), COMPONENTS, ids=[f"{k}-{n}" for k, n in COMPONENTS])

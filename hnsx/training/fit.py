@@ -41,6 +41,7 @@ from hnsx.training.checkpoint import (
     read_tensors,
     save_checkpoint,
     unflatten_optimizer,
+    write_json_atomic,
 )
 from hnsx.training.config import TrainConfig
 from hnsx.training.pretrain import pretrain_hider, train_classifier
@@ -345,8 +346,6 @@ def fit(
         state_file = latest / "state.json"
         state = json.loads(state_file.read_text())
         state["stopped"] = "converged"
-        from hnsx.training.checkpoint import write_json_atomic
-
         write_json_atomic(state_file, state)
     accelerator.wait_for_everyone()
     return FitResult(

@@ -16,9 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from hnsx.registry import Registry
+from hnsx.registry import BUILTIN_MODALITIES, Registry
 
-ADAPTERS: Registry[Adapter] = Registry("adapter", builtins="hnsx.adapters.image")
+ADAPTERS: Registry[Adapter] = Registry("adapter", builtins=BUILTIN_MODALITIES)
 
 
 class InputError(ValueError):

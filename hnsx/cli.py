@@ -9,10 +9,19 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib import import_module
 
 from hnsx.binarizers import BINARIZERS, ESTIMATORS
 from hnsx.training.config import INIT_MODES, MIXED_PRECISION, TrainConfig
+
+MODALITIES = ("image", "text", "tabular")
+
+
+def _modality_command(modality: str, command: str) -> Callable[[argparse.Namespace], int]:
+    """The ``command`` function of a non-image modality: ``hnsx.adapters.<modality>.cli.<command>(args)``."""
+    module = import_module(f"hnsx.adapters.{modality}.cli")
+    return getattr(module, command)
 
 
 def _alpha(value: str) -> float | str:
@@ -48,15 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log every epoch")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="train on the embedded MNIST digits and write metrics and figures")
+    demo = sub.add_parser("demo", help="train on offline data of a modality and write metrics and figures")
+    demo.add_argument("--modality", choices=MODALITIES, default="image", help="default %(default)s")
     demo.add_argument("--out", default="runs/demo", help="output folder (default %(default)s)")
     demo.add_argument("--epochs", type=int, default=None, help="epochs of Hide-and-Seek training")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     train = sub.add_parser("train", help="train a Hide-and-Seek model")
-    train.add_argument("--modality", choices=("image",), default="image")
-    train.add_argument("--dataset", default="mnist-embedded", help="dataset name (default %(default)s)")
+    train.add_argument("--modality", choices=MODALITIES, default="image", help="default %(default)s")
+    train.add_argument("--dataset", default=None, help="dataset name (image default: mnist-embedded)")
+    train.add_argument("--data-file", default=None, help="a local CSV/TSV file (text and tabular)")
     train.add_argument("--data-dir", default=None, help="folder with a local copy of a torchvision dataset")
     train.add_argument("--download", action="store_true", help="let torchvision download the dataset")
     train.add_argument("--limit", type=int, default=None, help="use at most this many training images")
@@ -72,11 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     _add_training_options(train, TrainConfig())
 
-    explain = sub.add_parser("explain", help="write mask overlays for image files")
+    explain = sub.add_parser("explain", help="explain inputs with a trained model (image files, or sentences)")
     explain.add_argument("--checkpoint", required=True, help="a run folder or a checkpoint folder")
     explain.add_argument("--which", choices=("best", "latest"), default="best", help="checkpoint of a run folder")
     explain.add_argument("--out", default="explanations", help="output folder (default %(default)s)")
-    explain.add_argument("images", nargs="+", help="image files")
+    explain.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, or sentences for a text model")
     return parser
 
 
@@ -97,6 +108,11 @@ def _config_from(args: argparse.Namespace, **overrides) -> TrainConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.modality != "image":
+        return _modality_command(args.modality, "train")(args)
+    if args.data_file is not None:
+        raise ValueError("--data-file applies to --modality text and tabular; images come from --dataset")
+    args.dataset = args.dataset or "mnist-embedded"
     from hnsx.data import DATASETS, TORCHVISION_DATASETS, channel_mean, load_dataset
     from hnsx.pipeline import run_training
     from hnsx.spec import image_spec
@@ -151,6 +167,8 @@ def print_summary(metrics: dict) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.modality != "image":
+        return _modality_command(args.modality, "demo")(args)
     from hnsx.demo import run_demo
 
     metrics = run_demo(args.out, epochs=args.epochs, seed=args.seed, progress=not args.no_progress)
@@ -163,7 +181,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from hnsx.explain import explain_files, load_trained
 
     model = load_trained(args.checkpoint, which=args.which)
-    for record in explain_files(model, args.images, args.out):
+    if model.adapter.name != "image":
+        return _modality_command(model.adapter.name, "explain")(args, model)
+    for record in explain_files(model, args.inputs, args.out):
         print(
             f"{record['image']}: class {record['prediction']} ({record['confidence']:.1%}), "
             f"kept {record['kept']:.1%} -> {record['overlay']}"

@@ -6,7 +6,7 @@ the checkpoint loader and the tests can list and build entries by name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from importlib import import_module
 from typing import Any, Generic, TypeVar
 
@@ -22,15 +22,16 @@ class Registry(Generic[T]):
         What the entries are ("binarizer", "hider", ...); used in error messages.
     """
 
-    def __init__(self, kind: str, builtins: str | None = None) -> None:
+    def __init__(self, kind: str, builtins: str | Sequence[str] = ()) -> None:
         self.kind = kind
         self._entries: dict[str, Callable[..., T]] = {}
-        # Module that registers the built-in entries; imported on the first lookup (it imports this module).
-        self._builtins = builtins
+        # Modules that register the built-in entries; imported on the first lookup (they import this module),
+        # so they must stay cheap to import (heavy libraries are imported inside the builders).
+        self._builtins = (builtins,) if isinstance(builtins, str) else tuple(builtins)
 
     def _load_builtins(self) -> None:
-        if self._builtins is not None:
-            module, self._builtins = self._builtins, None
+        modules, self._builtins = self._builtins, ()
+        for module in modules:
             import_module(module)
 
     def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
@@ -70,7 +71,10 @@ class Registry(Generic[T]):
         return iter(self.names())
 
 
+#: The modules that register the built-in adapters, hiders and seekers, one per modality.
+BUILTIN_MODALITIES = ("hnsx.adapters.image",)
+
 #: Hider builders: ``builder(*, input_shape, **kwargs) -> nn.Module`` returning mask logits.
-HIDERS: Registry = Registry("hider", builtins="hnsx.adapters.image")
+HIDERS: Registry = Registry("hider", builtins=BUILTIN_MODALITIES)
 #: Seeker builders: ``builder(*, input_shape, num_classes, **kwargs) -> nn.Module`` returning class logits.
-SEEKERS: Registry = Registry("seeker", builtins="hnsx.adapters.image")
+SEEKERS: Registry = Registry("seeker", builtins=BUILTIN_MODALITIES)

@@ -7,6 +7,7 @@ A model built around a user's own seeker has ``seeker.name == "custom"``: loadin
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from importlib import import_module
 from typing import Any
 
 from torch import nn
@@ -14,14 +15,15 @@ from torch import nn
 from hnsx.adapter import ADAPTERS
 from hnsx.binarizers import build_binarizer
 from hnsx.model import FrozenModule, HideAndSeek
-from hnsx.registry import HIDERS, SEEKERS
+from hnsx.registry import BUILTIN_MODALITIES, HIDERS, SEEKERS
 
 CUSTOM = "custom"
 
 
 def _import_modalities() -> None:
     """Import the built-in adapters so that their registry entries exist."""
-    import hnsx.adapters.image  # noqa: F401
+    for module in BUILTIN_MODALITIES:
+        import_module(module)
 
 
 @dataclass(frozen=True)

@@ -290,7 +290,7 @@ def test_explain_on_a_file_that_is_not_an_image(
                 "--no-progress",
             ],
         ),
-        ("explain", ["--checkpoint", "--which", "--out", "images"]),
+        ("explain", ["--checkpoint", "--which", "--out", "INPUT"]),
     ],
 )
 def test_help_lists_the_options(

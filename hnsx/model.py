@@ -130,27 +130,40 @@ class HideAndSeek(nn.Module):
             valid=self.adapter.valid_units(x),
         )
 
-    @torch.no_grad()
+    def _inference(self, fn, x: torch.Tensor):
+        """Run ``fn(x)`` in eval mode under ``torch.inference_mode``, restoring the train/eval mode after."""
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.inference_mode():
+                return fn(x)
+        finally:
+            self.train(was_training)
+
     def explain(self, x: torch.Tensor, sample: bool = False) -> torch.Tensor:
         """Explanations for a batch: binary masks ``(B, *mask_shape)``.
 
         Deterministic (``p >= 0.5``) unless ``sample=True``; the module's train/eval mode is left unchanged.
         """
-        was_training = self.training
-        self.eval()
-        try:
-            mask, _, _ = self.hide(x, sample=sample)
-        finally:
-            self.train(was_training)
-        return mask
+        return self._inference(lambda inputs: self.hide(inputs, sample=sample)[0], x)
 
-    @torch.no_grad()
+    def explain_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Keep probabilities ``(B, *mask_shape)``: a ranking of the units (the mask is ``p >= 0.5``)."""
+        return self._inference(lambda inputs: self.hide(inputs, sample=False)[1], x)
+
+    def predict_explain(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Predicted classes ``(B,)``, masks and keep probabilities ``(B, *mask_shape)`` in one pass.
+
+        One evaluation of hider and seeker in eval mode, under ``torch.inference_mode`` (no autograd records).
+        """
+
+        def run(inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            mask, keep_prob, _ = self.hide(inputs, sample=False)
+            return self.seek(inputs, mask).argmax(1), mask, keep_prob
+
+        return self._inference(run, x)
+
     def predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Predicted classes ``(B,)`` and their masks ``(B, *mask_shape)`` in one pass, in eval mode."""
-        was_training = self.training
-        self.eval()
-        try:
-            out = self(x)
-        finally:
-            self.train(was_training)
-        return out.logits.argmax(1), out.mask
+        classes, mask, _ = self.predict_explain(x)
+        return classes, mask

@@ -13,6 +13,12 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 
+def _modality_of(builder: Callable) -> str | None:
+    """``"image"`` for a builder defined in ``hnsx.adapters.image...``; ``None`` elsewhere."""
+    parts = getattr(builder, "__module__", "").split(".")
+    return parts[2] if len(parts) > 2 and parts[:2] == ["hnsx", "adapters"] else None
+
+
 class Registry(Generic[T]):
     """Maps names to builders (classes or functions) of one family.
 
@@ -25,6 +31,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str, builtins: str | Sequence[str] = ()) -> None:
         self.kind = kind
         self._entries: dict[str, Callable[..., T]] = {}
+        self._modalities: dict[str, str | None] = {}
         # Modules that register the built-in entries; imported on the first lookup (they import this module),
         # so they must stay cheap to import (heavy libraries are imported inside the builders).
         self._builtins = (builtins,) if isinstance(builtins, str) else tuple(builtins)
@@ -34,13 +41,18 @@ class Registry(Generic[T]):
         for module in modules:
             import_module(module)
 
-    def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-        """Decorator adding a builder under ``name``; registering a name twice raises ``ValueError``."""
+    def register(self, name: str, modality: str | None = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """Decorator adding a builder under ``name``; registering a name twice raises ``ValueError``.
+
+        ``modality`` ("image", "text", "tabular", ...) tags the entry so that :meth:`names` can list one modality's
+        entries; without it, a builder defined in ``hnsx.adapters.<modality>`` is tagged with that modality.
+        """
 
         def decorator(builder: Callable[..., T]) -> Callable[..., T]:
             if name in self._entries:
                 raise ValueError(f"{self.kind} {name!r} is already registered")
             self._entries[name] = builder
+            self._modalities[name] = modality or _modality_of(builder)
             return builder
 
         return decorator
@@ -59,9 +71,15 @@ class Registry(Generic[T]):
         """Build the entry ``name`` with keyword arguments."""
         return self.get(name)(**kwargs)
 
-    def names(self) -> list[str]:
+    def names(self, modality: str | None = None) -> list[str]:
+        """Sorted entry names, all of them or only those of ``modality``."""
         self._load_builtins()
-        return sorted(self._entries)
+        return sorted(n for n in self._entries if modality is None or self._modalities[n] == modality)
+
+    def modality(self, name: str) -> str | None:
+        """The modality tag of the entry ``name`` (``None`` for entries of every modality)."""
+        self.get(name)
+        return self._modalities[name]
 
     def __contains__(self, name: object) -> bool:
         self._load_builtins()
@@ -72,7 +90,7 @@ class Registry(Generic[T]):
 
 
 #: The modules that register the built-in adapters, hiders and seekers, one per modality.
-BUILTIN_MODALITIES = ("hnsx.adapters.image",)
+BUILTIN_MODALITIES = ("hnsx.adapters.image", "hnsx.adapters.tabular", "hnsx.adapters.text")
 
 #: Hider builders: ``builder(*, input_shape, **kwargs) -> nn.Module`` returning mask logits.
 HIDERS: Registry = Registry("hider", builtins=BUILTIN_MODALITIES)

@@ -176,8 +176,8 @@ def test_missing_model_weights(saved):
 
 @pytest.mark.parametrize(
     "spec_kwargs",
-    [{"hider": "unet"}, {"seeker_kwargs": {"width": 8}}, {"hider_kwargs": {"latent": 16}}],
-    ids=["other-hider", "narrower-seeker", "other-latent"],
+    [{"hider": "unet"}, {"seeker_kwargs": {"width": 8}}, {"hider_kwargs": {"width": 8}}],
+    ids=["other-hider", "narrower-seeker", "narrower-hider"],
 )
 def test_weights_of_another_architecture_do_not_fit(saved, spec_kwargs):
     other, _ = make_model(**spec_kwargs)
@@ -338,8 +338,8 @@ def test_resolve_checkpoint_with_a_corrupt_index(tmp_path, index):
 # --- rebuilding a trained model -----------------------------------------------------------------------------------
 
 COMPONENTS = (
-    [("hider", name) for name in HIDERS.names()]
-    + [("seeker", name) for name in SEEKERS.names()]
+    [("hider", name) for name in HIDERS.names("image")]
+    + [("seeker", name) for name in SEEKERS.names("image")]
     + [("binarizer", name) for name in BINARIZERS.names()]
 )
 assert HIDERS.names() and SEEKERS.names() and BINARIZERS.names(), "empty registry: nothing would be parametrised"

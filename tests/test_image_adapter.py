@@ -50,7 +50,7 @@ def backprop_to_input(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor,
 
 
 @pytest.mark.parametrize("shape", HIDER_SHAPES, ids=lambda s: "x".join(map(str, s)))
-@pytest.mark.parametrize("name", HIDERS.names())
+@pytest.mark.parametrize("name", HIDERS.names("image"))
 def test_hider_gives_one_mask_logit_per_pixel_and_backprops_to_the_input(name, shape):
     if shape in UNSUPPORTED.get(name, set()):
         pytest.skip(f"{name} does not support {shape}")
@@ -64,7 +64,7 @@ def test_hider_gives_one_mask_logit_per_pixel_and_backprops_to_the_input(name, s
     assert float(grad.abs().sum()) > 0
 
 
-@pytest.mark.parametrize("name", HIDERS.names())
+@pytest.mark.parametrize("name", HIDERS.names("image"))
 def test_fresh_hider_keeps_most_pixels(name):
     # The output bias starts at init_keep_logit = 1 so the seeker sees the images early in training.
     torch.manual_seed(0)
@@ -72,6 +72,28 @@ def test_fresh_hider_keeps_most_pixels(name):
     with torch.no_grad():
         logits = hider(rand(BATCH, 1, 8, 8))
     assert float((torch.sigmoid(logits) >= 0.5).float().mean()) > 0.5
+
+
+@pytest.mark.parametrize(
+    ("shape", "stages", "coarsest"),
+    [((1, 8, 8), 1, (4, 4)), ((1, 28, 28), 2, (7, 7)), ((3, 64, 48), 2, (16, 12)), ((3, 224, 224), 4, (14, 14))],
+)
+def test_pyramid_hider_is_sized_to_the_input(shape, stages, coarsest):
+    # Stride-2 stages until the shorter side is about 7 pixels (at most 4), so nearly all compute is coarse.
+    hider = HIDERS.build("pyramid", input_shape=shape)
+    assert len(hider.stages) == stages
+    with torch.no_grad():
+        z = rand(2, *shape)
+        for stage in hider.stages:
+            z = stage(z)
+    assert tuple(z.shape[-2:]) == coarsest
+
+
+def test_pyramid_hider_has_far_fewer_weights_than_the_papers_autoencoder():
+    shape = (1, 28, 28)
+    pyramid, paper = (HIDERS.build(n, input_shape=shape) for n in ("pyramid", "conv-autoencoder"))
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(pyramid) * 10 < count(paper)
 
 
 @pytest.mark.parametrize(
@@ -103,7 +125,7 @@ def test_conv_autoencoder_unknown_size_names_the_choices():
 
 
 @pytest.mark.parametrize("shape", SEEKER_SHAPES, ids=lambda s: "x".join(map(str, s)))
-@pytest.mark.parametrize("name", SEEKERS.names())
+@pytest.mark.parametrize("name", SEEKERS.names("image"))
 def test_seeker_gives_class_logits_and_backprops_to_the_input(name, shape):
     if shape in UNSUPPORTED.get(name, set()):
         pytest.skip(f"{name} does not support {shape}")
@@ -228,7 +250,7 @@ def test_image_adapter_config_rebuilds_an_equal_adapter(fill):
     assert torch.equal(again.apply_mask(x, m), adapter.apply_mask(x, m))
 
 
-@pytest.mark.parametrize("name", ADAPTERS.names())
+@pytest.mark.parametrize("name", ADAPTERS.names("image"))
 def test_every_registered_adapter_rebuilds_from_its_config(name):
     if name not in ADAPTER_EXAMPLES:
         pytest.fail(f"adapter {name!r} has no example in ADAPTER_EXAMPLES; add one so it is tested")

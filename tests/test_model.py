@@ -26,7 +26,7 @@ PATHWISE = [name for name in ESTIMATORS.names() if getattr(ESTIMATORS.get(name),
 
 
 def make_model(binarizer: str = "deterministic", **spec_kwargs) -> HideAndSeek:
-    """The default small image model (conv-autoencoder hider, small CNN seeker) on 1x8x8 inputs."""
+    """The default small image model (pyramid hider, small CNN seeker) on 1x8x8 inputs."""
     torch.manual_seed(0)
     return build_model(image_spec(SHAPE, NUM_CLASSES, binarizer=binarizer, **spec_kwargs))
 
@@ -248,7 +248,7 @@ def test_frozen_seeker_does_not_change_under_optimizer_steps_but_the_hider_does(
         assert torch.equal(v, seeker_before[k]), f"frozen seeker entry {k} changed"
     assert all(p.grad is None for p in model.seeker.parameters())
     changed = [k for k, v in model.hider.state_dict().items() if not torch.equal(v, hider_before[k])]
-    assert "head.weight" in changed and "head.bias" in changed
+    assert "fine.weight" in changed and "fine.bias" in changed  # the pyramid hider's full-resolution branch
 
 
 def test_spec_with_freeze_seeker_builds_a_frozen_module():

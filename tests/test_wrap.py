@@ -60,7 +60,7 @@ def test_wrap_infers_num_classes_and_records_a_custom_seeker():
     assert model.seeker is classifier
     assert spec.seeker.name == CUSTOM == "custom"
     assert spec.seeker.kwargs == {"class": "Sequential"}
-    assert spec.input_shape == SHAPE and spec.hider.name == "conv-autoencoder"
+    assert spec.input_shape == SHAPE and spec.hider.name == "pyramid"
     assert ModelSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
     out = model(make_batch()[0])
     assert out.logits.shape == (BATCH, NUM_CLASSES)

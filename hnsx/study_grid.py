@@ -1,0 +1,210 @@
+"""The grids of the paper's section 6 studies: configurations (:class:`RunConfig`), shared settings
+(:class:`StudySettings`) and run keys.
+
+============== ==============================================================================================
+``init``       deterministic binarizer; init scratch, pretrained hider, pretrained seeker, both (paper 6.3)
+``estimators`` stochastic binarizer from scratch; estimators st1, st2, sa (rate 0.5), reinforce (paper 6.4)
+``slope-rates`` stochastic, slope annealing from scratch with rates 0.1, 0.5, 1, 10, 100 (paper 6.4)
+``thresholding`` deterministic from scratch against one stochastic estimator from scratch (paper 6.5)
+============== ==============================================================================================
+
+A run is identified by its configuration name and seed (:func:`run_key`, ``det-scratch/seed-3``); the same key in
+two studies is the same run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hnsx.training.config import TrainConfig
+
+STUDY_NAMES = ("init", "estimators", "slope-rates", "thresholding")
+ALL = "all"
+STOCHASTIC_CHOICES = ("auto", "st1", "st2", "sa", "reinforce")
+#: The paper's pick for the stochastic family in section 6.5.
+PAPER_STOCHASTIC = "st1"
+SLOPE_RATES = (0.1, 0.5, 1.0, 10.0, 100.0)
+ESTIMATOR_RATE = 0.5
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One configuration of a study grid: a binarizer (and estimator) and an init mode.
+
+    Attributes
+    ----------
+    binarizer:
+        ``"deterministic"`` or ``"stochastic"``.
+    estimator:
+        Gradient estimator of a stochastic binarizer (``st1``, ``st2``, ``sa``, ``reinforce``); ``None`` for the
+        deterministic one.
+    rate:
+        Slope-annealing rate (``estimator == "sa"`` only).
+    init:
+        ``scratch``, ``pretrained-hider``, ``pretrained-seeker`` or ``both``.
+    """
+
+    binarizer: str
+    estimator: str | None = None
+    rate: float | None = None
+    init: str = "scratch"
+
+    @property
+    def family(self) -> str:
+        """``det``, ``st1``, ``st2``, ``sa0.5``, ``reinforce``: the binarizer part of the name."""
+        if self.binarizer == "deterministic":
+            return "det"
+        if self.estimator == "sa":
+            return f"sa{self.rate:g}"
+        return str(self.estimator)
+
+    @property
+    def name(self) -> str:
+        """The run-key part of the configuration, also its folder name: ``det-scratch``, ``sa0.5-scratch``."""
+        return f"{self.family}-{self.init}"
+
+    @property
+    def label(self) -> str:
+        """A short human label for tables and legends."""
+        kind = "deterministic" if self.binarizer == "deterministic" else f"stochastic {self.family}"
+        return kind if self.init == "scratch" else f"{kind}, {self.init}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "name": self.name, "label": self.label}
+
+
+def _det(init: str) -> RunConfig:
+    return RunConfig("deterministic", init=init)
+
+
+def _stoch(estimator: str, rate: float | None = None) -> RunConfig:
+    if estimator == "sa" and rate is None:
+        rate = ESTIMATOR_RATE
+    return RunConfig("stochastic", estimator=estimator, rate=rate if estimator == "sa" else None)
+
+
+def study_configs(study: str, stochastic: str = PAPER_STOCHASTIC) -> list[RunConfig]:
+    """The configurations of ``study`` (one of :data:`STUDY_NAMES`); ``stochastic`` is thresholding's estimator."""
+    if study == "init":
+        return [_det(init) for init in ("scratch", "pretrained-hider", "pretrained-seeker", "both")]
+    if study == "estimators":
+        return [_stoch("st1"), _stoch("st2"), _stoch("sa"), _stoch("reinforce")]
+    if study == "slope-rates":
+        return [_stoch("sa", rate) for rate in SLOPE_RATES]
+    if study == "thresholding":
+        if stochastic not in STOCHASTIC_CHOICES[1:]:
+            raise ValueError(f"unknown stochastic estimator {stochastic!r}; choose one of st1, st2, sa, reinforce")
+        return [_det("scratch"), _stoch(stochastic)]
+    raise ValueError(f"unknown study {study!r}; choose one of: {', '.join((*STUDY_NAMES, ALL))}")
+
+
+def expand_studies(names: Iterable[str]) -> list[str]:
+    """``["all"]`` -> every study in order; checks the names."""
+    out: list[str] = []
+    for name in names:
+        if name == ALL:
+            out += [s for s in STUDY_NAMES if s not in out]
+        elif name in STUDY_NAMES:
+            if name not in out:
+                out.append(name)
+        else:
+            raise ValueError(f"unknown study {name!r}; choose one of: {', '.join((*STUDY_NAMES, ALL))}")
+    return out
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """Settings shared by every run of a study folder (a different value in the same folder is refused).
+
+    Attributes
+    ----------
+    dataset:
+        A name of :data:`hnsx.data.DATASETS`.
+    epochs:
+        Epochs of joint Hide-and-Seek training per run.
+    pretrain_epochs:
+        Epochs of hider / seeker pretraining for the pretrained inits (and part of the baseline budget).
+    alpha:
+        A constant in [0, 1] or ``"adaptive"``. Default 0.5, the demo's constant: the paper's adaptive schedule did
+        not lower alpha once in 15 epochs on the embedded MNIST, so within a study's budget it would train a plain
+        classifier (``alpha = 1``) that hides nothing.
+    batch_size, lr:
+        As in :class:`~hnsx.training.config.TrainConfig`.
+    hider, seeker:
+        Builder names (``None``: the default of :func:`hnsx.spec.image_spec`, resolved to its name when the study
+        starts so that a folder never mixes hiders).
+    train_limit, eval_limit:
+        Use only the first this many training / evaluation images (``None``: all).
+    data_seed:
+        Seed of the train/eval split, the same for every run (run seeds change weights, data order and masks).
+    data_dir, download:
+        For the torchvision data sets.
+    """
+
+    dataset: str = "mnist-embedded"
+    epochs: int = 6
+    pretrain_epochs: int = 2
+    alpha: float | str = 0.5
+    batch_size: int = 64
+    lr: float = 1e-3
+    hider: str | None = None
+    seeker: str | None = None
+    train_limit: int | None = None
+    eval_limit: int | None = None
+    data_seed: int = 0
+    data_dir: str | None = None
+    download: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("train_limit", "eval_limit"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1 (or None), got {value}")
+        # The training settings are checked by the config every run uses.
+        self.train_config(RunConfig("deterministic"), seed=0)
+
+    def resolved(self) -> StudySettings:
+        """These settings with the default hider and seeker replaced by their builder names."""
+        from hnsx.spec import image_spec
+
+        default = image_spec((1, 8, 8), 2)
+        return replace(self, hider=self.hider or default.hider.name, seeker=self.seeker or default.seeker.name)
+
+    def train_config(self, config: RunConfig, seed: int) -> TrainConfig:
+        """The :class:`~hnsx.training.config.TrainConfig` of one run."""
+        from hnsx.training.config import TrainConfig
+
+        return TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            alpha=self.alpha,
+            init=config.init,
+            pretrain_epochs=self.pretrain_epochs,
+            seed=seed,
+            keep_last=1,
+            stop_on_converge=False,  # every run trains the whole budget: curves of equal length
+            progress=False,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StudySettings:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def quick_settings(dataset: str = "mnist-embedded", **overrides: Any) -> StudySettings:
+    """A smoke-test budget: 1 epoch, 1 pretraining epoch, 600 training and 200 evaluation images."""
+    base = {"dataset": dataset, "epochs": 1, "pretrain_epochs": 1, "train_limit": 600, "eval_limit": 200}
+    return StudySettings(**{**base, **overrides})
+
+
+def run_key(config: RunConfig, seed: int) -> str:
+    """``<config name>/seed-<seed>``: the identity of a run, shared by every study of a folder."""
+    return f"{config.name}/seed-{seed}"

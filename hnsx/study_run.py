@@ -1,0 +1,197 @@
+"""One run of a study, in this process or a worker process: data, model spec, the shared baseline, training.
+
+:func:`train_run` calls :func:`hnsx.pipeline.run_training` (the one training loop) and writes the run's
+``result.json`` atomically as soon as it ends. A run folder without ``result.json`` but with an epoch checkpoint
+continues from that checkpoint; any other unfinished run starts over.
+
+Baseline: Fidelity divides by the accuracy of a seeker trained alone on unmasked data for ``pretrain_epochs +
+epochs`` epochs (the rule of :class:`~hnsx.training.config.TrainConfig`). :func:`baseline_accuracy` trains that
+seeker once per seed (``baselines/seed-<n>.json``) with the same initial weights, data order and budget as inside
+``fit``, and every configuration of that seed divides by it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hnsx.study_grid import RunConfig, StudySettings, run_key
+from hnsx.training.checkpoint import write_json_atomic
+
+if TYPE_CHECKING:
+    from hnsx.data import ImageData
+    from hnsx.spec import ModelSpec
+
+RESULT_FILE = "result.json"
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One run to train: what a worker process receives (plain data, picklable)."""
+
+    settings: dict[str, Any]
+    config: dict[str, Any]
+    seed: int
+    run_dir: str
+    baseline_dir: str
+    threads: int | None = None
+
+    @property
+    def key(self) -> str:
+        return run_key(RunConfig(**_config_fields(self.config)), self.seed)
+
+
+def _config_fields(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: data[k] for k in ("binarizer", "estimator", "rate", "init")}
+
+
+_DATA_CACHE: dict[tuple, Any] = {}
+
+
+def load_study_data(settings: StudySettings) -> ImageData:
+    """The study's :class:`~hnsx.data.ImageData` (cut to ``train_limit`` / ``eval_limit``), cached per process."""
+    from torch.utils.data import TensorDataset
+
+    from hnsx.data import ImageData, load_dataset
+
+    key = (settings.dataset, settings.data_seed, settings.train_limit, settings.eval_limit, settings.data_dir)
+    if key not in _DATA_CACHE:
+        data = load_dataset(
+            settings.dataset, data_dir=settings.data_dir, download=settings.download, seed=settings.data_seed
+        )
+        if settings.train_limit is not None or settings.eval_limit is not None:
+            data = ImageData(
+                train=TensorDataset(*[t[: settings.train_limit] for t in data.train.tensors]),
+                eval=TensorDataset(*[t[: settings.eval_limit] for t in data.eval.tensors]),
+                num_classes=data.num_classes,
+                input_shape=data.input_shape,
+                name=data.name,
+                class_names=data.class_names,
+            )
+        _DATA_CACHE.clear()
+        _DATA_CACHE[key] = data
+    return _DATA_CACHE[key]
+
+
+def run_spec(settings: StudySettings, config: RunConfig, data: ImageData) -> ModelSpec:
+    """The :class:`~hnsx.spec.ModelSpec` of one configuration."""
+    from hnsx.spec import image_spec
+
+    return image_spec(
+        data.input_shape,
+        data.num_classes,
+        **({"hider": settings.hider} if settings.hider else {}),
+        **({"seeker": settings.seeker} if settings.seeker else {}),
+        binarizer=config.binarizer,
+        estimator=config.estimator,
+        estimator_kwargs={"rate": config.rate} if config.estimator == "sa" else None,
+    )
+
+
+def baseline_accuracy(settings: StudySettings, seed: int, baseline_dir: str | Path) -> float:
+    """Accuracy of the seed's baseline seeker (trained alone, unmasked); computed once and kept as JSON.
+
+    The seeker gets the same initial weights, data order and budget (``pretrain_epochs + epochs``) as the
+    baseline that :func:`hnsx.training.fit` trains for a deterministic run from scratch with this seed.
+    """
+    path = Path(baseline_dir) / f"seed-{seed}.json"
+    if path.is_file():
+        return float(json.loads(path.read_text())["baseline_accuracy"])
+    from accelerate.utils import set_seed
+
+    from hnsx.data import make_loaders
+    from hnsx.metrics import accuracy
+    from hnsx.spec import build_model
+    from hnsx.training.fit import make_accelerator
+    from hnsx.training.pretrain import train_classifier
+
+    start = time.perf_counter()
+    data = load_study_data(settings)
+    config = settings.train_config(RunConfig("deterministic"), seed)
+    set_seed(seed)
+    seeker = build_model(run_spec(settings, RunConfig("deterministic"), data)).seeker
+    train_loader, eval_loader = make_loaders(data, config.batch_size, seed=seed)
+    accelerator = make_accelerator(config)
+    set_seed(seed)
+    train_loader, eval_loader = accelerator.prepare(train_loader, eval_loader)
+    seeker = train_classifier(seeker, train_loader, config.baseline_budget, config.lr, accelerator, False)
+    value = accuracy(seeker, eval_loader, accelerator)
+    write_json_atomic(
+        path,
+        {
+            "seed": seed,
+            "baseline_accuracy": value,
+            "epochs": config.baseline_budget,
+            "seconds": time.perf_counter() - start,
+        },
+    )
+    return value
+
+
+def train_run(task: RunTask) -> dict[str, Any]:
+    """Train one run (or continue its checkpoint), write ``result.json`` into its folder and return the record.
+
+    Runs in the calling process or in a worker process; ``task.threads`` limits torch's threads there.
+    """
+    import torch
+
+    from hnsx.pipeline import run_training
+
+    if task.threads:
+        torch.set_num_threads(task.threads)
+    settings = StudySettings.from_dict(task.settings)
+    config = RunConfig(**_config_fields(task.config))
+    data = load_study_data(settings)
+    baseline = baseline_accuracy(settings, task.seed, task.baseline_dir)
+    spec = run_spec(settings, config, data)
+    out = Path(task.run_dir)
+    index = out / "checkpoints" / "index.json"
+    resume = index.is_file() and "latest" in json.loads(index.read_text())
+    with warnings.catch_warnings():
+        # Collapses are counted in the report; a warning per epoch and run would bury the progress bar.
+        warnings.filterwarnings("ignore", message="epoch .* the model collapsed", category=RuntimeWarning)
+        result = run_training(
+            data,
+            spec,
+            settings.train_config(config, task.seed),
+            out,
+            resume=resume,
+            baseline_accuracy=baseline,
+        )
+    history = [
+        {
+            "epoch": r["epoch"],
+            "F": r["fidelity"],
+            "I": r["interpretability"],
+            "FIR": r["fir"],
+            "FII": r["fii"],
+            "alpha": r["alpha"],
+            "accuracy": r["accuracy"],
+            "seconds": r["seconds"],
+        }
+        for r in result.fit.history
+    ]
+    record = {
+        "key": task.key,
+        "config": config.name,
+        "seed": task.seed,
+        "resumed": resume,
+        "baseline_accuracy": baseline,
+        "seconds": result.metrics["seconds"],  # wall time of this call (pretraining included; a resume: its part)
+        "history": history,
+        "final": {k: v for k, v in result.metrics.items() if k != "best"},
+    }
+    write_json_atomic(out / RESULT_FILE, record)
+    return record
+
+
+def baseline_task(settings: dict[str, Any], seed: int, baseline_dir: str, threads: int | None) -> float:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    return baseline_accuracy(StudySettings.from_dict(settings), seed, baseline_dir)

@@ -142,6 +142,9 @@ class StudySettings:
         Seed of the train/eval split, the same for every run (run seeds change weights, data order and masks).
     data_dir, download:
         For the torchvision data sets.
+    evaluator_epochs:
+        Epochs of the label-encoding evaluator (one per seed, see :func:`hnsx.study_run.label_evaluator`); 0 turns
+        the check off.
     """
 
     dataset: str = "mnist-embedded"
@@ -157,8 +160,11 @@ class StudySettings:
     data_seed: int = 0
     data_dir: str | None = None
     download: bool = False
+    evaluator_epochs: int = 8
 
     def __post_init__(self) -> None:
+        if self.evaluator_epochs < 0:
+            raise ValueError(f"evaluator_epochs must be 0 (off) or more, got {self.evaluator_epochs}")
         for name in ("train_limit", "eval_limit"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -200,8 +206,16 @@ class StudySettings:
 
 
 def quick_settings(dataset: str = "mnist-embedded", **overrides: Any) -> StudySettings:
-    """A smoke-test budget: 1 epoch, 1 pretraining epoch, 600 training and 200 evaluation images."""
-    base = {"dataset": dataset, "epochs": 1, "pretrain_epochs": 1, "train_limit": 600, "eval_limit": 200}
+    """A smoke-test budget: 1 epoch, 1 pretraining epoch, 600 training and 200 evaluation images, a 1-epoch
+    evaluator."""
+    base = {
+        "dataset": dataset,
+        "epochs": 1,
+        "pretrain_epochs": 1,
+        "train_limit": 600,
+        "eval_limit": 200,
+        "evaluator_epochs": 1,
+    }
     return StudySettings(**{**base, **overrides})
 
 

@@ -37,8 +37,10 @@ CONVERGENCE_RULE = (
     "epoch statistics over the runs that reach it and did not collapse"
 )
 LABEL_ENCODING_NOTE = (
-    "Label-encoding accuracy (an independent evaluator scoring the masked inputs) is not reported: that evaluator "
-    "(the benchmark issue) does not exist yet."
+    "Label-encoding check: E is the accuracy of an independent evaluator (the seeker's architecture trained from "
+    "scratch on training images under random masks, one per seed; see hnsx.study_run) on each run's masked "
+    "evaluation images, after the last epoch. The run's own masked accuracy is F times the baseline; an E far below "
+    "it means the mask's shape, not the kept pixels, carries the class."
 )
 STUDY_TITLES = {
     "init": "Initialisation (paper 6.3): deterministic binarizer",
@@ -73,6 +75,7 @@ def run_summary(record: dict[str, Any]) -> dict[str, Any]:
         "collapsed_interpretability": collapsed_i,
         "collapsed": collapsed_f or collapsed_i,
         "converged_epoch": convergence_epoch(record["history"]),
+        "E": record.get("final", {}).get("evaluator_accuracy"),
         "seconds": record.get("seconds"),
     }
 
@@ -108,6 +111,8 @@ def table1(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "mean_FII": _mean([r["FII"] for r in kept]),
         "peak_FII": _max([r["FII"] for r in kept]),
         "mean_FIR": _mean([r["FIR"] for r in kept]),
+        "mean_E": _mean([r["E"] for r in kept if r["E"] is not None]),
+        "std_E": _std([r["E"] for r in kept if r["E"] is not None]),
         "converged": len(conv),
         "mean_convergence_epochs": _mean(conv),
         "fastest_convergence_epochs": min(conv) if conv else None,
@@ -129,6 +134,8 @@ TABLE1_ROWS = (
     ("mean FII ¹", "mean_FII", ".3f"),
     ("peak FII ¹", "peak_FII", ".3f"),
     ("mean FIR ¹", "mean_FIR", ".3f"),
+    ("mean evaluator accuracy E ¹ ³", "mean_E", ".3f"),
+    ("std evaluator accuracy E ¹ ³", "std_E", ".3f"),
     ("#runs converged (F, I >= 0.9) ¹", "converged", "d"),
     ("mean convergence (epochs) ²", "mean_convergence_epochs", ".1f"),
     ("fastest convergence (epochs) ²", "fastest_convergence_epochs", "d"),
@@ -160,7 +167,8 @@ def table1_markdown(columns: Sequence[tuple[str, Sequence[dict[str, Any]]]], see
     notes = (
         "¹ runs that did not collapse; values after the last epoch. "
         f"² runs that did not collapse and reached F >= {CONVERGED_F} and I >= {CONVERGED_I}; "
-        "the first such epoch."
+        "the first such epoch. "
+        "³ label-encoding check: an independent evaluator's accuracy on the run's masked evaluation images."
     )
     return _table(header, rows) + "\n\n" + notes
 
@@ -211,12 +219,13 @@ def runs_markdown(columns: Sequence[tuple[str, Sequence[dict[str, Any]]]]) -> st
                     f"{s['I']:.3f}",
                     f"{s['FIR']:.3f}",
                     f"{s['FII']:.3f}",
+                    _fmt(s["E"], ".3f"),
                     collapse or "no",
                     _fmt(s["converged_epoch"], "d"),
                     _fmt(s["seconds"], ".0f"),
                 ]
             )
-    header = ["configuration", "seed", "F", "I", "FIR", "FII", "collapsed", "converged at epoch", "seconds"]
+    header = ["configuration", "seed", "F", "I", "FIR", "FII", "E", "collapsed", "converged at epoch", "seconds"]
     return _table(header, rows)
 
 

@@ -8,11 +8,19 @@ Baseline: Fidelity divides by the accuracy of a seeker trained alone on unmasked
 epochs`` epochs (the rule of :class:`~hnsx.training.config.TrainConfig`). :func:`baseline_accuracy` trains that
 seeker once per seed (``baselines/seed-<n>.json``) with the same initial weights, data order and budget as inside
 ``fit``, and every configuration of that seed divides by it.
+
+Label encoding: a mask whose shape carries the class lets the run's own seeker score well on inputs that explain
+nothing (DESIGN.md). :func:`label_evaluator` trains, once per seed (``baselines/evaluator-seed-<n>.safetensors``),
+the evaluator of :func:`hnsx.benchmarks.leakage.train_evaluator`: the seeker's architecture trained from scratch on
+the training images under random masks (keep rate uniform per image, square blocks of 1-7 pixels), filled as the
+runs fill hidden pixels. After a run, :func:`evaluator_accuracy` is its accuracy on the run's masked evaluation
+images (``final.evaluator_accuracy``): far below the run's own masked accuracy means the mask encodes the label.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -23,10 +31,16 @@ from hnsx.study_grid import RunConfig, StudySettings, run_key
 from hnsx.training.checkpoint import write_json_atomic
 
 if TYPE_CHECKING:
+    from torch import nn
+    from torch.utils.data import TensorDataset
+
     from hnsx.data import ImageData
+    from hnsx.model import HideAndSeek
     from hnsx.spec import ModelSpec
 
 RESULT_FILE = "result.json"
+#: The evaluator of seed ``n`` is trained with seed ``n + EVALUATOR_SEED_OFFSET`` (other weights than the runs').
+EVALUATOR_SEED_OFFSET = 2000
 
 
 @dataclass(frozen=True)
@@ -132,6 +146,60 @@ def baseline_accuracy(settings: StudySettings, seed: int, baseline_dir: str | Pa
     return value
 
 
+def label_evaluator(settings: StudySettings, seed: int, baseline_dir: str | Path) -> nn.Module | None:
+    """The seed's label-encoding evaluator (``None`` when ``settings.evaluator_epochs`` is 0); trained once and kept
+    as ``evaluator-seed-<n>.safetensors`` beside the baselines (written atomically)."""
+    if not settings.evaluator_epochs:
+        return None
+    from safetensors.torch import load_file, save_file
+
+    from hnsx.benchmarks.common import image_bench_data, new_seeker
+    from hnsx.benchmarks.leakage import train_evaluator
+
+    data = load_study_data(settings)
+    spec = run_spec(settings, RunConfig("deterministic"), data)
+    bench = image_bench_data(
+        data.name,
+        data.train,
+        data.eval,
+        data.num_classes,
+        seeker=spec.seeker.name,
+        seeker_kwargs=spec.seeker.kwargs,
+        fill=spec.adapter.kwargs["fill"],
+    )
+    path = Path(baseline_dir) / f"evaluator-seed-{seed}.safetensors"
+    if path.is_file():
+        evaluator = new_seeker(bench, seed=seed)
+        evaluator.load_state_dict(load_file(path))
+        return evaluator.eval()
+    evaluator = train_evaluator(bench, seed=seed + EVALUATOR_SEED_OFFSET, epochs=settings.evaluator_epochs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file({k: v.contiguous() for k, v in evaluator.state_dict().items()}, tmp)
+    os.replace(tmp, path)
+    return evaluator
+
+
+def evaluator_accuracy(
+    evaluator: nn.Module, model: HideAndSeek, dataset: TensorDataset, batch_size: int = 256
+) -> float:
+    """Accuracy of ``evaluator`` on ``dataset``'s inputs under ``model``'s deterministic masks (its adapter fills)."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    device = next(model.parameters()).device
+    evaluator = evaluator.to(device).eval()
+    correct = total = 0
+    for inputs, labels in DataLoader(dataset, batch_size=batch_size):
+        inputs, labels = inputs.to(device), labels.to(device)
+        mask = model.explain(inputs)
+        with torch.inference_mode():
+            predicted = evaluator(model.adapter.apply_mask(inputs, mask)).argmax(1)
+        correct += int((predicted == labels).sum())
+        total += len(labels)
+    return correct / total
+
+
 def train_run(task: RunTask) -> dict[str, Any]:
     """Train one run (or continue its checkpoint), write ``result.json`` into its folder and return the record.
 
@@ -175,6 +243,10 @@ def train_run(task: RunTask) -> dict[str, Any]:
         }
         for r in result.fit.history
     ]
+    final = {k: v for k, v in result.metrics.items() if k != "best"}
+    evaluator = label_evaluator(settings, task.seed, task.baseline_dir)
+    if evaluator is not None:
+        final["evaluator_accuracy"] = evaluator_accuracy(evaluator, result.model, data.eval)
     record = {
         "key": task.key,
         "config": config.name,
@@ -183,7 +255,7 @@ def train_run(task: RunTask) -> dict[str, Any]:
         "baseline_accuracy": baseline,
         "seconds": result.metrics["seconds"],  # wall time of this call (pretraining included; a resume: its part)
         "history": history,
-        "final": {k: v for k, v in result.metrics.items() if k != "best"},
+        "final": final,
     }
     write_json_atomic(out / RESULT_FILE, record)
     return record
@@ -194,4 +266,7 @@ def baseline_task(settings: dict[str, Any], seed: int, baseline_dir: str, thread
 
     if threads:
         torch.set_num_threads(threads)
-    return baseline_accuracy(StudySettings.from_dict(settings), seed, baseline_dir)
+    study_settings = StudySettings.from_dict(settings)
+    value = baseline_accuracy(study_settings, seed, baseline_dir)
+    label_evaluator(study_settings, seed, baseline_dir)  # here too, so that no two workers train it at once
+    return value

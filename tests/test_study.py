@@ -13,13 +13,24 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
 from hnsx.cli import main
 from hnsx.pipeline import run_training
+from hnsx.spec import build_model
 from hnsx.study import choose_stochastic, finished_runs, run_study
 from hnsx.study_grid import RunConfig, expand_studies, quick_settings, run_key, study_configs
 from hnsx.study_report import run_summary, table1, table1_markdown
-from hnsx.study_run import RESULT_FILE, RunTask, baseline_accuracy, load_study_data, run_spec, train_run
+from hnsx.study_run import (
+    RESULT_FILE,
+    RunTask,
+    baseline_accuracy,
+    evaluator_accuracy,
+    label_evaluator,
+    load_study_data,
+    run_spec,
+    train_run,
+)
 from hnsx.training.checkpoint import write_json_atomic
 
 TINY = quick_settings("digits")  # 1 epoch, 1 pretraining epoch, 600 training and 200 evaluation images
@@ -77,22 +88,30 @@ def test_auto_stochastic_is_the_best_estimator_once_its_study_is_complete(tmp_pa
 # ------------------------------------------------------------------------------------------------ Table 1
 
 
-def _record(config: str, seed: int, fi: list[tuple[float, float]]) -> dict:
+def _record(config: str, seed: int, fi: list[tuple[float, float]], evaluator: float | None = None) -> dict:
     history = [
         {"epoch": e, "F": f, "I": i, "FIR": f / (f + i), "FII": f * i, "alpha": 0.5}
         for e, (f, i) in enumerate(fi, start=1)
     ]
-    return {"key": f"{config}/seed-{seed}", "config": config, "seed": seed, "history": history, "seconds": 1.0}
+    final = {} if evaluator is None else {"evaluator_accuracy": evaluator}
+    return {
+        "key": f"{config}/seed-{seed}",
+        "config": config,
+        "seed": seed,
+        "history": history,
+        "seconds": 1.0,
+        "final": final,
+    }
 
 
 def test_table1_follows_its_written_rules() -> None:
     """Five hand-made runs whose Table 1 is worked out by hand."""
     records = [
-        _record("c", 0, [(0.5, 0.5), (0.92, 0.91), (0.95, 0.93)]),  # converges at epoch 2
-        _record("c", 1, [(0.95, 0.95), (0.96, 0.97), (0.97, 0.96)]),  # converges at epoch 1
-        _record("c", 2, [(0.9, 0.3), (0.8, 0.6), (0.85, 0.7)]),  # never converges
-        _record("c", 3, [(0.95, 0.95), (0.9, 0.1), (0.9, 0.05)]),  # I collapse (converged at 1: not counted)
-        _record("c", 4, [(0.5, 0.5), (0.1, 0.99), (0.1, 0.1)]),  # both collapses: once in the total
+        _record("c", 0, [(0.5, 0.5), (0.92, 0.91), (0.95, 0.93)], 0.4),  # converges at epoch 2
+        _record("c", 1, [(0.95, 0.95), (0.96, 0.97), (0.97, 0.96)], 0.6),  # converges at epoch 1
+        _record("c", 2, [(0.9, 0.3), (0.8, 0.6), (0.85, 0.7)]),  # never converges; no evaluator figure
+        _record("c", 3, [(0.95, 0.95), (0.9, 0.1), (0.9, 0.05)], 0.9),  # I collapse (converged at 1: not counted)
+        _record("c", 4, [(0.5, 0.5), (0.1, 0.99), (0.1, 0.1)], 0.1),  # both collapses: once in the total
     ]
     t = table1(records)
     assert t["runs"] == 5
@@ -110,7 +129,10 @@ def test_table1_follows_its_written_rules() -> None:
     assert t["converged"] == 2
     assert t["mean_convergence_epochs"] == pytest.approx(1.5)
     assert t["fastest_convergence_epochs"] == 1
+    assert t["mean_E"] == pytest.approx(0.5)  # runs 0 and 1: not collapsed and with an evaluator figure
+    assert t["std_E"] == pytest.approx(math.sqrt(0.02))
     text = table1_markdown([("c", records)], seeds=6)
+    assert "| mean evaluator accuracy E ¹ ³ | 0.500 |" in text
     assert "| runs finished | 5/6 |" in text
     assert "| #runs collapsed (total) | 2 |" in text
     assert "| mean convergence (epochs) ² | 1.5 |" in text
@@ -152,6 +174,17 @@ def test_tiny_grid_writes_results_report_and_figures_with_matching_counts(tiny_s
     total = f"| #runs collapsed (total) | {sum(s['collapsed'] for s in det)} | {sum(s['collapsed'] for s in st1)} |"
     assert total in report
     assert "label-encoding" in report.lower()
+    # The label-encoding evaluator: one per seed, trained once, scoring every run's masked evaluation images.
+    assert sorted(p.name for p in (tiny_study / "baselines").glob("evaluator-*")) == [
+        "evaluator-seed-0.safetensors",
+        "evaluator-seed-1.safetensors",
+    ]
+    for run in results["runs"]:
+        assert 0.0 <= run["final"]["evaluator_accuracy"] <= 1.0
+    mean_e = [
+        table1([r for r in results["runs"] if r["config"] == c])["mean_E"] for c in ("det-scratch", "st1-scratch")
+    ]
+    assert "| mean evaluator accuracy E ¹ ³ | " + " | ".join(_fmt_e(v) for v in mean_e) + " |" in report
     assert "constant 0.5" in report
     # The runs table lists each run once; Table 2 has one row per configuration.
     assert sum(line.startswith("| deterministic | ") for line in report.splitlines()) == 2 + 1
@@ -159,6 +192,31 @@ def test_tiny_grid_writes_results_report_and_figures_with_matching_counts(tiny_s
         png = tiny_study / f"thresholding-{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"(thresholding-{name}.png)" in report
+
+
+def _fmt_e(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.3f}"
+
+
+def test_evaluator_accuracy_scores_the_evaluator_on_the_models_masked_inputs(tmp_path: Path) -> None:
+    """All pixels kept: the evaluator's plain accuracy; none kept: every input is the fill, so one class wins."""
+    data = load_study_data(TINY)
+    evaluator = label_evaluator(TINY, 0, tmp_path)
+    model = build_model(run_spec(TINY, RunConfig("deterministic"), data))
+    inputs, labels = data.eval.tensors
+    with torch.inference_mode():
+        plain = float((evaluator(inputs).argmax(1) == labels).float().mean())
+        blank = evaluator(torch.zeros_like(inputs[:1])).argmax(1)  # the study's fill is 0
+    fine = model.hider.fine
+    with torch.no_grad():
+        fine.weight.zero_()
+        fine.bias.fill_(10.0)  # keep every pixel
+        for head in model.hider.heads:
+            head.weight.zero_()
+    assert evaluator_accuracy(evaluator, model, data.eval) == pytest.approx(plain)
+    with torch.no_grad():
+        fine.bias.fill_(-10.0)  # hide every pixel
+    assert evaluator_accuracy(evaluator, model, data.eval) == pytest.approx(float((labels == blank).float().mean()))
 
 
 def test_interrupted_study_resumes_without_redoing_finished_runs(tmp_path: Path) -> None:

@@ -14,7 +14,9 @@ Timing: one warm-up call, then ``repeats`` timed calls; the median is reported. 
 affordable; ``repeats`` in the results says how many calls each figure rests on. Peak memory: on CUDA
 ``torch.cuda.max_memory_allocated``; on the CPU the peak resident-set growth over the call, sampled every
 millisecond from ``/proc/self/statm`` after returning freed memory to the OS (Linux only; ``None`` elsewhere).
-Weights are random: cost does not depend on what the networks learned.
+Weights are random: cost does not depend on what the networks learned. Integrated Gradients passes its
+``n_steps`` scaled copies of the batch through the seeker in chunks of one batch (Captum's ``internal_batch_size``),
+so that its memory stays that of one batch's gradients (all at once, 224x224 inputs at batch 32 need about 20 GB).
 """
 
 from __future__ import annotations
@@ -212,6 +214,8 @@ def explain_timings(
     out = {}
     for label in methods:
         name, options = METHODS[label]
+        if name == "integrated-gradients":  # the n_steps scaled copies go through in chunks of one batch
+            options = {**options, "internal_batch_size": batch}
         target_model = models[label] if name == "hns" else seeker
         explainer = build_explainer(name, target_model, **options)
         out[label] = time_call(

@@ -1,4 +1,4 @@
-"""The ``hnsx`` command line: ``demo``, ``train`` and ``explain``.
+"""The ``hnsx`` command line: ``demo``, ``train``, ``explain``, ``bench`` and ``study``.
 
 Run ``hnsx COMMAND --help`` for the options of each. Under ``accelerate launch`` the same commands train on
 several processes (``accelerate launch --num_processes 2 --cpu -m hnsx.cli train ...``).
@@ -17,7 +17,19 @@ from hnsx.study import ALL, STOCHASTIC_CHOICES, STUDY_NAMES
 from hnsx.training.config import INIT_MODES, MIXED_PRECISION, TrainConfig
 
 MODALITIES = ("image", "text", "tabular")
-BENCHMARKS = ("speed",)
+#: ``hnsx bench`` choices; every one but ``speed`` and ``all`` is ``hnsx.benchmarks.<module>.main(args) -> int``.
+BENCHMARKS = ("speed", "roar", "kar", "sanity", "faithfulness", "leakage", "shortcut", "all")
+#: The module of each benchmark under ``hnsx.benchmarks`` (``roar`` runs ROAR and KAR; ``kar`` KAR alone).
+BENCH_MODULES = {
+    "roar": "roar",
+    "kar": "roar",
+    "sanity": "sanity",
+    "faithfulness": "faithfulness",
+    "leakage": "leakage",
+    "shortcut": "shortcut",
+}
+#: What ``hnsx bench all`` runs, each into ``OUT/<name>/`` (``kar`` is part of ``roar``).
+BENCH_ALL = ("roar", "sanity", "faithfulness", "leakage", "shortcut")
 
 
 def _modality_command(modality: str, command: str) -> Callable[[argparse.Namespace], int]:
@@ -91,11 +103,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_text_options(train)
 
-    bench = sub.add_parser("bench", help="benchmarks: what explanations cost and how faithful they are")
-    bench.add_argument("benchmark", choices=BENCHMARKS, help="which benchmark")
-    bench.add_argument("--quick", action="store_true", help="a short run (speed: under 3 minutes on 2 cores)")
+    bench = sub.add_parser(
+        "bench",
+        help="benchmarks: what explanations cost and how faithful they are",
+        description="Benchmarks of HnS against Captum's explainers. Each writes results.json, report.md and PNG plots "
+        "into --out; 'all' runs roar (with KAR), sanity, faithfulness, leakage and shortcut into OUT/<name>/ and "
+        "writes a combined report.md.",
+    )
+    bench.add_argument("benchmark", choices=BENCHMARKS, help="which benchmark ('roar' runs ROAR and KAR)")
+    bench.add_argument("--modality", choices=MODALITIES, default="image", help="default %(default)s")
+    bench.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="repetitions with different seeds (default 3; leakage, shortcut --quick: 1)",
+    )
+    bench.add_argument(
+        "--explainers", default=None, help="comma-separated explainers (default: the benchmark's own list)"
+    )
+    bench.add_argument("--epochs", type=int, default=None, help="epochs of each trained seeker (benchmark default)")
+    bench.add_argument("--quick", action="store_true", help="a short run (under 10 minutes on 2 cores; speed: 3)")
     bench.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default %(default)s")
     bench.add_argument("--threads", type=int, default=2, help="torch CPU threads (default %(default)s)")
+    bench.add_argument(
+        "--jobs", type=int, default=1, help="seeds at once in separate processes, sharing --threads (roar, kar)"
+    )
     bench.add_argument("--out", required=True, help="output folder (results.json, report.md)")
     bench.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -114,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--seeker", default=None, help="seeker builder (default: that of hnsx train)")
     study.add_argument(
         "--stochastic", choices=STOCHASTIC_CHOICES, default="auto", help="thresholding's stochastic estimator"
+    )
+    study.add_argument(
+        "--evaluator-epochs",
+        type=int,
+        default=None,
+        help="epochs of the label-encoding evaluator, one per seed; 0: no check (default 8, --quick 1)",
     )
     study.add_argument("--jobs", type=int, default=1, help="runs at once, in separate processes (default 1)")
     study.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores / jobs)")
@@ -166,6 +204,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     estimator_kwargs = {"rate": args.slope_rate, "cap": args.slope_cap} if args.estimator == "sa" else {}
     if args.binarizer == "stochastic" and args.estimator is None:
         raise ValueError("--binarizer stochastic needs --estimator (st1, st2, sa or reinforce)")
+    if args.hider_size and args.hider != "conv-autoencoder":
+        raise ValueError(f"--hider-size applies to --hider conv-autoencoder, not {args.hider!r}")
     spec = image_spec(
         data.input_shape,
         data.num_classes,
@@ -229,13 +269,97 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_module(name: str):
+    """``hnsx.benchmarks.<module>`` of benchmark ``name``; ``ValueError`` when it is not installed."""
+    module_name = f"hnsx.benchmarks.{BENCH_MODULES[name]}"
+    try:
+        module = import_module(module_name)
+    except ModuleNotFoundError as err:
+        if err.name != module_name:
+            raise
+        raise ValueError(f"the {name} benchmark is not available: this installation has no {module_name}") from None
+    if not callable(getattr(module, "main", None)):
+        raise ValueError(f"the {name} benchmark is not available: {module_name} has no main(args)")
+    return module
+
+
+def _check_bench_modality(name: str, module, modality: str) -> None:
+    supported = getattr(module, "MODALITIES", None)
+    if supported is not None and modality not in supported:
+        raise ValueError(f"the {name} benchmark supports --modality {', '.join(supported)}, not {modality!r}")
+
+
+def _run_benchmark(name: str, args: argparse.Namespace) -> int:
+    module = _bench_module(name)
+    _check_bench_modality(name, module, args.modality)
+    return int(module.main(args) or 0)
+
+
+def _bench_all(args: argparse.Namespace) -> int:
+    """Every benchmark of :data:`BENCH_ALL` into ``OUT/<name>/``, then a combined ``OUT/report.md``."""
+    from pathlib import Path
+
+    out = Path(args.out)
+    rows, sections, failed = [], [], 0
+    for name in BENCH_ALL:
+        folder = out / name
+        run_args = argparse.Namespace(**{**vars(args), "benchmark": name, "out": str(folder)})
+        try:
+            module = _bench_module(name)
+            supported = getattr(module, "MODALITIES", None)
+            if supported is not None and args.modality not in supported:
+                rows.append((name, f"skipped: supports {', '.join(supported)}"))
+                continue
+            code = int(module.main(run_args) or 0)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"hnsx bench all: {name}: error: {err}", file=sys.stderr)
+            rows.append((name, f"error: {err}"))
+            failed += 1
+            continue
+        failed += code != 0
+        rows.append((name, "done" if code == 0 else f"exit {code}"))
+        report = folder / "report.md"
+        if report.is_file():
+            title, _, rest = report.read_text().strip().partition("\n")
+            body = rest.strip() if title.startswith("# ") else f"{title}\n{rest}"
+            heading = title[2:] if title.startswith("# ") else name
+            body = ("\n" + body).replace("\n#", "\n##").strip()  # one level down, under this benchmark's heading
+            sections.append(f"## {heading}\n\n(files in `{name}/`)\n\n{body}\n")
+    table = ["| benchmark | status |", "|:---|:---|", *(f"| {n} | {s} |" for n, s in rows)]
+    text = [f"# hnsx bench all --modality {args.modality}" + (" --quick" if args.quick else ""), "", *table, ""]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text("\n".join(text + sections) + "\n")
+    print(f"wrote {out / 'report.md'}")
+    return 1 if failed else 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.threads < 1:
         raise ValueError(f"--threads must be at least 1, got {args.threads}")
-    from hnsx.benchmarks.speed import main_speed
+    if args.seeds is not None and args.seeds < 1:
+        raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.epochs is not None and args.epochs < 1:
+        raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.device == "cuda":
+        import torch
 
-    main_speed(args.quick, args.device, args.out, threads=args.threads, progress=not args.no_progress)
-    return 0
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda, but there is no CUDA device on this machine")
+    if args.benchmark == "speed":
+        if args.modality != "image":
+            raise ValueError(f"the speed benchmark runs on images only, not --modality {args.modality}")
+        from hnsx.benchmarks.speed import main_speed
+
+        main_speed(args.quick, args.device, args.out, threads=args.threads, progress=not args.no_progress)
+        return 0
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if args.benchmark == "all":
+        return _bench_all(args)
+    return _run_benchmark(args.benchmark, args)
 
 
 def cmd_study(args: argparse.Namespace) -> int:
@@ -250,9 +374,12 @@ def cmd_study(args: argparse.Namespace) -> int:
         "data_dir": args.data_dir,
         "download": args.download,
     }
-    chosen.update(
-        {k: v for k, v in (("epochs", args.epochs), ("pretrain_epochs", args.pretrain_epochs)) if v is not None}
+    optional = (
+        ("epochs", args.epochs),
+        ("pretrain_epochs", args.pretrain_epochs),
+        ("evaluator_epochs", args.evaluator_epochs),
     )
+    chosen.update({k: v for k, v in optional if v is not None})
     settings = quick_settings(args.dataset, **chosen) if args.quick else StudySettings(dataset=args.dataset, **chosen)
     seeds = args.seeds if args.seeds is not None else (2 if args.quick else 10)
     results = run_study(

@@ -230,6 +230,13 @@ def test_stochastic_binarizer_needs_an_estimator(tmp_path: Path, capsys: pytest.
     assert not (tmp_path / "run").exists()
 
 
+def test_hider_size_is_only_for_the_conv_autoencoder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*TRAIN_ARGS, "--hider-size", "small", "--out", str(tmp_path / "run")]) == 2
+    line = _one_line_error(capsys.readouterr().err, "train")
+    assert "--hider-size" in line and "pyramid" in line
+    assert not (tmp_path / "run").exists()
+
+
 def test_explain_on_a_folder_that_is_not_a_checkpoint(
     digit_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -139,6 +139,24 @@ class BenchData:
         """The test split under the name :func:`hnsx.pipeline.run_training` and :func:`hnsx.data.make_loaders` use."""
         return self.test
 
+    @classmethod
+    def from_source(cls, modality: str, source: Any, spec: ModelSpec, **extra: Any) -> BenchData:
+        """The benchmark view of a modality loader's result (``TextData``, ``TabularData``: ``train``, ``eval``,
+        ``num_classes``, ``input_shape``, ``class_names``, ``name``), with the adapter built from ``spec``."""
+        return cls(
+            modality=modality,
+            name=source.name,
+            train=source.train,
+            test=source.eval,
+            num_classes=source.num_classes,
+            input_shape=tuple(source.input_shape),
+            spec=spec,
+            adapter=_build_adapter(spec),
+            class_names=list(source.class_names),
+            source=source,
+            **extra,
+        )
+
     def with_splits(self, train: TensorDataset, test: TensorDataset, **changes: Any) -> BenchData:
         """A copy with other train and test splits (modified inputs) and the same spec and adapter."""
         return dataclasses.replace(self, train=train, test=test, **changes)
@@ -238,38 +256,14 @@ def load_bench_data(modality: str, *, quick: bool = False, seed: int = 0, name: 
         if name not in (None, GENERATED):
             raise ValueError(f"the text benchmarks run on the generated corpus {GENERATED!r}, not {name!r}")
         data = generated_data(n_train, n_test, seed=seed, max_length=MAX_LENGTH)
-        spec = demo_spec(data)
-        return BenchData(
-            modality="text",
-            name=data.name,
-            train=data.train,
-            test=data.eval,
-            num_classes=data.num_classes,
-            input_shape=tuple(data.input_shape),
-            spec=spec,
-            adapter=_build_adapter(spec),
-            class_names=list(data.class_names),
-            test_rationale=data.eval_rationale,
-            source=data,
-        )
+        return BenchData.from_source("text", data, demo_spec(data), test_rationale=data.eval_rationale)
     from hnsx.adapters.tabular.data import load_tabular
     from hnsx.adapters.tabular.spec import tabular_spec
 
     data = load_tabular(name or "breast-cancer", seed=seed)
     spec = tabular_spec(data.schema, data.num_classes, classes=data.class_names, target=data.target)
-    return BenchData(
-        modality="tabular",
-        name=data.name,
-        train=data.train,
-        test=data.eval,
-        num_classes=data.num_classes,
-        input_shape=tuple(data.input_shape),
-        spec=spec,
-        adapter=_build_adapter(spec),
-        class_names=list(data.class_names),
-        test_rationale=data.relevant.float() if data.relevant is not None else None,
-        source=data,
-    )
+    rationale = data.relevant.float() if data.relevant is not None else None
+    return BenchData.from_source("tabular", data, spec, test_rationale=rationale)
 
 
 # --- models ----------------------------------------------------------------------------------------------------------
@@ -598,9 +592,24 @@ def cli_options(args: Any) -> dict[str, Any]:
     return options
 
 
+def cli_run_settings(args: Any, *, quick_seeds: int = 3) -> tuple[list[int], str]:
+    """Seeds and device of a ``hnsx bench`` run (``--seeds``: default 3, ``quick_seeds`` under ``--quick``);
+    sets torch's thread count from ``--threads``; ``ValueError`` for CUDA without a CUDA device."""
+    default = quick_seeds if getattr(args, "quick", False) else 3
+    seeds = seed_list(args.seeds if getattr(args, "seeds", None) is not None else default)
+    threads = getattr(args, "threads", None)
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    device = getattr(args, "device", "cpu") or "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
+    return seeds, device
+
+
 __all__ = [
     "MODALITIES",
     "cli_options",
+    "cli_run_settings",
     "RECIPES",
     "RESULT_KEYS",
     "BenchData",

@@ -63,6 +63,7 @@ from hnsx.benchmarks.common import (
     build_explainers,
     check_explainers,
     cli_options,
+    cli_run_settings,
     explainer_names,
     flatten_units,
     format_mean_std,
@@ -72,7 +73,6 @@ from hnsx.benchmarks.common import (
     new_seeker,
     ranking_scores,
     remove_units,
-    seed_list,
     train_hns,
     train_seeker,
     write_outputs,
@@ -738,13 +738,7 @@ def run_leakage(
 def main(args: argparse.Namespace) -> int:
     """``hnsx bench leakage --modality M [--quick] [--seeds N] --out DIR``."""
     quick = bool(args.quick)
-    seeds = seed_list(args.seeds if getattr(args, "seeds", None) is not None else (1 if quick else 3))
-    threads = getattr(args, "threads", None)
-    if threads is not None:
-        torch.set_num_threads(int(threads))
-    device = getattr(args, "device", "cpu") or "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
+    seeds, device = cli_run_settings(args, quick_seeds=1)
     data = load_bench_data(args.modality, quick=quick, seed=0)
     config = LeakageConfig(quick=quick, **cli_options(args))
     results = run_leakage(data, config, seeds, args.out, progress=not args.no_progress, device=device)

@@ -58,7 +58,6 @@ from torch import nn
 from torch.utils.data import TensorDataset
 from tqdm.auto import tqdm
 
-from hnsx.adapter import ADAPTERS
 from hnsx.benchmarks.common import (
     MODALITIES,
     SIZES,
@@ -69,6 +68,7 @@ from hnsx.benchmarks.common import (
     check_explainers,
     check_modality,
     cli_options,
+    cli_run_settings,
     explainer_names,
     format_mean_std,
     image_bench_data,
@@ -76,7 +76,6 @@ from hnsx.benchmarks.common import (
     markdown_table,
     ranking_scores,
     registry_name,
-    seed_list,
     train_hns,
     train_seeker,
     unit_shape,
@@ -225,8 +224,8 @@ def plant_text(
     if len(pieces) != 1:
         raise ValueError(f"the marker {marker!r} is split into {len(pieces)} tokens; choose a word that is not")
     marker_id = int(pieces[0])
-    spec = demo_spec(encoded)
-    adapter = ADAPTERS.build(spec.adapter.name, **spec.adapter.kwargs).eval()
+    data = BenchData.from_source("text", encoded, demo_spec(encoded))
+    adapter = data.adapter
 
     def region(inputs: torch.Tensor) -> torch.Tensor:
         units = adapter.units(inputs)
@@ -234,18 +233,6 @@ def plant_text(
         slots = torch.zeros_like(hit).scatter_add(1, units.clamp_min(0), hit)
         return slots > 0
 
-    data = BenchData(
-        modality="text",
-        name=encoded.name,
-        train=encoded.train,
-        test=encoded.eval,
-        num_classes=encoded.num_classes,
-        input_shape=tuple(encoded.input_shape),
-        spec=spec,
-        adapter=adapter,
-        class_names=list(encoded.class_names),
-        source=encoded,
-    )
     labels = encoded.eval.tensors[1]
     return Planted(
         data=data,
@@ -273,7 +260,7 @@ def plant_tabular(*, seed: int = 0, noise: float = LEAK_NOISE, rows: int = SWITC
     table = np.concatenate([features, leak[:, None].astype(np.float32)], axis=1)
     raw = tabular_data(table, codes, name="switch+leak", classes=["0", "1"], seed=seed)
     spec = tabular_spec(raw.schema, raw.num_classes, classes=raw.class_names, target=raw.target)
-    adapter = ADAPTERS.build(spec.adapter.name, **spec.adapter.kwargs).eval()
+    data = BenchData.from_source("tabular", raw, spec)
     column = table.shape[1] - 1
     leak = raw.schema.columns[column]
     x, y = raw.eval.tensors
@@ -282,23 +269,11 @@ def plant_tabular(*, seed: int = 0, noise: float = LEAK_NOISE, rows: int = SWITC
     flipped = x.clone()
     raw_leak = x[:, column] * leak.scale + leak.mean
     flipped[:, column] = ((1 - y).float() + (raw_leak - y.float()) - leak.mean) / leak.scale
-    data = BenchData(
-        modality="tabular",
-        name=raw.name,
-        train=raw.train,
-        test=raw.eval,
-        num_classes=raw.num_classes,
-        input_shape=tuple(raw.input_shape),
-        spec=spec,
-        adapter=adapter,
-        class_names=list(raw.class_names),
-        source=raw,
-    )
     region = torch.zeros(x.shape[1], dtype=torch.bool)
     region[column] = True
     return Planted(
         data=data,
-        removed=TensorDataset(adapter.apply_mask(x, keep.float()), y),
+        removed=TensorDataset(data.adapter.apply_mask(x, keep.float()), y),
         added=TensorDataset(flipped, y),
         affected=torch.ones(len(y), dtype=torch.bool),
         follows=1 - y,
@@ -598,13 +573,7 @@ def run_shortcut(
 def main(args: argparse.Namespace) -> int:
     """``hnsx bench shortcut --modality M [--quick] [--seeds N] --out DIR``."""
     quick = bool(args.quick)
-    seeds = seed_list(args.seeds if getattr(args, "seeds", None) is not None else (1 if quick else 3))
-    threads = getattr(args, "threads", None)
-    if threads is not None:
-        torch.set_num_threads(int(threads))
-    device = getattr(args, "device", "cpu") or "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
+    seeds, device = cli_run_settings(args, quick_seeds=1)
     planted = plant(args.modality, quick=quick, seed=0)
     config = ShortcutConfig(quick=quick, **cli_options(args))
     results = run_shortcut(planted, config, seeds, args.out, progress=not args.no_progress, device=device)

@@ -132,3 +132,14 @@ def test_encode_texts_unit_spans_cover_each_word(tokenizer):
     enc = encode_texts(tokenizer, ["what a lovely film"], L)
     spans = unit_spans(enc.x, enc.offsets)[0]
     assert ["what a lovely film"[a:b] for a, b in spans] == ["what", "a", "lovely", "film"]
+
+
+def test_wordpiece_training_gives_the_same_vocabulary_every_time():
+    """tokenizers' trainer breaks merge ties by hash-map order (huggingface/tokenizers#1794); ours must not."""
+    texts = [s.text for s in corpus.generate_corpus(1500, seed=0)]
+    vocabularies = {tuple(sorted(train_wordpiece(texts, vocab_size=600).get_vocab().items())) for _ in range(8)}
+    assert len(vocabularies) == 1
+    tok = train_wordpiece(texts, vocab_size=600)
+    assert len(tok) == 600 and tok.all_special_ids == [1, 3, 0, 2, 4]
+    ids = tok("the film was unbelievably pleasant")["input_ids"]
+    assert tok.decode(ids, skip_special_tokens=True) == "the film was unbelievably pleasant"

@@ -140,22 +140,41 @@ def unit_spans(x: torch.Tensor, offsets: torch.Tensor, word_level: bool = True) 
 
 def train_wordpiece(texts: Sequence[str], vocab_size: int = 1000, min_frequency: int = 1) -> Any:
     """Train a lower-casing BERT-style WordPiece tokenizer on ``texts`` (offline, in a second) and return it as a
-    ``PreTrainedTokenizerFast`` with [PAD] [UNK] [CLS] [SEP] [MASK] and the ``[CLS] text [SEP]`` template."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    ``PreTrainedTokenizerFast`` with [PAD] [UNK] [CLS] [SEP] [MASK] and the ``[CLS] text [SEP]`` template.
+
+    The same texts give the same vocabulary in every process. ``tokenizers``' trainer alone does not promise that
+    (huggingface/tokenizers#1794): it numbers the ``##x`` continuation pieces in hash-map order and breaks ties
+    between equally frequent merges by those numbers. Here every ``##x`` of the corpus's alphabet is numbered up
+    front, in sorted order, and the trained vocabulary is loaded into a fresh WordPiece model, so those pieces end
+    up as ordinary vocabulary entries.
+    """
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     order = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=order)
-    tok.train_from_iterator(list(texts), trainer)
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    texts = list(texts)
+    continuations = set()
+    for text in texts:
+        for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)):
+            continuations.update(word[1:])
+    pieces = ["##" + c for c in sorted(continuations)]
+
+    trained = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    trained.normalizer, trained.pre_tokenizer = normalizer, pre_tokenizer
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=order + pieces
+    )
+    trained.train_from_iterator(texts, trainer)
+
+    tok = Tokenizer(models.WordPiece(vocab=trained.get_vocab(), unk_token="[UNK]"))
+    tok.normalizer, tok.pre_tokenizer = normalizer, pre_tokenizer
+    tok.add_special_tokens(order)
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
     )
-    from tokenizers import decoders
-
     tok.decoder = decoders.WordPiece()
     return PreTrainedTokenizerFast(tokenizer_object=tok, **SPECIAL_TOKENS)
 

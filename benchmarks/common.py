@@ -19,19 +19,20 @@ Contract (one per modality: ``"image"``, ``"text"``, ``"tabular"``):
   :func:`build_explainers` builds them around ``(seeker, hns_model)``; :func:`attribute_dataset` attributes a whole
   split in batches and returns ``(scores (N, U), valid (N, U))``: one score per mask unit, flattened, with the units
   that exist (text: slots holding a word; special tokens and padding are no unit). :func:`ranking_scores` turns
-  scores into a ranking (absolute value for signed methods); :func:`top_units` picks the top fraction per row.
+  scores into a ranking (absolute value for signed methods); :func:`rank_order` orders units (ties at random per
+  row); :func:`top_units` and :func:`top_counts` pick the top fraction or count per row.
 * **Removal**: :func:`remove_units` fills the hidden units exactly as the adapter does (its ``apply_mask``).
-* **Outputs**: :func:`write_outputs` writes ``results.json`` (atomically) and ``report.md``. Every benchmark's
-  ``results.json`` holds ``benchmark``, ``modality``, ``config``, ``seeds`` (list of seeds), ``explainers`` (list of
-  names) and its own results, each figure as :func:`mean_std` (``{"mean", "std", "values"}``, ``values`` per seed).
+* **Scoring under masks**: :func:`masked_predictions` (a model's classes with only some units kept) and
+  :func:`hns_masks` (a Hide-and-Seek model's classes and binary masks, flattened per unit).
+
+Results, reports and per-seed caching live in :mod:`hnsx.benchmarks.results`; the label-encoding evaluator and
+Hide-and-Seek against a frozen seeker in :mod:`hnsx.benchmarks.evaluator`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import statistics
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,12 +50,10 @@ from hnsx.benchmarks.explainers import EXPLAINERS, Explainer, build_explainer
 from hnsx.model import HideAndSeek
 from hnsx.registry import BUILTIN_MODALITIES, SEEKERS
 from hnsx.spec import ModelSpec
-from hnsx.training.checkpoint import write_json_atomic
 from hnsx.training.config import TrainConfig
 
 MODALITIES = ("image", "text", "tabular")
 #: Keys every benchmark's ``results.json`` has.
-RESULT_KEYS = ("benchmark", "modality", "config", "seeds", "explainers")
 
 
 @dataclass(frozen=True)
@@ -458,7 +457,7 @@ def attribute_dataset(
     Returns ``scores (N, U)`` float32 and ``valid (N, U)`` bool on the CPU (:func:`flatten_units`); the scores are
     what the explainer returns (apply :func:`ranking_scores` to rank).
     """
-    device = _device_of(explainer.model)
+    device = device_of(explainer.model)
     all_scores, all_valid = [], []
     loader = DataLoader(dataset, batch_size=batch_size)
     for inputs, labels in tqdm(loader, desc=desc, disable=not progress, leave=False):
@@ -470,7 +469,7 @@ def attribute_dataset(
     return torch.cat(all_scores), torch.cat(all_valid)
 
 
-def _device_of(model: nn.Module) -> torch.device:
+def device_of(model: nn.Module) -> torch.device:
     parameter = next(model.parameters(), None)
     return parameter.device if parameter is not None else torch.device("cpu")
 
@@ -478,30 +477,39 @@ def _device_of(model: nn.Module) -> torch.device:
 def rank_order(scores: torch.Tensor, valid: torch.Tensor, *, seed: int = 0) -> torch.Tensor:
     """``(N, U)`` int64: per row, the unit indices from the highest score to the lowest, invalid units last.
 
-    Ties are broken in a random order (seeded), so that flat maps (Grad-CAM's zeros, a constant HnS probability)
-    do not pick the first pixels of the image.
+    Ties are broken in a random order drawn per row (seeded), so that flat maps (Grad-CAM's zeros, a constant keep
+    probability) pick neither the first units nor the same units on every row.
     """
-    u = scores.shape[1]
-    perm = torch.randperm(u, generator=torch.Generator().manual_seed(seed))
-    shuffled = scores[:, perm].float().masked_fill(~valid[:, perm].bool(), -math.inf)
-    return perm[torch.argsort(shuffled, dim=1, descending=True, stable=True)]
+    n, u = scores.shape
+    perm = torch.argsort(torch.rand(n, u, generator=torch.Generator().manual_seed(seed)), dim=1)
+    shuffled = scores.float().gather(1, perm).masked_fill(~valid.bool().gather(1, perm), -math.inf)
+    return perm.gather(1, torch.argsort(shuffled, dim=1, descending=True, stable=True))
 
 
-def top_from_order(order: torch.Tensor, valid_counts: torch.Tensor, fraction: float) -> torch.Tensor:
-    """``(N, U)`` bool: the first ``round(fraction * valid_counts)`` units of each row of :func:`rank_order`."""
+def fraction_counts(valid_counts: torch.Tensor, fraction: float) -> torch.Tensor:
+    """``round(fraction * valid_counts)`` per row, for ``fraction`` in [0, 1] (``ValueError`` otherwise)."""
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fractions must lie in [0, 1], got {fraction}")
+    return torch.round(valid_counts.double() * fraction).long()
+
+
+def top_from_order(order: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """``(N, U)`` bool: the first ``counts[i]`` units of row ``i`` of a :func:`rank_order`."""
     n, u = order.shape
-    counts = torch.round(valid_counts.double() * fraction).long()
     top = torch.zeros(n, u, dtype=torch.bool)
-    top.scatter_(1, order.long(), torch.arange(u).expand(n, u) < counts.unsqueeze(1))
+    top.scatter_(1, order.long(), torch.arange(u).expand(n, u) < counts.long().unsqueeze(1))
     return top
 
 
+def top_counts(scores: torch.Tensor, valid: torch.Tensor, counts: torch.Tensor, *, seed: int = 0) -> torch.Tensor:
+    """``(N, U)`` bool: per row ``i``, the ``counts[i]`` valid units with the highest ``scores`` (ties in a seeded
+    random order per row, :func:`rank_order`)."""
+    return top_from_order(rank_order(scores, valid, seed=seed), counts)
+
+
 def top_units(scores: torch.Tensor, valid: torch.Tensor, fraction: float, *, seed: int = 0) -> torch.Tensor:
-    """``(N, U)`` bool: per row, the ``round(fraction * valid units)`` valid units with the highest ``scores``
-    (ties in a seeded random order, :func:`rank_order`)."""
-    return top_from_order(rank_order(scores, valid, seed=seed), valid.sum(1), fraction)
+    """``(N, U)`` bool: per row, the ``round(fraction * valid units)`` valid units with the highest ``scores``."""
+    return top_counts(scores, valid, fraction_counts(valid.sum(1), fraction), seed=seed)
 
 
 def remove_units(data: BenchData, inputs: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
@@ -522,56 +530,41 @@ def remove_units(data: BenchData, inputs: torch.Tensor, keep: torch.Tensor) -> t
     return out
 
 
-# --- results and reports ---------------------------------------------------------------------------------------------
+# --- scoring under masks --------------------------------------------------------------------------------------------
 
 
-def mean_std(values: Sequence[float]) -> dict[str, Any]:
-    """``{"mean", "std", "values"}`` of per-seed ``values`` (sample standard deviation; 0 for a single value)."""
-    values = [float(v) for v in values]
-    if not values:
-        raise ValueError("mean_std needs at least one value")
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {"mean": statistics.fmean(values), "std": std, "values": values}
+@torch.no_grad()
+def masked_predictions(
+    model: nn.Module, data: BenchData, inputs: torch.Tensor, keep: torch.Tensor | None = None, batch_size: int = 256
+) -> torch.Tensor:
+    """Predicted classes ``(N,)`` of ``model`` on ``inputs`` with only the units where ``keep (N, U)`` is 1 kept
+    (hidden units filled by :func:`~hnsx.benchmarks.common.remove_units`); all units when ``keep`` is ``None``."""
+    device = device_of(model)
+    out = []
+    for start in range(0, inputs.shape[0], batch_size):
+        x = inputs[start : start + batch_size].to(device)
+        if keep is not None:
+            x = remove_units(data, x, keep[start : start + batch_size])
+        out.append(model(x).argmax(1).cpu())
+    return torch.cat(out)
 
 
-def format_mean_std(stats: Mapping[str, Any], digits: int = 3, percent: bool = False) -> str:
-    """``"0.912 ± 0.004"`` (or ``"91.2 ± 0.4"`` with ``percent``) from a :func:`mean_std` record."""
-    scale = 100.0 if percent else 1.0
-    d = max(0, digits - 2) if percent else digits
-    return f"{stats['mean'] * scale:.{d}f} ± {stats['std'] * scale:.{d}f}"
+@torch.no_grad()
+def hns_masks(model: HideAndSeek, data: BenchData, inputs: torch.Tensor, batch_size: int = 256):
+    """HnS predictions ``(N,)``, masks ``(N, U)`` bool and valid units ``(N, U)`` bool (deterministic masks)."""
+    device = device_of(model)
+    classes, masks, valid = [], [], []
+    for start in range(0, inputs.shape[0], batch_size):
+        x = inputs[start : start + batch_size].to(device)
+        predicted, mask, _ = model.predict_explain(x)
+        flat, ok = flatten_units(data, x, mask)
+        classes.append(predicted.cpu())
+        masks.append((flat > 0.5).cpu() & ok.cpu())
+        valid.append(ok.cpu())
+    return torch.cat(classes), torch.cat(masks), torch.cat(valid)
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A GitHub markdown table; the first column left-aligned, the others right-aligned."""
-    lines = ["| " + " | ".join(str(h) for h in header) + " |"]
-    lines.append("|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|")
-    for row in rows:
-        if len(row) != len(header):
-            raise ValueError(f"a row has {len(row)} cells, the header {len(header)}")
-        lines.append("| " + " | ".join(str(c) for c in row) + " |")
-    return "\n".join(lines)
-
-
-def write_outputs(out_dir: str | Path, results: Mapping[str, Any], report_md: str) -> Path:
-    """Write ``results.json`` (atomically) and ``report.md`` into ``out_dir``; returns the folder.
-
-    ``results`` must hold :data:`RESULT_KEYS` (``benchmark``, ``modality``, ``config``, ``seeds``, ``explainers``).
-    """
-    missing = [k for k in RESULT_KEYS if k not in results]
-    if missing:
-        raise ValueError(f"results lack {', '.join(missing)}: every benchmark writes {', '.join(RESULT_KEYS)}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "results.json", dict(results))
-    fd, tmp = tempfile.mkstemp(prefix=".report.md.", dir=out)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(report_md.rstrip() + "\n")
-        os.replace(tmp, out / "report.md")
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+# --- command line ---------------------------------------------------------------------------------------------------
 
 
 def seed_list(seeds: int) -> list[int]:
@@ -607,25 +600,25 @@ def cli_run_settings(args: Any, *, quick_seeds: int = 3) -> tuple[list[int], str
 
 
 __all__ = [
-    "MODALITIES",
-    "cli_options",
-    "cli_run_settings",
-    "RECIPES",
-    "RESULT_KEYS",
     "BenchData",
+    "MODALITIES",
+    "RECIPES",
     "Recipe",
     "accuracy",
     "attribute_dataset",
     "build_explainers",
     "check_explainers",
     "check_modality",
+    "cli_options",
+    "cli_run_settings",
+    "device_of",
     "explainer_names",
     "flatten_units",
-    "format_mean_std",
+    "fraction_counts",
+    "hns_masks",
     "image_bench_data",
     "load_bench_data",
-    "markdown_table",
-    "mean_std",
+    "masked_predictions",
     "new_seeker",
     "rank_order",
     "ranking_scores",
@@ -633,10 +626,10 @@ __all__ = [
     "remove_units",
     "seed_list",
     "subsample",
+    "top_counts",
     "top_from_order",
     "top_units",
     "train_hns",
     "train_seeker",
     "unit_shape",
-    "write_outputs",
 ]

@@ -43,6 +43,15 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from hnsx.benchmarks import common
+from hnsx.benchmarks.results import (
+    aggregate as aggregate_seeds,
+)
+from hnsx.benchmarks.results import (
+    format_mean_std,
+    markdown_table,
+    mean_std,
+    write_outputs,
+)
 
 #: ERASER's bins: fractions of the units for comprehensiveness and sufficiency.
 BINS: tuple[float, ...] = (0.01, 0.05, 0.10, 0.20, 0.50)
@@ -404,20 +413,13 @@ def _hns_accuracy(model, dataset, batch_size: int = 256) -> float:
     return hits / total
 
 
-def _stat(per_seed: list[Any]) -> Any:
-    """:func:`mean_std` of per-seed scalars, or elementwise for per-seed lists."""
-    if isinstance(per_seed[0], list):
-        return [common.mean_std(v) for v in zip(*per_seed)]
-    return common.mean_std(per_seed)
-
-
 def aggregate(seeds: list[int], runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Per explainer and metric: mean +- std over seeds (``mean_std`` records)."""
     metrics: dict[str, dict[str, Any]] = {}
     for name in runs[0]["metrics"]:
         keys = runs[0]["metrics"][name]
-        metrics[name] = {k: _stat([r["metrics"][name][k] for r in runs]) for k in keys}
-    models = {k: common.mean_std([r[k] for r in runs]) for k in ("classifier_accuracy", "hns_accuracy")}
+        metrics[name] = {k: aggregate_seeds([r["metrics"][name][k] for r in runs]) for k in keys}
+    models = {k: mean_std([r[k] for r in runs]) for k in ("classifier_accuracy", "hns_accuracy")}
     return {"metrics": metrics, "fractions": runs[0]["fractions"], "models": models}
 
 
@@ -426,7 +428,7 @@ def _ms(stats: Any) -> str:
         return "n/a"
     if not np.isfinite(stats["mean"]):
         return "n/a"
-    return common.format_mean_std(stats)
+    return format_mean_std(stats)
 
 
 def format_report(results: dict[str, Any]) -> str:
@@ -467,7 +469,7 @@ def format_report(results: dict[str, Any]) -> str:
         if rationale:
             row += [_ms(m.get("rationale_f1")), _ms(m.get("rationale_iou"))]
         rows.append(row)
-    lines += [common.markdown_table(header, rows), ""]
+    lines += [markdown_table(header, rows), ""]
     for key, title in (("comprehensiveness", "Comprehensiveness ↑"), ("sufficiency", "Sufficiency ↓")):
         lines += [f"## {title} per bin (top k% of the units)", ""]
         table = []
@@ -475,7 +477,7 @@ def format_report(results: dict[str, Any]) -> str:
             if name == HNS_MASK:
                 continue
             table.append([name] + [_ms(s) for s in m[key]] + [_ms(m[f"aopc_{key}"])])
-        lines += [common.markdown_table(["explainer", *[f"{b:.0%}" for b in bins], "AOPC"], table), ""]
+        lines += [markdown_table(["explainer", *[f"{b:.0%}" for b in bins], "AOPC"], table), ""]
     if HNS_MASK in metrics:
         m = metrics[HNS_MASK]
         lines += [
@@ -489,7 +491,7 @@ def format_report(results: dict[str, Any]) -> str:
         if "rationale_f1" in m:
             header += ["rationale F1", "rationale IoU"]
             row += [_ms(m["rationale_f1"]), _ms(m["rationale_iou"])]
-        lines += [common.markdown_table(header, [row]), ""]
+        lines += [markdown_table(header, [row]), ""]
     if not results.get("complete", True):
         lines += [f"**Incomplete run**: {len(results['seeds'])} of {results['config']['seeds']} seeds finished.", ""]
     lines += [f"Wall time {results['seconds']:.0f} s. Plots: `curves.png`, `eraser.png`."]
@@ -588,7 +590,7 @@ def run_faithfulness(config: FaithfulnessConfig, out_dir: str | Path) -> dict[st
             "seconds": time.perf_counter() - start,
             "complete": len(runs) == len(seeds),
         }
-        common.write_outputs(Path(out_dir), results, format_report(results))
+        write_outputs(Path(out_dir), results, format_report(results))
         save_plots(results, Path(out_dir))
     return results
 

@@ -9,12 +9,13 @@ Per seed:
 
 1. **Models.** The plain seeker (:func:`~hnsx.benchmarks.common.train_seeker`, unmasked data), which the post-hoc
    methods explain, and Hide-and-Seek (:func:`~hnsx.benchmarks.common.train_hns`, the modality's recipe).
-2. **Evaluator** (:func:`train_evaluator`): the seeker's architecture, trained from scratch on training inputs under
-   random masks. The keep rate is drawn per input, ``r ~ U(0, 1)``; each unit is kept with probability ``r``.
-   Image masks are drawn on a grid of square blocks whose side is drawn per input from ``blocks`` (1, 2, 4 and 7
-   pixels on 28 x 28) and upsampled, so the evaluator sees pixel noise as well as blob-shaped masks like those of
-   real explanations; text masks are drawn per word, tabular masks per feature. Hidden units are filled as the
-   adapter fills them (image: the per-channel training mean). It never sees a mask of any explainer.
+2. **Evaluator** (:func:`~hnsx.benchmarks.evaluator.train_evaluator`): the seeker's architecture, trained from
+   scratch on training inputs under random masks. The keep rate is drawn per input, ``r ~ U(0, 1)``; each unit is
+   kept with probability ``r``. Image masks are drawn on a grid of square blocks whose side is drawn per input from
+   ``blocks`` (1, 2, 4 and 7 pixels on 28 x 28) and upsampled, so the evaluator sees pixel noise as well as
+   blob-shaped masks like those of real explanations; text masks are drawn per word, tabular masks per feature.
+   Hidden units are filled as the adapter fills them (image: the per-channel training mean). It never sees a mask
+   of any explainer.
 3. **Matched kept fraction.** Every explainer keeps, on each test input, as many units as the HnS mask keeps on that
    input (its top-ranked units for the class the explained model predicts; ties in a seeded random order); a second
    figure keeps HnS's mean kept fraction on every input. Attributions are for the predicted class, not the true
@@ -26,11 +27,13 @@ Per seed:
 The label-encoding signature: HnS's seeker is accurate on its masks while the evaluator is not, although the
 evaluator is accurate on other explainers' masks (or random ones) of the same size.
 
-**Leak-free mode** (:func:`train_hns_frozen`, :func:`leak_free_hns`): the hider is trained against a *frozen*
+**Leak-free mode** (:func:`~hnsx.benchmarks.evaluator.train_hns_frozen`,
+:func:`~hnsx.benchmarks.evaluator.leak_free_hns`): the hider is trained against a *frozen*
 evaluator (a second one, seed ``seed + 1000``) as its seeker, so no seeker can learn a code from the masks. It keeps
-the recipe, minus the seeker's pretraining (:func:`leak_free_config`). Both modes are judged by the first evaluator,
-which the leak-free hider never saw (its own frozen seeker is not an independent judge: the hider is fitted to it).
-F is always accuracy on the own mask over the same baseline (the normal run's baseline seeker).
+the recipe, minus the seeker's pretraining (:func:`~hnsx.benchmarks.evaluator.leak_free_config`). Both modes are
+judged by the first evaluator, which the leak-free hider never saw (its own frozen seeker is not an independent
+judge: the hider is fitted to it). F is always accuracy on the own mask over the same baseline (the normal run's
+baseline seeker).
 
 Outputs: ``results.json`` (every figure as mean, std and per-seed values), ``report.md`` and
 ``leakage-explainers.png``, ``leakage-modes.png`` and, for images, ``leakage-masks.png``.
@@ -45,50 +48,51 @@ import json
 import math
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
-from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from hnsx.benchmarks.common import (
     MODALITIES,
-    RECIPES,
     BenchData,
     build_explainers,
     check_explainers,
     cli_options,
     cli_run_settings,
+    device_of,
     explainer_names,
     flatten_units,
-    format_mean_std,
+    hns_masks,
     load_bench_data,
-    markdown_table,
-    mean_std,
-    new_seeker,
+    masked_predictions,
     ranking_scores,
-    remove_units,
+    top_counts,
     train_hns,
     train_seeker,
-    write_outputs,
+)
+from hnsx.benchmarks.evaluator import (
+    EVALUATOR_EPOCHS,
+    IMAGE_BLOCKS,
+    train_evaluator,
+    train_hns_frozen,
 )
 from hnsx.benchmarks.explainers import Explainer
+from hnsx.benchmarks.results import (
+    aggregate,
+    cached_seed,
+    fingerprint,
+    format_mean_std,
+    markdown_table,
+    timing_line,
+    write_outputs,
+)
 from hnsx.model import HideAndSeek
-from hnsx.training.config import TrainConfig
 
-#: Evaluator epochs per modality (full run, ``--quick``).
-EVALUATOR_EPOCHS: dict[str, dict[bool, int]] = {
-    "image": {False: 8, True: 5},
-    "text": {False: 6, True: 3},
-    "tabular": {False: 40, True: 20},
-}
-#: Side lengths (pixels) of the square blocks of random image masks; one drawn per input.
-IMAGE_BLOCKS = (1, 2, 4, 7)
 #: The frozen seeker of the leak-free mode is an evaluator trained with this seed offset.
 FROZEN_SEED_OFFSET = 1000
 #: Image explainers of the default run (the slow ``vargrad`` and ``occlusion`` can be asked for by name).
@@ -114,7 +118,8 @@ class LeakageConfig:
     evaluator_epochs:
         Epochs of each evaluator (``None``: :data:`EVALUATOR_EPOCHS`).
     blocks:
-        Block sides of random image masks (:func:`random_masks`); ignored for text and tables.
+        Block sides of random image masks (:func:`~hnsx.benchmarks.evaluator.random_masks`); ignored for text and
+        tables.
     keep_range:
         ``(low, high)``: the evaluator's keep rate per input is drawn uniformly from it.
     hns_epochs:
@@ -152,223 +157,7 @@ class LeakageConfig:
         return self.evaluator_epochs or EVALUATOR_EPOCHS[modality][self.quick]
 
 
-# --- random masks and the evaluator ----------------------------------------------------------------------------------
-
-
-def random_masks(
-    adapter,
-    inputs: torch.Tensor,
-    generator: torch.Generator,
-    *,
-    rates: torch.Tensor | None = None,
-    keep_range: tuple[float, float] = (0.0, 1.0),
-    blocks: Sequence[int] = (1,),
-) -> torch.Tensor:
-    """Random {0, 1} masks in the adapter's mask shape (on the CPU), one keep rate per input.
-
-    Each input draws a keep rate ``r`` (``rates``, or uniform in ``keep_range``) and keeps each unit with
-    probability ``r``. Image masks ``(B, 1, H, W)`` are drawn per block of ``s x s`` pixels, ``s`` drawn per input
-    from ``blocks``, and upsampled (blocks cut at the border); ``blocks=(1,)`` draws per pixel. Text and table
-    masks are drawn per unit slot (slots that hold no word are ignored by the adapter).
-    """
-    shape = tuple(adapter.mask_shape(inputs))
-    n = shape[0]
-    if rates is None:
-        lo, hi = keep_range
-        rates = lo + (hi - lo) * torch.rand(n, generator=generator)
-    rates = rates.float().reshape(n, *([1] * (len(shape) - 1)))
-    if len(shape) != 4 or tuple(blocks) == (1,):
-        return (torch.rand(shape, generator=generator) < rates).float()
-    _, c, h, w = shape
-    sides = torch.tensor([int(b) for b in blocks])[torch.randint(len(blocks), (n,), generator=generator)]
-    masks = torch.empty(shape)
-    for side in sides.unique().tolist():
-        rows = (sides == side).nonzero().flatten()
-        coarse = torch.rand(len(rows), c, -(-h // side), -(-w // side), generator=generator) < rates[rows]
-        masks[rows] = coarse.float().repeat_interleave(side, 2).repeat_interleave(side, 3)[:, :, :h, :w]
-    return masks
-
-
-def train_evaluator(
-    data: BenchData,
-    *,
-    seed: int,
-    epochs: int,
-    blocks: Sequence[int] = IMAGE_BLOCKS,
-    keep_range: tuple[float, float] = (0.0, 1.0),
-    batch_size: int | None = None,
-    lr: float | None = None,
-    progress: bool = False,
-    device: str = "cpu",
-) -> nn.Module:
-    """A classifier of the seeker's architecture trained from scratch on ``data.train`` under random masks.
-
-    Every batch gets fresh masks from :func:`random_masks`, filled by ``data.adapter.apply_mask`` (what the seeker
-    of a Hide-and-Seek model receives); Adam with cross-entropy, the modality's batch size and learning rate
-    (:data:`~hnsx.benchmarks.common.RECIPES`). Weights, data order and masks follow ``seed``. Returned in eval mode.
-    """
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    recipe = RECIPES[data.modality]
-    model = new_seeker(data, seed=seed).to(device)
-    adapter = data.adapter.to(device)
-    masks = torch.Generator().manual_seed(seed)
-    loader = DataLoader(
-        data.train,
-        batch_size=batch_size or recipe.batch_size,
-        shuffle=True,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr or recipe.lr)
-    model.train()
-    for epoch in range(epochs):
-        bar = tqdm(loader, desc=f"evaluator {epoch + 1}/{epochs}", disable=not progress, leave=False)
-        for inputs, labels in bar:
-            inputs, labels = inputs.to(device), labels.to(device)
-            mask = random_masks(adapter, inputs, masks, keep_range=keep_range, blocks=blocks).to(device)
-            loss = F.cross_entropy(model(adapter.apply_mask(inputs, mask)).float(), labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
-    return model.eval()
-
-
-# --- Hide-and-Seek against a frozen seeker (the leak-free mode) ------------------------------------------------------
-
-
-def leak_free_config(config: TrainConfig) -> TrainConfig:
-    """``config`` without the seeker's pretraining: ``both`` -> ``pretrained-hider``, ``pretrained-seeker`` ->
-    ``scratch`` (the seeker is frozen and already trained)."""
-    init = {"both": "pretrained-hider", "pretrained-seeker": "scratch"}.get(config.init, config.init)
-    return dataclasses.replace(config, init=init)
-
-
-def train_hns_frozen(
-    data: BenchData,
-    seeker: nn.Module,
-    *,
-    seed: int,
-    baseline_accuracy: float | None = None,
-    epochs: int | None = None,
-    progress: bool = False,
-    device: str = "cpu",
-    out_dir: str | Path | None = None,
-    **overrides: Any,
-) -> tuple[HideAndSeek, dict[str, Any]]:
-    """Train the modality's hider against the frozen classifier ``seeker``; returns the model and its metrics.
-
-    The model is ``data.spec`` with ``freeze_seeker=True`` around ``seeker`` (wrapped in
-    :class:`~hnsx.model.FrozenModule`: its weights never change and it stays in eval mode), trained by
-    :func:`hnsx.pipeline.run_training` with the modality's recipe minus seeker pretraining
-    (:func:`leak_free_config`; ``overrides`` are other :class:`~hnsx.training.config.TrainConfig` fields). With an
-    evaluator from :func:`train_evaluator` as ``seeker`` this is the *leak-free* mode: no seeker learns a code from
-    the masks. With a deployed classifier it is post-hoc Hide-and-Seek of that classifier.
-
-    ``baseline_accuracy`` is the denominator of Fidelity (default: ``seeker``'s own accuracy on unmasked
-    ``data.test``). Returns the best checkpoint (highest FII among the epochs that did not collapse) in eval mode;
-    the run folder is ``out_dir`` or a temporary folder. ``seeker``'s parameters are left with
-    ``requires_grad=False``.
-    """
-    from hnsx.benchmarks.common import accuracy
-    from hnsx.pipeline import run_training
-    from hnsx.training.checkpoint import load_model_state, resolve_checkpoint
-
-    recipe = RECIPES[data.modality]
-    seeker = seeker.to(device).eval()
-    if baseline_accuracy is None:
-        baseline_accuracy = accuracy(seeker, data.test)
-    settings = {"seed": seed, "progress": progress, "cpu": device == "cpu", **overrides}
-    if epochs is not None:
-        settings["epochs"] = epochs
-    config = leak_free_config(dataclasses.replace(recipe.hns, **settings))
-    spec = dataclasses.replace(data.spec, freeze_seeker=True)
-    with tempfile.TemporaryDirectory(prefix="hnsx-bench-") as tmp:
-        out = Path(out_dir) if out_dir is not None else Path(tmp)
-        result = run_training(data, spec, config, out, seeker=seeker, baseline_accuracy=baseline_accuracy)
-        if result.fit.best is not None:
-            load_model_state(result.model, resolve_checkpoint(out, "best"))
-    return result.model.eval(), result.metrics
-
-
-def leak_free_hns(
-    data: BenchData,
-    *,
-    seed: int,
-    evaluator_epochs: int | None = None,
-    baseline_accuracy: float | None = None,
-    progress: bool = False,
-    device: str = "cpu",
-    **options: Any,
-) -> tuple[HideAndSeek, nn.Module]:
-    """The leak-free mode in one call: an evaluator (:func:`train_evaluator`, seed ``seed``) frozen as the seeker of
-    :func:`train_hns_frozen`. Returns the model and the evaluator (its seeker). ``options`` go to
-    :func:`train_hns_frozen`."""
-    epochs = evaluator_epochs or EVALUATOR_EPOCHS[data.modality][False]
-    evaluator = train_evaluator(data, seed=seed, epochs=epochs, progress=progress, device=device)
-    model, _ = train_hns_frozen(
-        data, evaluator, seed=seed, baseline_accuracy=baseline_accuracy, progress=progress, device=device, **options
-    )
-    return model, evaluator
-
-
 # --- scoring ---------------------------------------------------------------------------------------------------------
-
-
-@torch.no_grad()
-def masked_predictions(
-    model: nn.Module, data: BenchData, inputs: torch.Tensor, keep: torch.Tensor | None = None, batch_size: int = 256
-) -> torch.Tensor:
-    """Predicted classes ``(N,)`` of ``model`` on ``inputs`` with only the units where ``keep (N, U)`` is 1 kept
-    (hidden units filled by :func:`~hnsx.benchmarks.common.remove_units`); all units when ``keep`` is ``None``."""
-    device = _device_of(model)
-    out = []
-    for start in range(0, inputs.shape[0], batch_size):
-        x = inputs[start : start + batch_size].to(device)
-        if keep is not None:
-            x = remove_units(data, x, keep[start : start + batch_size])
-        out.append(model(x).argmax(1).cpu())
-    return torch.cat(out)
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
-
-
-def rank_order(scores: torch.Tensor, valid: torch.Tensor, *, seed: int = 0) -> torch.Tensor:
-    """``(N, U)`` unit indices of each row from the highest score to the lowest, invalid units last; ties in a random
-    order drawn per row (seeded), so that flat maps (Grad-CAM's zeros, a constant keep probability) pick neither the
-    first units nor the same units on every row."""
-    n, u = scores.shape
-    perm = torch.argsort(torch.rand(n, u, generator=torch.Generator().manual_seed(seed)), dim=1)
-    shuffled = scores.float().gather(1, perm).masked_fill(~valid.gather(1, perm), -math.inf)
-    return perm.gather(1, torch.argsort(shuffled, dim=1, descending=True, stable=True))
-
-
-def top_counts(scores: torch.Tensor, valid: torch.Tensor, counts: torch.Tensor, *, seed: int = 0) -> torch.Tensor:
-    """``(N, U)`` bool: per row ``i``, the ``counts[i]`` valid units with the highest ``scores`` (ties in a seeded
-    random order per row, :func:`rank_order`)."""
-    n, u = scores.shape
-    ranks = torch.arange(u).expand(n, u)
-    top = torch.zeros(n, u, dtype=torch.bool)
-    top.scatter_(1, rank_order(scores, valid, seed=seed), ranks < counts.long().unsqueeze(1))
-    return top
-
-
-@torch.no_grad()
-def hns_masks(model: HideAndSeek, data: BenchData, inputs: torch.Tensor, batch_size: int = 256):
-    """HnS predictions ``(N,)``, masks ``(N, U)`` bool and valid units ``(N, U)`` bool (deterministic masks)."""
-    device = _device_of(model)
-    classes, masks, valid = [], [], []
-    for start in range(0, inputs.shape[0], batch_size):
-        x = inputs[start : start + batch_size].to(device)
-        predicted, mask, _ = model.predict_explain(x)
-        flat, ok = flatten_units(data, x, mask)
-        classes.append(predicted.cpu())
-        masks.append((flat > 0.5).cpu() & ok.cpu())
-        valid.append(ok.cpu())
-    return torch.cat(classes), torch.cat(masks), torch.cat(valid)
 
 
 def attribute_predicted(
@@ -383,7 +172,7 @@ def attribute_predicted(
     """Scores ``(N, U)`` of every input for the class the explained model *predicts*
     (``explainer.predict_and_attribute``), not the true one: units chosen for their support of the true class would
     carry the label to the evaluator by themselves, which the HnS mask (label-free) cannot do."""
-    device = _device_of(explainer.model)
+    device = device_of(explainer.model)
     out = []
     starts = range(0, inputs.shape[0], batch_size)
     for start in tqdm(starts, desc=desc, disable=not progress, leave=False):
@@ -511,21 +300,6 @@ def run_seed(data: BenchData, config: LeakageConfig, seed: int, *, progress: boo
     return results, examples
 
 
-def aggregate(per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Per-seed nested figures -> the same nesting with :func:`~hnsx.benchmarks.common.mean_std` leaves."""
-    first = per_seed[0]
-    if isinstance(first, dict):
-        return {key: aggregate([s[key] for s in per_seed]) for key in first}
-    return mean_std(per_seed)
-
-
-def _timing(results: dict[str, Any]) -> str:
-    """``"training and scoring took 590 ± 3 s per seed; this call 12 s"``."""
-    per_seed = results["results"].get("seconds")
-    text = f"training and scoring took {format_mean_std(per_seed, digits=0)} s per seed; " if per_seed else ""
-    return f"{text}this call {results['seconds']:.0f} s"
-
-
 MODE_COLUMNS = (
     ("fidelity", "F"),
     ("interpretability", "I"),
@@ -555,7 +329,7 @@ def format_report(results: dict[str, Any]) -> str:
         f"{results['test_size']} test inputs; evaluator: {cfg['evaluator_epochs']} epochs on random masks "
         f"(keep rate U{tuple(cfg['keep_range'])}"
         + (f", square blocks of {', '.join(map(str, cfg['blocks']))} px" if results["modality"] == "image" else "")
-        + f"); {_timing(results)}.",
+        + f"); {timing_line(results)}.",
         "",
         "## Hide-and-Seek: own fidelity against an independent evaluator",
         "",
@@ -664,36 +438,6 @@ def save_plots(results: dict[str, Any], examples: dict[str, torch.Tensor] | None
     return paths
 
 
-def _fingerprint(**parts: Any) -> str:
-    return json.dumps(parts, sort_keys=True, default=str)
-
-
-def cached_seed(
-    out_dir: str | Path, seed: int, fingerprint: str, compute: Callable[[], tuple[dict, dict[str, torch.Tensor]]]
-) -> tuple[dict, dict[str, torch.Tensor] | None]:
-    """``compute()`` for one seed, kept in ``out_dir/seeds/seed-<n>.json`` (and its plot examples in
-    ``examples-seed-<n>.safetensors``): a later run with the same ``fingerprint`` (benchmark, data, settings) reads
-    them instead of training again, so a long run resumes where it stopped and seeds can run in separate processes
-    into one folder."""
-    from safetensors.torch import load_file, save_file
-
-    from hnsx.training.checkpoint import write_json_atomic
-
-    folder = Path(out_dir) / "seeds"
-    path, tensors = folder / f"seed-{seed}.json", folder / f"examples-seed-{seed}.safetensors"
-    if path.is_file():
-        saved = json.loads(path.read_text())
-        if saved.get("fingerprint") == fingerprint:
-            return saved["result"], load_file(tensors) if tensors.is_file() else None
-    result, examples = compute()
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = tensors.with_name(f".{tensors.name}.tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in examples.items()}, tmp)
-    tmp.replace(tensors)
-    write_json_atomic(path, {"fingerprint": fingerprint, "seed": seed, "result": result})
-    return result, examples
-
-
 def run_leakage(
     data: BenchData,
     config: LeakageConfig,
@@ -705,17 +449,18 @@ def run_leakage(
 ) -> dict[str, Any]:
     """Run the benchmark over ``seeds`` and write ``results.json``, ``report.md`` and the plots; returns results.
 
-    Each seed's figures are kept under ``out_dir/seeds/`` (:func:`cached_seed`): rerunning with the same settings
-    reuses them, so an interrupted run resumes and seeds may run in parallel processes into the same folder.
+    Each seed's figures are kept under ``out_dir/seeds/`` (:func:`~hnsx.benchmarks.results.cached_seed`): rerunning
+    with the same settings reuses them, so an interrupted run resumes and seeds may run in parallel processes into
+    the same folder.
     """
     if not seeds:
         raise ValueError("no seeds given")
     start = time.perf_counter()
     per_seed, examples = [], None
-    fingerprint = _fingerprint(benchmark="leakage", data=data.name, test=len(data.test), config=asdict(config))
+    key = fingerprint(benchmark="leakage", data=data.name, test=len(data.test), config=asdict(config))
     for seed in tqdm(list(seeds), desc="leakage seeds", disable=not progress):
         run = functools.partial(run_seed, data, config, seed, progress=progress, device=device)
-        result, shown = cached_seed(out_dir, seed, fingerprint, run)
+        result, shown = cached_seed(out_dir, seed, key, run)
         per_seed.append(result)
         examples = examples or shown
     names = list(per_seed[0]["explainers"])
@@ -753,26 +498,14 @@ def main(args: argparse.Namespace) -> int:
 
 
 __all__ = [
-    "MODALITIES",
-    "attribute_predicted",
-    "cached_seed",
     "DEFAULT_OPTIONS",
-    "EVALUATOR_EPOCHS",
-    "IMAGE_BLOCKS",
     "IMAGE_EXPLAINERS",
     "LeakageConfig",
+    "MODALITIES",
+    "attribute_predicted",
     "format_report",
-    "hns_masks",
-    "leak_free_config",
-    "leak_free_hns",
     "main",
-    "masked_predictions",
-    "random_masks",
-    "rank_order",
     "run_leakage",
     "run_seed",
     "score_mode",
-    "top_counts",
-    "train_evaluator",
-    "train_hns_frozen",
 ]

@@ -54,10 +54,8 @@ from hnsx.benchmarks.common import (
     build_explainers,
     check_explainers,
     check_modality,
-    format_mean_std,
+    fraction_counts,
     load_bench_data,
-    markdown_table,
-    mean_std,
     rank_order,
     ranking_scores,
     remove_units,
@@ -66,9 +64,14 @@ from hnsx.benchmarks.common import (
     top_from_order,
     train_hns,
     train_seeker,
-    write_outputs,
 )
 from hnsx.benchmarks.explainers import Explainer
+from hnsx.benchmarks.results import (
+    format_mean_std,
+    markdown_table,
+    mean_std,
+    write_outputs,
+)
 from hnsx.model import HideAndSeek
 from hnsx.training.checkpoint import write_json_atomic
 
@@ -200,7 +203,7 @@ def default_config(modality: str, *, quick: bool = False, **overrides: Any) -> R
 # --- the run ---------------------------------------------------------------------------------------------------------
 
 
-def _fingerprint(data: BenchData) -> str:
+def fingerprint(data: BenchData) -> str:
     digest = hashlib.sha1()
     for split in (data.train, data.test):
         for tensor in split.tensors:
@@ -212,7 +215,7 @@ def cache_key(data: BenchData, config: RoarConfig) -> str:
     """A hash of everything that changes a seed's numbers: the data, the training settings, the explainer options."""
     settings = {
         "modality": data.modality,
-        "data": _fingerprint(data),
+        "data": fingerprint(data),
         "spec": data.spec.to_dict(),
         "seeker_epochs": config.seeker_epochs,
         "hns_epochs": config.hns_epochs,
@@ -315,7 +318,7 @@ class _SeedRun:
         splits = []
         for split in ("train", "test"):
             inputs, labels = getattr(self.data, split).tensors
-            top = top_from_order(ranks[f"{split}_order"], ranks[f"{split}_valid"], fraction)
+            top = top_from_order(ranks[f"{split}_order"], fraction_counts(ranks[f"{split}_valid"], fraction))
             keep = ~top if mode == "roar" else top
             splits.append(TensorDataset(remove_units(self.data, inputs, keep), labels))
         modified = self.data.with_splits(*splits)

@@ -50,6 +50,15 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from hnsx.benchmarks import common
+from hnsx.benchmarks.results import (
+    aggregate as aggregate_seeds,
+)
+from hnsx.benchmarks.results import (
+    format_mean_std,
+    markdown_table,
+    mean_std,
+    write_outputs,
+)
 from hnsx.model import HideAndSeek
 
 # --- similarity ---------------------------------------------------------------------------------------------------
@@ -429,13 +438,6 @@ def sanity_explainers(modality: str, names: Sequence[str] | None) -> list[str]:
     return common.check_explainers(modality, list(names))
 
 
-def _stats(values: list[Any]) -> Any:
-    """:func:`mean_std` over seeds of scalars, or elementwise of lists."""
-    if isinstance(values[0], list):
-        return [common.mean_std(v) for v in zip(*values)]
-    return common.mean_std(values)
-
-
 def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean +- std over seeds of every similarity (same structure as one seed's results, ``mean_std`` records)."""
     out: dict[str, Any] = {}
@@ -445,19 +447,19 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
         out[test] = {}
         for part, first in runs[0][test].items():
             rows = {
-                name: {m: _stats([r[test][part]["rows"][name][m] for r in runs]) for m in metrics}
+                name: {m: aggregate_seeds([r[test][part]["rows"][name][m] for r in runs]) for m in metrics}
                 for name, metrics in first["rows"].items()
             }
             out[test][part] = {"steps": first["steps"], "groups": first["groups"], "rows": rows}
     if "data" in runs[0]:
         out["data"] = {
             "rows": {
-                name: {m: _stats([r["data"]["rows"][name][m] for r in runs]) for m in metrics}
+                name: {m: aggregate_seeds([r["data"]["rows"][name][m] for r in runs]) for m in metrics}
                 for name, metrics in runs[0]["data"]["rows"].items()
             }
         }
-        out["shuffled_accuracy"] = common.mean_std([r["shuffled_accuracy"] for r in runs])
-    out["accuracy"] = common.mean_std([r["accuracy"] for r in runs])
+        out["shuffled_accuracy"] = mean_std([r["shuffled_accuracy"] for r in runs])
+    out["accuracy"] = mean_std([r["accuracy"] for r in runs])
     return out
 
 
@@ -468,7 +470,7 @@ def _metrics_of(results: dict[str, Any]) -> list[str]:
 
 
 def _ms(stats: Any) -> str:
-    return common.format_mean_std(stats)
+    return format_mean_std(stats)
 
 
 def _step_tables(result: dict[str, Any], metrics: Sequence[str]) -> list[str]:
@@ -476,7 +478,7 @@ def _step_tables(result: dict[str, Any], metrics: Sequence[str]) -> list[str]:
     for metric in metrics:
         header = ["explainer", *result["steps"]]
         rows = [[name] + [_ms(s) for s in row[metric]] for name, row in result["rows"].items() if metric in row]
-        lines += [f"{METRIC_TITLES[metric]}:", "", common.markdown_table(header, rows), ""]
+        lines += [f"{METRIC_TITLES[metric]}:", "", markdown_table(header, rows), ""]
     return lines
 
 
@@ -522,7 +524,7 @@ def format_report(results: dict[str, Any]) -> str:
             "",
         ]
         rows = [[name] + [_ms(row[m]) for m in metrics] for name, row in results["data"]["rows"].items()]
-        lines += [common.markdown_table(["explainer", *metrics], rows), ""]
+        lines += [markdown_table(["explainer", *metrics], rows), ""]
     if not results.get("complete", True):
         lines += [f"**Incomplete run**: {len(results['seeds'])} of {cfg['seeds']} seeds finished.", ""]
     plots = [f"`sanity_{t}.png`" for t in ("cascading", "independent", "data") if t in results]
@@ -620,7 +622,7 @@ def run_sanity(config: SanityConfig, out_dir: str | Path) -> dict[str, Any]:
             "seconds": time.perf_counter() - start,
             "complete": len(runs) == len(seeds),
         }
-        common.write_outputs(Path(out_dir), results, format_report(results))
+        write_outputs(Path(out_dir), results, format_report(results))
         save_plots(results, Path(out_dir))
     return results
 

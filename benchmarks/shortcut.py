@@ -21,7 +21,7 @@ Per seed:
 1. **Models.** The plain seeker trained on the biased data (:func:`~hnsx.benchmarks.common.train_seeker`), which the
    post-hoc methods explain; ``hns``, Hide-and-Seek trained jointly on the biased data with the modality's recipe
    (its own seeker); ``hns-frozen``, a hider trained against a frozen copy of the plain seeker
-   (:func:`~hnsx.benchmarks.leakage.train_hns_frozen`), so that it explains the same classifier as the post-hoc
+   (:func:`~hnsx.benchmarks.evaluator.train_hns_frozen`), so that it explains the same classifier as the post-hoc
    methods.
 2. **Does the model use the shortcut?** Accuracy on affected rows with and without the shortcut, and the
    *following rate*: on rows of the added split whose true class is not the one the shortcut points to, the share
@@ -43,7 +43,6 @@ import argparse
 import copy
 import dataclasses
 import functools
-import json
 import random
 import tempfile
 import time
@@ -70,27 +69,30 @@ from hnsx.benchmarks.common import (
     cli_options,
     cli_run_settings,
     explainer_names,
-    format_mean_std,
+    hns_masks,
     image_bench_data,
     load_bench_data,
-    markdown_table,
+    masked_predictions,
+    rank_order,
     ranking_scores,
     registry_name,
     train_hns,
     train_seeker,
     unit_shape,
-    write_outputs,
+)
+from hnsx.benchmarks.evaluator import (
+    train_hns_frozen,
 )
 from hnsx.benchmarks.explainers import Explainer, build_explainer
-from hnsx.benchmarks.leakage import (
-    QUICK_OPTIONS,
-    _timing,
+from hnsx.benchmarks.leakage import QUICK_OPTIONS
+from hnsx.benchmarks.results import (
     aggregate,
     cached_seed,
-    hns_masks,
-    masked_predictions,
-    rank_order,
-    train_hns_frozen,
+    fingerprint,
+    format_mean_std,
+    markdown_table,
+    timing_line,
+    write_outputs,
 )
 from hnsx.model import HideAndSeek
 
@@ -318,7 +320,7 @@ def region_scores(
     ``share``: sum of positive ``scores`` on the region over their sum on all valid units (0 for a row without
     positive scores), averaged over rows; ``hit_rate``: share of the region among the ``|region|`` units of
     highest ``ranking`` (ties in a seeded random order,
-    :func:`~hnsx.benchmarks.leakage.rank_order`); ``area``: the region's share of the valid units (the random
+    :func:`~hnsx.benchmarks.common.rank_order`); ``area``: the region's share of the valid units (the random
     expectation of both).
     """
     positive = scores.float().clamp_min(0) * valid
@@ -446,7 +448,7 @@ def format_report(results: dict[str, Any]) -> str:
         f"# hnsx shortcut benchmark: {results['modality']} ({results['dataset']})",
         "",
         f"Planted: {results['planted']}. {len(seeds)} seed(s) ({', '.join(map(str, seeds))}), mean ± std over "
-        f"seeds; {results['affected']} affected test rows of {results['test_size']}; {_timing(results)}.",
+        f"seeds; {results['affected']} affected test rows of {results['test_size']}; {timing_line(results)}.",
         "",
         "## Does the model use the shortcut?",
         "",
@@ -533,7 +535,7 @@ def run_shortcut(
 ) -> dict[str, Any]:
     """Run the benchmark over ``seeds``; write ``results.json``, ``report.md`` and the plots; return the results.
 
-    Each seed's figures are kept under ``out_dir/seeds/`` (:func:`~hnsx.benchmarks.leakage.cached_seed`), so a rerun
+    Each seed's figures are kept under ``out_dir/seeds/`` (:func:`~hnsx.benchmarks.results.cached_seed`), so a rerun
     with the same settings resumes, and seeds may run in parallel processes into the same folder."""
     if not seeds:
         raise ValueError("no seeds given")
@@ -542,14 +544,10 @@ def run_shortcut(
     start = time.perf_counter()
     per_seed, examples = [], None
     data = planted.data
-    fingerprint = json.dumps(
-        {"benchmark": "shortcut", "data": data.name, "test": len(data.test), "config": dataclasses.asdict(config)},
-        sort_keys=True,
-        default=str,
-    )
+    key = fingerprint(benchmark="shortcut", data=data.name, test=len(data.test), config=dataclasses.asdict(config))
     for seed in tqdm(list(seeds), desc="shortcut seeds", disable=not progress):
         run = functools.partial(run_seed, planted, config, seed, progress=progress, device=device)
-        result, shown = cached_seed(out_dir, seed, fingerprint, run)
+        result, shown = cached_seed(out_dir, seed, key, run)
         per_seed.append(result)
         examples = examples or shown
     results = {

@@ -11,7 +11,7 @@ seeker once per seed (``baselines/seed-<n>.json``) with the same initial weights
 
 Label encoding: a mask whose shape carries the class lets the run's own seeker score well on inputs that explain
 nothing (DESIGN.md). :func:`label_evaluator` trains, once per seed (``baselines/evaluator-seed-<n>.safetensors``),
-the evaluator of :func:`hnsx.benchmarks.leakage.train_evaluator`: the seeker's architecture trained from scratch on
+the evaluator of :func:`hnsx.benchmarks.evaluator.train_evaluator`: the seeker's architecture trained from scratch on
 the training images under random masks (keep rate uniform per image, square blocks of 1-7 pixels), filled as the
 runs fill hidden pixels. After a run, :func:`evaluator_accuracy` is its accuracy on the run's masked evaluation
 images (``final.evaluator_accuracy``): far below the run's own masked accuracy means the mask encodes the label.
@@ -154,7 +154,7 @@ def label_evaluator(settings: StudySettings, seed: int, baseline_dir: str | Path
     from safetensors.torch import load_file, save_file
 
     from hnsx.benchmarks.common import image_bench_data, new_seeker
-    from hnsx.benchmarks.leakage import train_evaluator
+    from hnsx.benchmarks.evaluator import train_evaluator
 
     data = load_study_data(settings)
     spec = run_spec(settings, RunConfig("deterministic"), data)

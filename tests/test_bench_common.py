@@ -20,16 +20,19 @@ from hnsx.benchmarks.common import (
     flatten_units,
     image_bench_data,
     load_bench_data,
-    markdown_table,
-    mean_std,
     new_seeker,
     rank_order,
     remove_units,
     top_units,
     train_seeker,
-    write_outputs,
 )
 from hnsx.benchmarks.explainers import EXPLAINERS, unit_sum
+from hnsx.benchmarks.results import (
+    aggregate,
+    markdown_table,
+    mean_std,
+    write_outputs,
+)
 from hnsx.spec import build_model
 
 
@@ -183,3 +186,12 @@ def test_mean_std_table_and_outputs(tmp_path):
     write_outputs(tmp_path, results, "# report")
     assert json.loads((tmp_path / "results.json").read_text()) == results
     assert (tmp_path / "report.md").read_text() == "# report\n"
+
+
+def test_aggregate_keeps_nesting_and_averages_lists_elementwise():
+    per_seed = [{"a": 1.0, "curve": [0.0, 1.0], "m": {"x": 2.0}}, {"a": 3.0, "curve": [1.0, 3.0], "m": {"x": 4.0}}]
+    out = aggregate(per_seed)
+    assert out["a"]["mean"] == 2.0 and out["a"]["values"] == [1.0, 3.0]
+    assert [c["mean"] for c in out["curve"]] == [0.5, 2.0]
+    assert out["curve"][1]["std"] == pytest.approx(2**0.5)
+    assert out["m"]["x"]["mean"] == 3.0

@@ -13,16 +13,20 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from hnsx.benchmarks.common import image_bench_data
-from hnsx.benchmarks.leakage import (
-    LeakageConfig,
-    leak_free_config,
+from hnsx.benchmarks.common import (
+    image_bench_data,
     masked_predictions,
-    random_masks,
-    run_leakage,
     top_counts,
+)
+from hnsx.benchmarks.evaluator import (
+    leak_free_config,
+    random_masks,
     train_evaluator,
     train_hns_frozen,
+)
+from hnsx.benchmarks.leakage import (
+    LeakageConfig,
+    run_leakage,
 )
 from hnsx.data import load_sklearn_digits
 from hnsx.model import FrozenModule

@@ -16,7 +16,10 @@ import torch
 from torch.utils.data import TensorDataset
 
 from hnsx.benchmarks import roar
-from hnsx.benchmarks.common import image_bench_data, load_bench_data
+from hnsx.benchmarks.common import (
+    image_bench_data,
+    load_bench_data,
+)
 from hnsx.benchmarks.explainers import Explainer
 from hnsx.benchmarks.roar import RoarConfig, default_config, run_roar
 from hnsx.cli import main

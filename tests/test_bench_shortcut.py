@@ -12,7 +12,9 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from hnsx.benchmarks.common import image_bench_data
+from hnsx.benchmarks.common import (
+    image_bench_data,
+)
 from hnsx.benchmarks.shortcut import (
     MARKER,
     ShortcutConfig,

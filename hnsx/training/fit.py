@@ -298,6 +298,8 @@ def fit(
         history.append(record)
         if scores.collapsed and main:
             kind = "interpretability (hides almost nothing)" if scores.collapsed_interpretability else "fidelity"
+            if not scores.collapsed_interpretability and scores.chance_accuracy is not None:
+                kind += f"; accuracy {scores.accuracy:.3f}, chance {scores.chance_accuracy:.3f}"
             warnings.warn(
                 f"epoch {epoch}: the model collapsed ({kind}): "
                 f"F={scores.fidelity:.3f}, I={scores.interpretability:.3f}",

@@ -47,9 +47,10 @@ from tqdm.auto import tqdm
 
 from hnsx.adapter import ADAPTERS, Adapter
 from hnsx.benchmarks.explainers import EXPLAINERS, Explainer, build_explainer
+from hnsx.binarizers import ESTIMATORS
 from hnsx.model import HideAndSeek
 from hnsx.registry import BUILTIN_MODALITIES, SEEKERS
-from hnsx.spec import ModelSpec
+from hnsx.spec import Component, ModelSpec
 from hnsx.training.config import TrainConfig
 
 MODALITIES = ("image", "text", "tabular")
@@ -159,6 +160,17 @@ class BenchData:
     def with_splits(self, train: TensorDataset, test: TensorDataset, **changes: Any) -> BenchData:
         """A copy with other train and test splits (modified inputs) and the same spec and adapter."""
         return dataclasses.replace(self, train=train, test=test, **changes)
+
+    def with_estimator(self, estimator: str | None) -> BenchData:
+        """A copy whose Hide-and-Seek models use the stochastic binarizer with gradient ``estimator`` (``st1``,
+        ``st2``, ``sa``, ``reinforce``); ``None`` keeps the modality's recipe. ``ValueError`` for an unknown name."""
+        if estimator is None:
+            return self
+        known = ESTIMATORS.names()
+        if estimator not in known:
+            raise ValueError(f"unknown estimator {estimator!r}; choose one of: {', '.join(known)}")
+        binarizer = Component("stochastic", {"estimator": estimator})
+        return dataclasses.replace(self, spec=dataclasses.replace(self.spec, binarizer=binarizer))
 
 
 def check_modality(modality: str) -> str:

@@ -94,6 +94,7 @@ from hnsx.benchmarks.results import (
     timing_line,
     write_outputs,
 )
+from hnsx.binarizers import ESTIMATORS
 from hnsx.model import HideAndSeek
 
 #: The class that carries the shortcut (image: the digit 8, as in the thesis; text: positive).
@@ -373,7 +374,10 @@ def usage(predict: Callable[[torch.Tensor], torch.Tensor], planted: Planted) -> 
 @dataclass(frozen=True)
 class ShortcutConfig:
     """What ``hnsx bench shortcut`` runs: explainers (default all of the modality), joint epochs of both HnS models
-    (``None``: the recipe's), extra explainer options, whether to train ``hns-frozen``, batch size, ``--quick``."""
+    (``None``: the recipe's), extra explainer options, whether to train ``hns-frozen``, batch size, ``--quick``, and
+    the gradient estimator of both HnS models (``estimator``: the stochastic binarizer with ``st1``, ``st2``, ``sa``
+    or ``reinforce``, see :meth:`~hnsx.benchmarks.common.BenchData.with_estimator`; ``None``: the recipe's binarizer).
+    """
 
     explainers: tuple[str, ...] | None = None
     hns_epochs: int | None = None
@@ -381,12 +385,17 @@ class ShortcutConfig:
     frozen: bool = True
     batch_size: int = 128
     quick: bool = False
+    estimator: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.estimator is not None and self.estimator not in ESTIMATORS.names():
+            raise ValueError(f"unknown estimator {self.estimator!r}; choose one of: {', '.join(ESTIMATORS.names())}")
 
 
 def run_seed(planted: Planted, config: ShortcutConfig, seed: int, *, progress: bool = False, device: str = "cpu"):
     """Everything of one seed: ``(results, examples)`` (``examples``: maps of one affected row, for plots)."""
     start = time.perf_counter()
-    data = planted.data
+    data = planted.data.with_estimator(config.estimator)
     names = check_explainers(data.modality, list(config.explainers or explainer_names(data.modality)))
     seeker = train_seeker(data, seed=seed, progress=progress, device=device)
     used = {"seeker": usage(lambda x: masked_predictions(seeker, data, x), planted)}
@@ -439,6 +448,15 @@ MASK_COLUMNS = (
 )
 
 
+def _binarizer_text(results: dict[str, Any]) -> str:
+    binarizer = results.get("binarizer")
+    if not binarizer:  # results written before the binarizer was recorded
+        return "the modality's recipe"
+    settings = ", ".join(f"{k} {v}" for k, v in binarizer["kwargs"].items())
+    chosen = "`--estimator`" if results["config"].get("estimator") else "the modality's recipe"
+    return f"{binarizer['name']}" + (f" ({settings})" if settings else "") + f", from {chosen}"
+
+
 def format_report(results: dict[str, Any]) -> str:
     """``report.md``: shortcut use, attribution on the planted units, HnS masks."""
     agg = results["results"]
@@ -449,6 +467,8 @@ def format_report(results: dict[str, Any]) -> str:
         "",
         f"Planted: {results['planted']}. {len(seeds)} seed(s) ({', '.join(map(str, seeds))}), mean ± std over "
         f"seeds; {results['affected']} affected test rows of {results['test_size']}; {timing_line(results)}.",
+        "",
+        f"Hide-and-Seek binarizer of `hns` and `hns-frozen`: {_binarizer_text(results)}.",
         "",
         "## Does the model use the shortcut?",
         "",
@@ -556,6 +576,7 @@ def run_shortcut(
         "dataset": planted.data.name,
         "planted": planted.description,
         "config": dataclasses.asdict(config),
+        "binarizer": dataclasses.asdict(data.with_estimator(config.estimator).spec.binarizer),
         "seeds": list(seeds),
         "explainers": list(per_seed[0]["attribution"]),
         "test_size": len(planted.data.test),
@@ -573,7 +594,7 @@ def main(args: argparse.Namespace) -> int:
     quick = bool(args.quick)
     seeds, device = cli_run_settings(args, quick_seeds=1)
     planted = plant(args.modality, quick=quick, seed=0)
-    config = ShortcutConfig(quick=quick, **cli_options(args))
+    config = ShortcutConfig(quick=quick, estimator=getattr(args, "estimator", None), **cli_options(args))
     results = run_shortcut(planted, config, seeds, args.out, progress=not args.no_progress, device=device)
     agg = results["results"]
     print(

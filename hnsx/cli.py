@@ -30,6 +30,8 @@ BENCH_MODULES = {
 }
 #: What ``hnsx bench all`` runs, each into ``OUT/<name>/`` (``kar`` is part of ``roar``).
 BENCH_ALL = ("roar", "sanity", "faithfulness", "leakage", "shortcut")
+#: The benchmarks that take ``--estimator``.
+ESTIMATOR_BENCHMARKS = ("shortcut",)
 
 
 def _modality_command(modality: str, command: str) -> Callable[[argparse.Namespace], int]:
@@ -127,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, default=2, help="torch CPU threads (default %(default)s)")
     bench.add_argument(
         "--jobs", type=int, default=1, help="seeds at once in separate processes, sharing --threads (roar, kar)"
+    )
+    bench.add_argument(
+        "--estimator",
+        default=None,
+        choices=ESTIMATORS.names(),
+        help="shortcut: train its Hide-and-Seek models with the stochastic binarizer and this gradient estimator "
+        "(default: the modality's recipe)",
     )
     bench.add_argument("--out", required=True, help="output folder (results.json, report.md)")
     bench.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -342,6 +351,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
     if args.jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.estimator is not None and args.benchmark not in ESTIMATOR_BENCHMARKS:
+        raise ValueError(
+            f"--estimator applies to the {', '.join(ESTIMATOR_BENCHMARKS)} benchmark only, not {args.benchmark!r}"
+        )
     if args.device == "cuda":
         import torch
 

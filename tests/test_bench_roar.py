@@ -186,6 +186,7 @@ def test_text_roar_hides_words_with_the_fill_token(tmp_path, monkeypatch):
         (["bench", "roar", "--modality", "text", "--explainers", "layer-gradcam"], "unknown text explainer"),
         (["bench", "roar", "--epochs", "0"], "--epochs must be at least 1"),
         (["bench", "speed", "--modality", "tabular"], "runs on images only"),
+        (["bench", "roar", "--estimator", "reinforce"], "--estimator applies to the shortcut benchmark only"),
     ],
 )
 def test_bench_cli_rejects_bad_input_without_a_traceback(argv, message, tmp_path, capsys):

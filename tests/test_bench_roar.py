@@ -242,7 +242,8 @@ def test_bench_cli_runs_roar_and_kar_with_their_options(tmp_path, monkeypatch):
     assert seen["roar"].fractions == (0.1, 0.5, 0.9)
     assert seen["roar"].explainer_options == roar.QUICK_OPTIONS["image"]
     assert seen["kar"].modes == ("kar",) and seen["kar"].explainers == ("hns", "random")
-    assert seen["kar"].fractions == (0.1, 0.3, 0.5, 0.7, 0.9) and seen["kar"].seeds == 3
+    assert seen["kar"].fractions == (0.1, 0.3, 0.5, 0.7, 0.9) and seen["kar"].seeds == 5  # the full run's seeds
+    assert seen["kar"].seeker_epochs == roar.FULL_BUDGETS["image"]["seeker_epochs"] == 3
 
 
 def test_bench_all_writes_each_benchmark_into_its_folder_and_a_combined_report(tmp_path, monkeypatch):

@@ -498,6 +498,14 @@ def rank_order(scores: torch.Tensor, valid: torch.Tensor, *, seed: int = 0) -> t
     return perm.gather(1, torch.argsort(shuffled, dim=1, descending=True, stable=True))
 
 
+def order_ranks(order: torch.Tensor) -> torch.Tensor:
+    """``(N, U)`` int64: the rank of every unit (0 for the first) of a :func:`rank_order` (its inverse permutation)."""
+    n, u = order.shape
+    ranks = torch.empty(n, u, dtype=torch.long, device=order.device)
+    ranks.scatter_(1, order.long(), torch.arange(u, device=order.device).expand(n, u).contiguous())
+    return ranks
+
+
 def fraction_counts(valid_counts: torch.Tensor, fraction: float) -> torch.Tensor:
     """``round(fraction * valid_counts)`` per row, for ``fraction`` in [0, 1] (``ValueError`` otherwise)."""
     if not 0.0 <= fraction <= 1.0:
@@ -627,6 +635,7 @@ __all__ = [
     "explainer_names",
     "flatten_units",
     "fraction_counts",
+    "order_ranks",
     "hns_masks",
     "image_bench_data",
     "load_bench_data",

@@ -80,15 +80,8 @@ def rank_units(scores: torch.Tensor, valid: torch.Tensor | None = None, seed: in
     """
     if not torch.isfinite(scores).all():
         raise ValueError("attribution scores contain NaN or inf")
-    flat = scores.detach().flatten(1).float().cpu()
-    ok = _flat_valid(scores, valid).cpu()
-    b, u = flat.shape
-    gen = torch.Generator().manual_seed(seed)
-    perm = torch.argsort(torch.rand(b, u, generator=gen), dim=1)
-    shuffled = flat.gather(1, perm).masked_fill(~ok.gather(1, perm), float("-inf"))
-    order = perm.gather(1, torch.argsort(shuffled, dim=1, descending=True, stable=True))
-    ranks = torch.empty_like(order)
-    ranks.scatter_(1, order, torch.arange(u).expand(b, u).contiguous())
+    order = common.rank_order(scores.detach().flatten(1).cpu(), _flat_valid(scores, valid).cpu(), seed=seed)
+    ranks = common.order_ranks(order)
     return ranks.view(scores.shape).to(scores.device)
 
 

@@ -73,6 +73,7 @@ from hnsx.benchmarks.common import (
     image_bench_data,
     load_bench_data,
     masked_predictions,
+    order_ranks,
     rank_order,
     ranking_scores,
     registry_name,
@@ -329,9 +330,7 @@ def region_scores(
     total = positive.sum(1)
     share = torch.where(total > 0, on_region / total.clamp_min(1e-12), torch.zeros_like(total))
     size = region.sum(1)
-    order = rank_order(ranking, valid)
-    ranks = torch.empty_like(order)
-    ranks.scatter_(1, order, torch.arange(order.shape[1]).expand_as(order).contiguous())
+    ranks = order_ranks(rank_order(ranking, valid))
     hits = ((ranks < size.unsqueeze(1)) & region).sum(1).float()
     return {
         "share": float(share.mean()),

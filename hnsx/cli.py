@@ -118,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--seeds",
         type=int,
         default=None,
-        help="repetitions with different seeds (default 3; roar and kar: 5, 3 with --quick; leakage and shortcut --quick: 1)",
+        help="repetitions with different seeds (default 3; roar and kar: 5, 3 with --quick; "
+        "leakage and shortcut --quick: 1)",
     )
     bench.add_argument(
         "--explainers", default=None, help="comma-separated explainers (default: the benchmark's own list)"

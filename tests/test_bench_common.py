@@ -21,6 +21,7 @@ from hnsx.benchmarks.common import (
     image_bench_data,
     load_bench_data,
     new_seeker,
+    order_ranks,
     rank_order,
     remove_units,
     top_units,
@@ -137,6 +138,10 @@ def test_top_units_takes_the_best_valid_units_and_breaks_ties_at_random():
     assert len(set(ties)) > 1  # not always the first pixels
     order = rank_order(scores, valid)
     assert order[0, -1] == 3  # invalid units come last
+    ranks = order_ranks(order)
+    for i in range(order.shape[0]):
+        assert all(int(ranks[i, int(order[i, j])]) == j for j in range(order.shape[1]))  # the inverse permutation
+    assert ranks[0, [0, 2, 1, 3]].tolist() == [0, 1, 2, 5]
 
 
 def test_remove_units_fills_as_the_adapter_does(tabular_data, text_data):

@@ -16,17 +16,8 @@ hider untouched (the explanation cannot change: it passes trivially and says not
 ``hns (hider randomised)``, the hider re-initialised cascading from its output layer down, the seeker untouched.
 The Captum explainers explain a classifier (see :func:`run_sanity` for which) and that classifier is randomised.
 
-A *layer group* (:func:`layer_groups`) is a module with parameters of its own, merged with the other modules of the
-same element of a numbered container (``features.3``; a whole transformer block ``encoder.layer.1``).
-
-Similarity of two attribution maps ``a`` and ``b`` of one sample (over its valid units):
-
-* Spearman rank correlation of ``|a|`` and ``|b|`` (absolute) and of ``a`` and ``b`` (signed); ties get average
-  ranks. A constant map has no ranking: two constant maps count 1, one constant map against a varying one 0.
-* SSIM (images only; Wang et al. 2004) of the maps ``|a| / max |a|`` (so in [0, 1], ``data_range = 1``), with an
-  11 x 11 Gaussian window of sigma 1.5, ``K1 = 0.01``, ``K2 = 0.03``, averaged over the pixels whose window lies
-  inside the map (at least 5 from the border): the figure of scikit-image's ``structural_similarity(...,
-  gaussian_weights=True, use_sample_covariance=False, data_range=1)``, which crops the same border.
+Layer groups and their re-initialisation: :mod:`hnsx.benchmarks.randomise`; the similarity of two maps (Spearman,
+absolute and signed, and SSIM): :mod:`hnsx.benchmarks.similarity`.
 
 Figures are the mean over samples; the report gives mean +- std over seeds.
 """
@@ -34,8 +25,6 @@ Figures are the mean over samples; the report gives mean +- std over seeds.
 from __future__ import annotations
 
 import argparse
-import copy
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -44,12 +33,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.stats import rankdata
 from torch import nn
-from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from hnsx.benchmarks import common
+from hnsx.benchmarks.randomise import cascade, layer_groups, randomise_groups
 from hnsx.benchmarks.results import (
     aggregate as aggregate_seeds,
 )
@@ -59,167 +47,8 @@ from hnsx.benchmarks.results import (
     mean_std,
     write_outputs,
 )
+from hnsx.benchmarks.similarity import similarity
 from hnsx.model import HideAndSeek
-
-# --- similarity ---------------------------------------------------------------------------------------------------
-
-
-def _pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = a - a.mean(1, keepdims=True)
-    b = b - b.mean(1, keepdims=True)
-    denom = np.sqrt((a * a).sum(1) * (b * b).sum(1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (a * b).sum(1) / denom
-
-
-def spearman(a: torch.Tensor, b: torch.Tensor, valid: torch.Tensor | None = None) -> np.ndarray:
-    """Spearman rank correlation per sample of two attribution batches ``(B, *mask_shape)`` -> ``(B,)``.
-
-    Only ``valid`` units count (all when ``None``). Ties get average ranks; a constant map is handled as the module
-    docstring says (1 if both maps are constant, else 0).
-    """
-    if a.shape != b.shape:
-        raise ValueError(f"attribution shapes differ: {tuple(a.shape)} and {tuple(b.shape)}")
-    x = a.detach().flatten(1).double().cpu().numpy()
-    y = b.detach().flatten(1).double().cpu().numpy()
-    if valid is None:
-        rows = [(x, y)]
-        index = [np.arange(x.shape[0])]
-    else:
-        ok = valid.detach().flatten(1).cpu().numpy() > 0
-        rows = [(x[i : i + 1, ok[i]], y[i : i + 1, ok[i]]) for i in range(x.shape[0])]
-        index = [np.array([i]) for i in range(x.shape[0])]
-    out = np.empty(x.shape[0])
-    for (u, v), idx in zip(rows, index):
-        const_u = np.ptp(u, axis=1) == 0 if u.shape[1] else np.ones(u.shape[0], bool)
-        const_v = np.ptp(v, axis=1) == 0 if v.shape[1] else np.ones(v.shape[0], bool)
-        rho = _pearson_rows(rankdata(u, axis=1), rankdata(v, axis=1)) if u.shape[1] else np.zeros(u.shape[0])
-        out[idx] = np.where(const_u & const_v, 1.0, np.where(const_u | const_v, 0.0, rho))
-    return out
-
-
-def gaussian_window(sigma: float = 1.5, truncate: float = 3.5) -> torch.Tensor:
-    """The normalised 1-D Gaussian of SSIM, ``2 * int(truncate * sigma + 0.5) + 1`` taps (11 for the defaults)."""
-    radius = int(truncate * sigma + 0.5)
-    t = torch.arange(-radius, radius + 1, dtype=torch.float64)
-    w = torch.exp(-(t**2) / (2 * sigma**2))
-    return w / w.sum()
-
-
-def ssim(
-    a: torch.Tensor,
-    b: torch.Tensor,
-    data_range: float = 1.0,
-    sigma: float = 1.5,
-    k1: float = 0.01,
-    k2: float = 0.03,
-) -> np.ndarray:
-    """Mean SSIM per sample of two batches of maps ``(B, H, W)`` or ``(B, 1, H, W)`` -> ``(B,)`` (see the module
-    docstring; ``H`` and ``W`` must be at least the window, 11 pixels)."""
-    if a.shape != b.shape:
-        raise ValueError(f"map shapes differ: {tuple(a.shape)} and {tuple(b.shape)}")
-    x = a.detach().double().cpu().reshape(a.shape[0], 1, *a.shape[-2:])
-    y = b.detach().double().cpu().reshape(b.shape[0], 1, *b.shape[-2:])
-    w = gaussian_window(sigma)
-    size = w.numel()
-    if min(x.shape[-2:]) < size:
-        raise ValueError(f"SSIM needs maps of at least {size} x {size} pixels, got {tuple(x.shape[-2:])}")
-    kernel = (w[:, None] * w[None, :]).view(1, 1, size, size)
-
-    def blur(z: torch.Tensor) -> torch.Tensor:  # only where the window lies inside the map
-        return F.conv2d(z, kernel)
-
-    mx, my = blur(x), blur(y)
-    vx = blur(x * x) - mx * mx
-    vy = blur(y * y) - my * my
-    cxy = blur(x * y) - mx * my
-    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
-    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-    return s.mean(dim=(1, 2, 3)).numpy()
-
-
-def normalise_abs(a: torch.Tensor) -> torch.Tensor:
-    """``|a| / max |a|`` per sample (all zeros stay zeros), same shape as ``a``."""
-    flat = a.detach().abs().flatten(1)
-    top = flat.max(1).values.clamp_min(1e-12)
-    return (flat / top[:, None]).view(a.shape)
-
-
-def similarity(
-    original: torch.Tensor, changed: torch.Tensor, valid: torch.Tensor | None = None, image: bool = False
-) -> dict[str, np.ndarray]:
-    """Per-sample ``spearman_abs``, ``spearman`` (signed) and, for ``image`` maps ``(B, 1, H, W)`` of at least
-    11 x 11 pixels, ``ssim``."""
-    out = {
-        "spearman_abs": spearman(original.abs(), changed.abs(), valid),
-        "spearman": spearman(original, changed, valid),
-    }
-    if image and min(original.shape[-2:]) >= gaussian_window().numel():
-        out["ssim"] = ssim(normalise_abs(original), normalise_abs(changed))
-    return out
-
-
-# --- layer randomisation ------------------------------------------------------------------------------------------
-
-_NUMBERED = re.compile(r"^\d+$")
-
-
-def _group_key(name: str) -> str:
-    parts = name.split(".")
-    for i, part in enumerate(parts):
-        if _NUMBERED.match(part):
-            return ".".join(parts[: i + 1])
-    return name
-
-
-def layer_groups(model: nn.Module) -> list[tuple[str, list[str]]]:
-    """``(group name, module names)`` of ``model``'s modules that hold parameters of their own, in registration order
-    (first = nearest the input); see the module docstring for the grouping."""
-    groups: dict[str, list[str]] = {}
-    for name, module in model.named_modules():
-        if name and any(True for _ in module.parameters(recurse=False)):
-            groups.setdefault(_group_key(name), []).append(name)
-    if not groups:
-        raise ValueError(f"{type(model).__name__} has no parameters to randomise")
-    return list(groups.items())
-
-
-def reset_module(module: nn.Module) -> None:
-    """Re-initialise ``module``'s own parameters with its ``reset_parameters()`` (or ``_reset_parameters()``)."""
-    for method in ("reset_parameters", "_reset_parameters"):
-        fn = getattr(module, method, None)
-        if callable(fn):
-            fn()
-            return
-    raise ValueError(
-        f"{type(module).__name__} holds parameters but has no reset_parameters(): it cannot be re-initialised"
-    )
-
-
-@torch.no_grad()
-def randomise_groups(model: nn.Module, groups: Sequence[str], seed: int = 0) -> nn.Module:
-    """A deep copy of ``model`` with the modules of the named groups (from :func:`layer_groups`) re-initialised.
-
-    The original is untouched. Raises ``ValueError`` for an unknown group name.
-    """
-    known = dict(layer_groups(model))
-    unknown = [g for g in groups if g not in known]
-    if unknown:
-        raise ValueError(f"unknown layer group(s) {unknown}; choose from {list(known)}")
-    changed = copy.deepcopy(model)
-    modules = dict(changed.named_modules())
-    torch.manual_seed(seed)
-    for group in groups:
-        for name in known[group]:
-            reset_module(modules[name])
-    return changed
-
-
-def cascade(groups: Sequence[str]) -> list[list[str]]:
-    """Cascading randomisation steps, from the last group (the output) down: ``[[g_n], [g_n, g_n-1], ...]``."""
-    top_down = list(reversed(groups))
-    return [top_down[: i + 1] for i in range(len(top_down))]
-
 
 # --- the benchmark ------------------------------------------------------------------------------------------------
 
@@ -657,18 +486,9 @@ __all__ = [
     "HNS_SEEKER",
     "SanityConfig",
     "aggregate",
-    "cascade",
     "evaluate_seed",
     "format_report",
-    "gaussian_window",
-    "layer_groups",
     "main",
-    "normalise_abs",
-    "randomise_groups",
-    "reset_module",
     "run_sanity",
     "save_plots",
-    "similarity",
-    "spearman",
-    "ssim",
 ]

@@ -12,15 +12,8 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
-from hnsx.benchmarks.sanity import (
-    cascade,
-    gaussian_window,
-    layer_groups,
-    normalise_abs,
-    randomise_groups,
-    spearman,
-    ssim,
-)
+from hnsx.benchmarks.randomise import cascade, layer_groups, randomise_groups
+from hnsx.benchmarks.similarity import gaussian_window, normalise_abs, spearman, ssim
 
 # --- slow references ----------------------------------------------------------------------------------------------
 

@@ -166,9 +166,7 @@ class BenchData:
         ``st2``, ``sa``, ``reinforce``); ``None`` keeps the modality's recipe. ``ValueError`` for an unknown name."""
         if estimator is None:
             return self
-        known = ESTIMATORS.names()
-        if estimator not in known:
-            raise ValueError(f"unknown estimator {estimator!r}; choose one of: {', '.join(known)}")
+        ESTIMATORS.get(estimator)  # ValueError naming the choices for an unknown name
         binarizer = Component("stochastic", {"estimator": estimator})
         return dataclasses.replace(self, spec=dataclasses.replace(self.spec, binarizer=binarizer))
 

@@ -2,6 +2,7 @@
 
 from hnsx.adapters.image.adapter import FILLS, ImageAdapter
 from hnsx.adapters.image.hiders import ConvAutoencoderHider, UNetHider
+from hnsx.adapters.image.modality import ImageModality
 from hnsx.adapters.image.seekers import SmallCNN, resnet_seeker
 
-__all__ = ["FILLS", "ConvAutoencoderHider", "ImageAdapter", "SmallCNN", "UNetHider", "resnet_seeker"]
+__all__ = ["ImageModality", "FILLS", "ConvAutoencoderHider", "ImageAdapter", "SmallCNN", "UNetHider", "resnet_seeker"]

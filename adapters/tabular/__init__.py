@@ -7,10 +7,12 @@ cheap (scikit-learn and pandas are imported only where data are read or fitted).
 from hnsx.adapters.tabular.adapter import TabularAdapter
 from hnsx.adapters.tabular.hiders import tabular_mlp_hider
 from hnsx.adapters.tabular.mlp import FeatureEncoder, TabularMLP
+from hnsx.adapters.tabular.modality import TabularModality
 from hnsx.adapters.tabular.schema import Column, TabularSchema
 from hnsx.adapters.tabular.seekers import tabular_mlp_seeker
 
 __all__ = [
+    "TabularModality",
     "Column",
     "FeatureEncoder",
     "TabularAdapter",

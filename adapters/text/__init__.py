@@ -7,10 +7,12 @@ that need them (the registries import every modality on their first lookup).
 
 from hnsx.adapters.text.adapter import PAD, SPECIAL, MaskedTokens, TextAdapter, token_units
 from hnsx.adapters.text.hiders import TokenMaskerHider
+from hnsx.adapters.text.modality import TextModality
 from hnsx.adapters.text.seekers import HFSeeker, bundled_minilm
 from hnsx.adapters.text.tokenize import encode_texts
 
 __all__ = [
+    "TextModality",
     "PAD",
     "SPECIAL",
     "HFSeeker",

@@ -217,8 +217,8 @@ def image_bench_data(
 ) -> BenchData:
     """Image :class:`BenchData` from two ``TensorDataset(images (N, C, H, W), labels)``, hidden pixels filled with
     the per-channel training mean (``spec_options`` go to :func:`hnsx.spec.image_spec`)."""
-    from hnsx.data import channel_mean
-    from hnsx.spec import image_spec
+    from hnsx.adapters.image.data import channel_mean
+    from hnsx.adapters.image.spec import image_spec
 
     shape = tuple(int(s) for s in train.tensors[0].shape[1:])
     spec = image_spec(shape, num_classes, **{"fill": "mean", "mean": channel_mean(train), **spec_options})
@@ -253,7 +253,7 @@ def load_bench_data(modality: str, *, quick: bool = False, seed: int = 0, name: 
     check_modality(modality)
     n_train, n_test = SIZES[modality][bool(quick)]
     if modality == "image":
-        from hnsx.data import load_dataset
+        from hnsx.adapters.image.data import load_dataset
 
         data = load_dataset(name or "mnist-embedded", seed=seed)
         train, test = _subset(data.train, n_train, seed), _subset(data.eval, n_test, seed + 1)

@@ -40,10 +40,11 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from hnsx.adapters.image.spec import image_spec
 from hnsx.benchmarks.explainers import build_explainer
 from hnsx.loss import hns_loss
 from hnsx.registry import SEEKERS
-from hnsx.spec import build_model, image_spec
+from hnsx.spec import build_model
 from hnsx.training.checkpoint import write_json_atomic
 
 #: Methods of the explain benchmark: label -> (explainer name, explainer options). ``hns`` uses the default

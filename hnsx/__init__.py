@@ -1,5 +1,7 @@
 """hnsx: Hide-and-Seek, neural networks that explain themselves with learned binary masks."""
 
+from importlib import import_module
+
 from hnsx.adapter import ADAPTERS, Adapter, InputError
 from hnsx.alpha import (
     AdaptiveAlpha,
@@ -54,10 +56,16 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    """``hnsx.HnSClassifier`` is imported on first use (it pulls in scikit-learn)."""
-    if name == "HnSClassifier":
-        from hnsx.adapters.tabular.estimator import HnSClassifier
+#: Public names of the built-in adapters, imported on first use (``hnsx.HnSClassifier`` pulls in scikit-learn).
+_LAZY = {
+    "HnSClassifier": "hnsx.adapters.tabular.estimator",
+    "image_spec": "hnsx.adapters.image.spec",
+    "text_spec": "hnsx.adapters.text.spec",
+    "tabular_spec": "hnsx.adapters.tabular.spec",
+}
 
-        return HnSClassifier
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'hnsx' has no attribute {name!r}")

@@ -24,6 +24,10 @@ from typing import Any
 
 from hnsx.registry import BUILTIN_MODALITIES, Registry
 
+#: The modality of ``hnsx train`` / ``hnsx demo`` without ``--modality``, and of :func:`hnsx.wrap.wrap_classifier`
+#: when no modality claims its options.
+DEFAULT_MODALITY = "image"
+
 #: Modality classes by name; :func:`get_modality` returns one shared instance of each.
 MODALITIES: Registry[Modality] = Registry("modality", builtins=BUILTIN_MODALITIES)
 
@@ -38,6 +42,15 @@ def get_modality(name: str) -> Modality:
         instance = _INSTANCES[name] = cls()
         instance.name = name
     return instance
+
+
+def modality_of(adapter: Any) -> Modality:
+    """The modality whose :attr:`Modality.adapter` built ``adapter`` (an :class:`~hnsx.adapter.Adapter`)."""
+    name = getattr(adapter, "name", "")
+    for modality in modality_names():
+        if get_modality(modality).adapter == name:
+            return get_modality(modality)
+    raise ValueError(f"no registered modality uses the adapter {name!r}")
 
 
 def modality_names() -> list[str]:
@@ -82,30 +95,111 @@ class Modality:
 
         return SEEKERS.names(self.name)
 
+    def resolve_builder(self, kind: str, value: str | None) -> str:
+        """The hider or seeker (``kind``) named on the command line, or this modality's default for ``None``.
+
+        A builder of another modality is refused with a message that lists this modality's own builders.
+        """
+        if value is None:
+            return self.default_hider if kind == "hider" else self.default_seeker
+        allowed = self.hiders() if kind == "hider" else self.seekers()
+        if value not in allowed:
+            article = "an" if self.name[:1] in "aeiou" else "a"
+            raise ValueError(
+                f"--{kind} {value!r} is not {article} {self.name} {kind}; choose one of: {', '.join(allowed)}"
+            )
+        return value
+
+    def example(self, hider: str | None = None, seeker: str | None = None, *, num_classes: int = 3) -> Any:
+        """A tiny model spec with these builders (defaults: the modality's) and a batch of 4 valid inputs,
+        ``(spec, inputs)``: what the tests that loop over every registered builder construct, run and train."""
+        raise NotImplementedError(f"the {self.name} modality has no example")
+
     # -- command line ---------------------------------------------------------------------------------------------
+    #: Dotted name of a module with this modality's command functions ``add_options(parser)``, ``train(args)``,
+    #: ``demo(args)`` and ``explain(args, model)`` (each optional); a subclass may override the methods instead.
+    commands_module: str | None = None
+
+    def _command(self, name: str) -> Any:
+        module = import_module(self.commands_module) if self.commands_module else None
+        return getattr(module, name, None)
+
     def add_options(self, parser: Any) -> None:
-        """Add this modality's own options of ``hnsx train`` to ``parser`` (an argparse parser or group)."""
+        """Add this modality's own options of ``hnsx train`` to ``parser`` (an argparse parser).
+
+        Every modality's options are added to the one ``hnsx train`` parser, each modality in its own argument
+        group, so an option name may belong to one modality only.
+        """
+        command = self._command("add_options")
+        if command is not None:
+            command(parser)
 
     def train(self, args: Any) -> int:
-        """``hnsx train --modality NAME``: train from the parsed arguments, write the run folder; the exit code."""
-        raise ValueError(f"hnsx train does not support --modality {self.name}")
+        """``hnsx train --modality NAME``: train from the parsed arguments, write the run folder; the exit code.
+
+        The commands module's ``train(args)`` when it has one; otherwise :meth:`load_data` and :meth:`build_spec`
+        feed :func:`hnsx.pipeline.run_training`, which writes ``metrics.json``, ``history.jsonl`` and checkpoints.
+        """
+        command = self._command("train")
+        if command is not None:
+            return command(args)
+        from hnsx.pipeline import print_summary, run_training
+        from hnsx.training.config import config_from_args
+
+        data = self.load_data(args)
+        spec = self.build_spec(data, args)
+        result = run_training(data, spec, config_from_args(args), args.out, resume=args.resume)
+        if result.fit.is_main_process:
+            print_summary(result.metrics)
+            print(f"wrote {args.out}/metrics.json, history.jsonl and checkpoints/")
+        return 0
+
+    def load_data(self, args: Any) -> Any:
+        """The :class:`~hnsx.data.SplitData` named by ``hnsx train``'s data options (``--dataset``, ``--data-file``,
+        ``--limit``, ``--seed``, ...)."""
+        raise ValueError(f"hnsx train cannot load {self.name} data")
+
+    def build_spec(self, data: Any, args: Any) -> Any:
+        """The :class:`~hnsx.spec.ModelSpec` for ``data`` with ``hnsx train``'s builder options (``args.hider``,
+        ``args.seeker`` already resolved, ``--binarizer``, ``--estimator``, ...)."""
+        raise ValueError(f"hnsx train cannot build a {self.name} model")
 
     def demo(self, args: Any) -> int:
         """``hnsx demo --modality NAME``; the exit code."""
-        raise ValueError(f"hnsx demo has no demo for --modality {self.name}")
+        command = self._command("demo")
+        if command is None:
+            raise ValueError(f"hnsx demo has no demo for --modality {self.name}")
+        return command(args)
 
     def explain(self, args: Any, model: Any) -> int:
         """``hnsx explain`` with a trained ``model`` of this modality on ``args.inputs``; the exit code."""
-        raise ValueError(f"hnsx explain cannot explain {self.name} inputs")
+        command = self._command("explain")
+        if command is None:
+            raise ValueError(f"hnsx explain cannot explain {self.name} inputs")
+        return command(args, model)
 
     # -- training -------------------------------------------------------------------------------------------------
+    #: Whether :meth:`pretrain_target` exists (``--init pretrained-hider`` / ``both``).
+    pretrains_hider: bool = False
+
     def pretrain_target(self, x: Any) -> Any:
         """The target the hider reconstructs when pretrained as an autoencoder (``--init pretrained-hider``):
         ``(B, *mask_shape)`` in [0, 1]. Modalities without one raise ``ValueError``."""
-        raise ValueError(
-            f"--init pretrained-hider pretrains the hider as an autoencoder, which {self.name} inputs do not have; "
-            "use --init scratch or pretrained-seeker"
+        raise ValueError(self.no_pretraining_message("pretrained-hider"))
+
+    def no_pretraining_message(self, init: str) -> str:
+        return (
+            f"--init {init} pretrains the hider as an autoencoder, which {self.name} inputs do not have; "
+            f"{self.name} uses --init scratch or pretrained-seeker"
         )
+
+    def claims_wrap(self, options: dict[str, Any]) -> bool:
+        """Whether :func:`hnsx.wrap.wrap_classifier` called with these keyword ``options`` means this modality."""
+        return False
+
+    def wrap(self, classifier: Any, input_shape: Any = None, *, freeze: bool = False, **options: Any) -> Any:
+        """A Hide-and-Seek model and its spec around a user's ``classifier`` (:func:`hnsx.wrap.wrap_classifier`)."""
+        raise ValueError(f"wrapping a classifier is not supported for {self.name} inputs")
 
     # -- benchmarks -----------------------------------------------------------------------------------------------
     def bench(self) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 from accelerate.utils import set_seed
 from torch import nn
 
-from hnsx.data import ImageData, make_loaders
+from hnsx.data import SplitData, make_loaders
 from hnsx.model import HideAndSeek
 from hnsx.spec import ModelSpec, build_model
 from hnsx.training.checkpoint import write_json_atomic
@@ -28,7 +28,7 @@ class RunResult:
 
 
 def run_training(
-    data: ImageData,
+    data: SplitData,
     spec: ModelSpec,
     config: TrainConfig,
     out_dir: str | Path,
@@ -76,3 +76,22 @@ def run_training(
     if result.is_main_process:
         write_json_atomic(out / METRICS_FILE, metrics)
     return RunResult(model=model, fit=result, metrics=metrics)
+
+
+def print_summary(metrics: dict) -> None:
+    """Print a run's evaluation figures as a small table (what ``hnsx train`` and ``hnsx demo`` end with)."""
+    rows = [
+        ("accuracy (HnS, masked)", metrics["accuracy"]),
+        ("baseline accuracy (seeker alone)", metrics["baseline_accuracy"]),
+        ("Fidelity F", metrics["fidelity"]),
+        ("Interpretability I", metrics["interpretability"]),
+        ("FIR", metrics["fir"]),
+        ("FII", metrics["fii"]),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'metric'.ljust(width)}  value")
+    print(f"{'-' * width}  ------")
+    for name, value in rows:
+        print(f"{name.ljust(width)}  {value:.4f}")
+    print(f"{'collapsed'.ljust(width)}  {metrics['collapsed']}")
+    print(f"{'epochs / seconds'.ljust(width)}  {metrics['epochs']} / {metrics['seconds']:.0f}\n")

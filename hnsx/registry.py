@@ -57,6 +57,13 @@ class Registry(Generic[T]):
 
         return decorator
 
+    def unregister(self, name: str) -> None:
+        """Remove the entry ``name`` (a plug-in unloading itself, or a test's temporary entry)."""
+        self._load_builtins()
+        if name not in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is not registered")
+        del self._entries[name], self._modalities[name]
+
     def get(self, name: str) -> Callable[..., T]:
         """The builder registered as ``name``; an unknown name raises ``ValueError`` listing the choices."""
         self._load_builtins()

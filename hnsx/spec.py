@@ -7,7 +7,6 @@ A model built around a user's own seeker has ``seeker.name == "custom"``: loadin
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from importlib import import_module
 from typing import Any
 
 from torch import nn
@@ -15,15 +14,9 @@ from torch import nn
 from hnsx.adapter import ADAPTERS
 from hnsx.binarizers import build_binarizer
 from hnsx.model import FrozenModule, HideAndSeek
-from hnsx.registry import BUILTIN_MODALITIES, HIDERS, SEEKERS
+from hnsx.registry import HIDERS, SEEKERS
 
 CUSTOM = "custom"
-
-
-def _import_modalities() -> None:
-    """Import the built-in adapters so that their registry entries exist."""
-    for module in BUILTIN_MODALITIES:
-        import_module(module)
 
 
 @dataclass(frozen=True)
@@ -69,86 +62,11 @@ class ModelSpec:
             raise ValueError(f"not a valid hnsx model spec: {err}") from None
 
 
-def image_spec(
-    input_shape: tuple[int, int, int],
-    num_classes: int,
-    *,
-    hider: str = "pyramid",
-    hider_kwargs: dict | None = None,
-    seeker: str = "small-cnn",
-    seeker_kwargs: dict | None = None,
-    binarizer: str = "deterministic",
-    estimator: str | None = None,
-    estimator_kwargs: dict | None = None,
-    fill: str = "zero",
-    mean: list[float] | None = None,
-    freeze_seeker: bool = False,
-) -> ModelSpec:
-    """The spec of an image Hide-and-Seek model (defaults: the paper's small hider and seeker)."""
-    bin_kwargs = {"estimator": estimator or "st1", **(estimator_kwargs or {})}
-    return ModelSpec(
-        modality="image",
-        input_shape=tuple(int(s) for s in input_shape),
-        num_classes=int(num_classes),
-        adapter=Component("image", {"input_shape": list(input_shape), "fill": fill, "mean": mean}),
-        hider=Component(hider, dict(hider_kwargs or {})),
-        seeker=Component(seeker, dict(seeker_kwargs or {})),
-        binarizer=Component(binarizer, bin_kwargs),
-        freeze_seeker=freeze_seeker,
-    )
-
-
-def text_spec(
-    max_length: int,
-    num_classes: int,
-    *,
-    vocab_size: int,
-    pad_id: int,
-    fill_id: int,
-    word_level: bool = True,
-    attention: str = "keep",
-    hider: str = "token-masker",
-    hider_kwargs: dict | None = None,
-    seeker: str = "tiny-bert",
-    seeker_kwargs: dict | None = None,
-    binarizer: str = "deterministic",
-    estimator: str | None = None,
-    estimator_kwargs: dict | None = None,
-    freeze_seeker: bool = False,
-) -> ModelSpec:
-    """The spec of a text Hide-and-Seek model over ``(2, max_length)`` token and word ids (see
-    :mod:`hnsx.adapters.text`): the token-masker hider and, by default, a small BERT seeker trained from scratch.
-    ``word_level`` is given to both the adapter and the hider."""
-    bin_kwargs = {"estimator": estimator or "st1", **(estimator_kwargs or {})}
-    default_seeker = {"vocab_size": int(vocab_size), "pad_id": int(pad_id)} if seeker == "tiny-bert" else {}
-    return ModelSpec(
-        modality="text",
-        input_shape=(2, int(max_length)),
-        num_classes=int(num_classes),
-        adapter=Component(
-            "text",
-            {
-                "max_length": int(max_length),
-                "vocab_size": int(vocab_size),
-                "pad_id": int(pad_id),
-                "fill_id": int(fill_id),
-                "word_level": bool(word_level),
-                "attention": attention,
-            },
-        ),
-        hider=Component(hider, {"vocab_size": int(vocab_size), "word_level": bool(word_level), **(hider_kwargs or {})}),
-        seeker=Component(seeker, {**default_seeker, **(seeker_kwargs or {})}),
-        binarizer=Component(binarizer, bin_kwargs),
-        freeze_seeker=freeze_seeker,
-    )
-
-
 def build_model(spec: ModelSpec, seeker: nn.Module | None = None) -> HideAndSeek:
     """Build a fresh :class:`~hnsx.model.HideAndSeek` from ``spec``.
 
     ``seeker`` must be given when ``spec.seeker.name == "custom"`` (a user's own classifier).
     """
-    _import_modalities()
     adapter = ADAPTERS.build(spec.adapter.name, **spec.adapter.kwargs)
     hider = HIDERS.build(spec.hider.name, input_shape=spec.input_shape, **spec.hider.kwargs)
     if spec.seeker.name == CUSTOM:

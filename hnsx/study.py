@@ -200,7 +200,7 @@ def run_study(
         raise ValueError(f"unknown stochastic estimator {stochastic!r}; choose one of: {', '.join(STOCHASTIC_CHOICES)}")
     out = Path(out)
     settings = (settings or StudySettings()).resolved()
-    from hnsx.data import DATASETS
+    from hnsx.adapters.image.data import DATASETS
 
     DATASETS.get(settings.dataset)  # an unknown name fails here, listing the choices
     saved = _read_study(out)

@@ -174,7 +174,7 @@ class StudySettings:
 
     def resolved(self) -> StudySettings:
         """These settings with the default hider and seeker replaced by their builder names."""
-        from hnsx.spec import image_spec
+        from hnsx.adapters.image.spec import image_spec
 
         default = image_spec((1, 8, 8), 2)
         return replace(self, hider=self.hider or default.hider.name, seeker=self.seeker or default.seeker.name)

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from torch import nn
     from torch.utils.data import TensorDataset
 
-    from hnsx.data import ImageData
+    from hnsx.adapters.image.data import ImageData
     from hnsx.model import HideAndSeek
     from hnsx.spec import ModelSpec
 
@@ -70,7 +70,7 @@ def load_study_data(settings: StudySettings) -> ImageData:
     """The study's :class:`~hnsx.data.ImageData` (cut to ``train_limit`` / ``eval_limit``), cached per process."""
     from torch.utils.data import TensorDataset
 
-    from hnsx.data import ImageData, load_dataset
+    from hnsx.adapters.image.data import ImageData, load_dataset
 
     key = (settings.dataset, settings.data_seed, settings.train_limit, settings.eval_limit, settings.data_dir)
     if key not in _DATA_CACHE:
@@ -93,7 +93,7 @@ def load_study_data(settings: StudySettings) -> ImageData:
 
 def run_spec(settings: StudySettings, config: RunConfig, data: ImageData) -> ModelSpec:
     """The :class:`~hnsx.spec.ModelSpec` of one configuration."""
-    from hnsx.spec import image_spec
+    from hnsx.adapters.image.spec import image_spec
 
     return image_spec(
         data.input_shape,

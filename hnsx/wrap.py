@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
+from hnsx.modality import DEFAULT_MODALITY, get_modality, modality_names
 from hnsx.model import HideAndSeek
-from hnsx.spec import CUSTOM, Component, ModelSpec, build_model, image_spec
+from hnsx.spec import ModelSpec
 
 
 def infer_num_classes(classifier: nn.Module, input_shape: Sequence[int]) -> int:
@@ -40,78 +40,38 @@ def wrap_classifier(
     classifier: nn.Module,
     input_shape: Sequence[int] | None = None,
     *,
-    tokenizer: Any = None,
-    max_length: int = 64,
-    num_classes: int | None = None,
+    modality: str | None = None,
     freeze: bool = False,
-    hider: str = "pyramid",
-    hider_kwargs: dict | None = None,
-    binarizer: str = "deterministic",
-    estimator: str | None = None,
-    estimator_kwargs: dict | None = None,
-    fill: str = "zero",
-    mean: list[float] | None = None,
+    **options: Any,
 ) -> tuple[HideAndSeek, ModelSpec]:
     """Build a Hide-and-Seek model whose seeker is ``classifier``.
 
     Parameters
     ----------
     classifier:
-        The user's trained (or untrained) image classifier, ``(B, C, H, W) -> (B, num_classes)``.
+        The user's trained (or untrained) classifier: images ``(B, C, H, W) -> (B, num_classes)``, or a Hugging Face
+        sequence classifier (pass its ``tokenizer=``).
     input_shape:
-        ``(C, H, W)`` of one input (images).
-    tokenizer:
-        Text: the classifier's Hugging Face tokenizer. With a tokenizer, ``classifier`` is an HF sequence
-        classifier and the model masks words (see :func:`hnsx.adapters.text.wrap.wrap_text_classifier`, which
-        takes the text options); ``input_shape`` is then not used.
-    max_length:
-        Text: tokens per sentence.
-    num_classes:
-        Checked against the classifier's output; inferred from it when ``None``.
+        ``(C, H, W)`` of one input (images); not used for text.
+    modality:
+        The modality whose :meth:`~hnsx.modality.Modality.wrap` builds the model. ``None``: the modality that claims
+        the options (``tokenizer=`` -> text), else the default (images).
     freeze:
         Keep the classifier's weights fixed and in eval mode: the hider then explains this deployed model
         post hoc. Train with ``TrainConfig(init="pretrained-seeker", pretrain_epochs=0)`` so that the
         classifier's own accuracy is the Fidelity baseline and nothing retrains it.
+    **options:
+        The modality's wrapping options. Images (:func:`hnsx.adapters.image.wrap.wrap_image_classifier`):
+        ``num_classes``, ``hider`` (default ``"pyramid"``), ``hider_kwargs``, ``binarizer``, ``estimator``,
+        ``estimator_kwargs``, ``fill``, ``mean``. Text (:func:`hnsx.adapters.text.wrap.wrap_text_classifier`):
+        ``tokenizer``, ``max_length``, ``num_classes``, ``hider``, ``word_level``, ... .
 
     Returns
     -------
     The model and its :class:`~hnsx.spec.ModelSpec` (seeker recorded as ``"custom"``: pass the same
     classifier again when loading a checkpoint).
     """
-    if tokenizer is not None:
-        from hnsx.adapters.text.wrap import wrap_text_classifier
-
-        text_hider = {} if hider == inspect.signature(wrap_classifier).parameters["hider"].default else {"hider": hider}
-        return wrap_text_classifier(
-            classifier,
-            tokenizer,
-            max_length=max_length,
-            num_classes=num_classes,
-            freeze=freeze,
-            hider_kwargs=hider_kwargs,
-            binarizer=binarizer,
-            estimator=estimator,
-            estimator_kwargs=estimator_kwargs,
-            **text_hider,
-        )
-    if input_shape is None or len(input_shape) != 3:
-        raise ValueError(
-            f"input_shape must be (C, H, W) for an image classifier (or pass tokenizer= for text), got {input_shape}"
-        )
-    found = infer_num_classes(classifier, input_shape)
-    if num_classes is not None and num_classes != found:
-        raise ValueError(f"num_classes={num_classes} but the classifier returns {found} logits per input")
-    spec = image_spec(
-        tuple(input_shape),
-        found,
-        hider=hider,
-        hider_kwargs=hider_kwargs,
-        binarizer=binarizer,
-        estimator=estimator,
-        estimator_kwargs=estimator_kwargs,
-        fill=fill,
-        mean=mean,
-        freeze_seeker=freeze,
-    )
-    spec = ModelSpec(**{**spec.__dict__, "seeker": Component(CUSTOM, {"class": type(classifier).__qualname__})})
-    return build_model(spec, seeker=classifier), spec
+    if modality is None:
+        claimed = [name for name in modality_names() if get_modality(name).claims_wrap(options)]
+        modality = claimed[0] if claimed else DEFAULT_MODALITY
+    return get_modality(modality).wrap(classifier, input_shape, freeze=freeze, **options)

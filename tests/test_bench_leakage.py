@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
+from hnsx.adapters.image.data import load_sklearn_digits
 from hnsx.benchmarks.common import (
     image_bench_data,
     masked_predictions,
@@ -28,7 +29,6 @@ from hnsx.benchmarks.leakage import (
     LeakageConfig,
     run_leakage,
 )
-from hnsx.data import load_sklearn_digits
 from hnsx.model import FrozenModule
 from hnsx.training.config import TrainConfig
 

@@ -178,8 +178,8 @@ def tiny_images(monkeypatch):
     from torch.nn import functional as F
     from torch.utils.data import TensorDataset
 
+    from hnsx.adapters.image.data import load_sklearn_digits
     from hnsx.benchmarks import common
-    from hnsx.data import load_sklearn_digits
     from hnsx.training.config import TrainConfig
 
     digits = load_sklearn_digits(seed=0)

@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
+from hnsx.adapters.image.data import load_sklearn_digits
 from hnsx.benchmarks.common import (
     image_bench_data,
 )
@@ -24,7 +25,6 @@ from hnsx.benchmarks.shortcut import (
     region_scores,
     run_shortcut,
 )
-from hnsx.data import load_sklearn_digits
 
 
 def digits(n_train: int, n_test: int):

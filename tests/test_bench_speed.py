@@ -13,10 +13,11 @@ import pytest
 import torch
 from torch import nn
 
+from hnsx.adapters.image.spec import image_spec
 from hnsx.benchmarks.explainers import EXPLAINERS, build_explainer, last_conv
 from hnsx.benchmarks.speed import METHODS, SpeedConfig, run_speed, time_call
 from hnsx.cli import main
-from hnsx.spec import build_model, image_spec
+from hnsx.spec import build_model
 
 SHAPE = (1, 8, 8)
 NUM_CLASSES = 3

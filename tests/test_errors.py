@@ -8,11 +8,12 @@ from torch import nn
 
 from hnsx.adapter import InputError
 from hnsx.adapters.image import ImageAdapter
+from hnsx.adapters.image.spec import image_spec
 from hnsx.alpha import build_alpha
 from hnsx.binarizers import DeterministicBinarizer, build_binarizer
 from hnsx.loss import hns_loss
 from hnsx.model import HideAndSeek
-from hnsx.spec import build_model, image_spec
+from hnsx.spec import build_model
 from hnsx.training.config import TrainConfig
 
 SHAPE = (1, 8, 8)

@@ -14,10 +14,11 @@ import torch
 from torch import nn
 
 from hnsx.adapters.image import ImageAdapter, SmallCNN
+from hnsx.adapters.image.spec import image_spec
 from hnsx.binarizers import BINARIZERS, ESTIMATORS, DeterministicBinarizer, build_binarizer
 from hnsx.loss import hns_loss
 from hnsx.model import FrozenModule, HideAndSeek, HnSOutput
-from hnsx.spec import build_model, image_spec
+from hnsx.spec import build_model
 
 SHAPE = (1, 8, 8)
 NUM_CLASSES = 3

@@ -8,11 +8,12 @@ import torch
 from hnsx.adapters.text.adapter import PAD, SPECIAL, MaskedTokens, TextAdapter
 from hnsx.adapters.text.hiders import TokenMaskerHider
 from hnsx.adapters.text.seekers import HFSeeker
+from hnsx.adapters.text.spec import text_spec
 from hnsx.adapters.text.tokenize import encode_texts, fill_token_id, train_wordpiece, unit_spans
 from hnsx.explain import load_trained
 from hnsx.loss import hns_loss
 from hnsx.registry import HIDERS, SEEKERS
-from hnsx.spec import build_model, text_spec
+from hnsx.spec import build_model
 from hnsx.training.checkpoint import load_model_state, save_checkpoint
 
 L = 16

@@ -9,8 +9,9 @@ from hnsx.adapter import InputError
 from hnsx.adapters.text import data as text_data
 from hnsx.adapters.text.adapter import TextAdapter
 from hnsx.adapters.text.seekers import bundled_minilm
+from hnsx.adapters.text.spec import text_spec
 from hnsx.adapters.text.tokenize import encode_texts, fill_token_id, load_tokenizer, train_wordpiece
-from hnsx.spec import build_model, text_spec
+from hnsx.spec import build_model
 from hnsx.wrap import wrap_classifier
 
 L = 12

@@ -11,12 +11,13 @@ import torch
 from hnsx.adapters.text.data import generated_data
 from hnsx.adapters.text.demo import report
 from hnsx.adapters.text.seekers import HFSeeker
+from hnsx.adapters.text.spec import text_spec
 from hnsx.adapters.text.tokenize import fill_token_id
 from hnsx.cli import main
 from hnsx.data import make_loaders
 from hnsx.loss import hns_loss
 from hnsx.model import FrozenModule
-from hnsx.spec import build_model, text_spec
+from hnsx.spec import build_model
 from hnsx.training import TrainConfig, fit
 from hnsx.training.checkpoint import load_model_state, resolve_checkpoint
 from hnsx.wrap import wrap_classifier

@@ -12,10 +12,12 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from hnsx.data import ImageData, load_embedded_mnist, load_sklearn_digits, make_loaders
+from hnsx.adapters.image.data import ImageData, load_embedded_mnist, load_sklearn_digits
+from hnsx.adapters.image.spec import image_spec
+from hnsx.data import make_loaders
 from hnsx.explain import load_trained
 from hnsx.pipeline import run_training
-from hnsx.spec import build_model, image_spec
+from hnsx.spec import build_model
 from hnsx.training.checkpoint import CheckpointError
 from hnsx.training.config import TrainConfig
 from hnsx.training.fit import fit

@@ -1,14 +1,46 @@
-"""The image modality: what the CLI, the training pipeline and the benchmarks need to know about image inputs."""
+"""The image modality: what the CLI, the training pipeline and the benchmarks need to know about images."""
 
 from __future__ import annotations
+
+from typing import Any
+
+import torch
 
 from hnsx.modality import MODALITIES, Modality
 
 
+def grayscale_target(x: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W) -> (B, 1, H, W)`` grayscale in [0, 1], min-max scaled per image (the hider's pretraining
+    target: the image itself for one channel, the mean over colour channels for RGB)."""
+    gray = x.float().mean(1, keepdim=True)
+    lo = gray.amin(dim=(2, 3), keepdim=True)
+    hi = gray.amax(dim=(2, 3), keepdim=True)
+    return (gray - lo) / (hi - lo).clamp_min(1e-8)
+
+
 @MODALITIES.register("image")
 class ImageModality(Modality):
+    """Pixel masks ``(B, 1, H, W)`` over images ``(B, C, H, W)`` in [0, 1]."""
+
     adapter = "image"
     default_hider = "pyramid"
     default_seeker = "small-cnn"
     default_dataset = "mnist-embedded"
     bench_module = "hnsx.adapters.image.bench"
+    pretrains_hider = True
+    commands_module = "hnsx.adapters.image.commands"
+
+    def pretrain_target(self, x: torch.Tensor) -> torch.Tensor:
+        return grayscale_target(x)
+
+    def wrap(self, classifier: Any, input_shape: Any = None, *, freeze: bool = False, **options: Any) -> Any:
+        from hnsx.adapters.image.wrap import wrap_image_classifier
+
+        return wrap_image_classifier(classifier, input_shape, freeze=freeze, **options)
+
+    def example(self, hider: str | None = None, seeker: str | None = None, *, num_classes: int = 3) -> Any:
+        from hnsx.adapters.image.spec import image_spec
+
+        shape = (3, 32, 32)
+        spec = image_spec(shape, num_classes, hider=hider or self.default_hider, seeker=seeker or self.default_seeker)
+        return spec, torch.rand(4, *shape, generator=torch.Generator().manual_seed(0))

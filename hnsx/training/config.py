@@ -133,3 +133,20 @@ class TrainConfig:
         return [
             f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in sorted(now) if k not in RESUMABLE and saved.get(k) != now[k]
         ]
+
+
+def config_from_args(args: Any, **overrides: Any) -> TrainConfig:
+    """The :class:`TrainConfig` of ``hnsx train``'s parsed arguments (``overrides`` win)."""
+    return TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        alpha=args.alpha,
+        init=args.init,
+        pretrain_epochs=args.pretrain_epochs,
+        seed=args.seed,
+        mixed_precision=args.mixed_precision,
+        cpu=args.cpu,
+        progress=not args.no_progress,
+        **overrides,
+    )

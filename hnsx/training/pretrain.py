@@ -1,24 +1,18 @@
 """Pretraining (paper 5.5): the seeker as a plain classifier, the hider as an autoencoder.
 
-The hider is pretrained to reconstruct its input in one channel: the grayscale image (mean over colour channels,
-min-max scaled per image to [0, 1]) for RGB inputs, the image itself for one channel, through a sigmoid on its
-logits and a binary cross-entropy loss.
+The hider is pretrained to reconstruct a target its modality derives from the input
+(:meth:`hnsx.modality.Modality.pretrain_target`; images: the grayscale image), through a sigmoid on its logits and a
+binary cross-entropy loss.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
-
-
-def grayscale_target(x: torch.Tensor) -> torch.Tensor:
-    """``(B, C, H, W) -> (B, 1, H, W)`` grayscale in [0, 1], min-max scaled per image."""
-    gray = x.float().mean(1, keepdim=True)
-    lo = gray.amin(dim=(2, 3), keepdim=True)
-    hi = gray.amax(dim=(2, 3), keepdim=True)
-    return (gray - lo) / (hi - lo).clamp_min(1e-8)
 
 
 def _loop(module, loader, epochs, lr, accelerator, step_loss, desc, progress):
@@ -52,12 +46,21 @@ def train_classifier(
     return _loop(classifier, loader, epochs, lr, accelerator, step, "seeker pretraining", progress)
 
 
-def pretrain_hider(hider: nn.Module, loader, epochs: int, lr: float, accelerator, progress: bool = True) -> nn.Module:
-    """Train ``hider`` as an autoencoder (logits -> sigmoid -> grayscale input); returns it unwrapped."""
+def pretrain_hider(
+    hider: nn.Module,
+    loader,
+    epochs: int,
+    lr: float,
+    accelerator,
+    progress: bool = True,
+    *,
+    target: Callable[[torch.Tensor], torch.Tensor],
+) -> nn.Module:
+    """Train ``hider`` as an autoencoder (logits -> sigmoid -> ``target(inputs)``); returns it unwrapped."""
     if epochs <= 0:
         return hider
 
     def step(module, inputs, targets):
-        return F.binary_cross_entropy_with_logits(module(inputs).float(), grayscale_target(inputs))
+        return F.binary_cross_entropy_with_logits(module(inputs).float(), target(inputs))
 
     return _loop(hider, loader, epochs, lr, accelerator, step, "hider pretraining", progress)

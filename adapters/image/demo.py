@@ -13,10 +13,11 @@ from pathlib import Path
 
 import torch
 
-from hnsx.data import load_embedded_mnist
+from hnsx.adapters.image.data import load_embedded_mnist
+from hnsx.adapters.image.plots import save_mask_grid
+from hnsx.adapters.image.spec import image_spec
 from hnsx.pipeline import run_training
-from hnsx.plots import save_curves, save_mask_grid
-from hnsx.spec import image_spec
+from hnsx.plots import save_curves
 from hnsx.training.config import TrainConfig
 
 DEMO_EPOCHS = 12

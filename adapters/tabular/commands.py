@@ -1,7 +1,7 @@
-"""The tabular parts of the ``hnsx`` command line: ``train``, ``demo`` and ``explain`` for ``--modality tabular``.
+"""``hnsx train|demo|explain`` for tables (``--modality tabular``; ``explain`` for tabular checkpoints).
 
-``hnsx.cli`` dispatches here; each function takes the parsed arguments and returns the exit code. Bad input
-raises ``ValueError``, which ``hnsx.cli`` prints as one line (exit 2).
+Each function takes the parsed arguments and returns the exit code. Bad input raises ``ValueError``, which the
+command line prints as one line (exit 2).
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-#: The hider and seeker that tabular runs build when ``--hider`` / ``--seeker`` keep their (image) defaults.
-DEFAULT_HIDER = DEFAULT_SEEKER = "tabular-mlp"
 DEFAULT_DATASET = "breast-cancer"
 
 
@@ -28,19 +26,12 @@ def _names(value: str | None) -> list[str] | None:
     return names
 
 
-def _component(args: argparse.Namespace, option: str, default: str) -> str:
-    """The tabular builder named by ``--hider`` / ``--seeker``; the parser's image default means ``default``."""
-    from hnsx.cli import build_parser
-    from hnsx.registry import HIDERS, SEEKERS
-
-    value = getattr(args, option)
-    allowed = (HIDERS if option == "hider" else SEEKERS).names("tabular")
-    if value in allowed:
-        return value
-    image_default = getattr(build_parser().parse_args(["train", "--out", "-"]), option)
-    if value == image_default:
-        return default
-    raise ValueError(f"--{option} {value!r} is not a tabular {option}; choose one of: {', '.join(allowed)}")
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The tabular options of ``hnsx train``."""
+    g = parser.add_argument_group("tabular (--modality tabular)")
+    g.add_argument("--target", default=None, help="label column of --data-file")
+    g.add_argument("--classes", default=None, help="class order of a text label column: A,B,...")
+    g.add_argument("--categorical", default=None, help="extra categorical columns of --data-file: C1,C2,...")
 
 
 def load_data(args: argparse.Namespace):
@@ -66,19 +57,11 @@ def train(args: argparse.Namespace) -> int:
     from hnsx.adapters.tabular.demo import eval_masks
     from hnsx.adapters.tabular.spec import tabular_spec
     from hnsx.adapters.tabular.synthetic import SWITCH, selection_scores
-    from hnsx.cli import _config_from, print_summary
-    from hnsx.pipeline import run_training
+    from hnsx.pipeline import print_summary, run_training
     from hnsx.training.checkpoint import write_json_atomic
+    from hnsx.training.config import config_from_args
 
-    if args.init in ("pretrained-hider", "both"):
-        raise ValueError(
-            f"--init {args.init} pretrains the hider as an image autoencoder, which tables do not have; "
-            "use --init scratch or pretrained-seeker"
-        )
-    if args.binarizer == "stochastic" and args.estimator is None:
-        raise ValueError("--binarizer stochastic needs --estimator (st1, st2, sa or reinforce)")
-    hider = _component(args, "hider", DEFAULT_HIDER)
-    seeker = _component(args, "seeker", DEFAULT_SEEKER)
+    hider, seeker = args.hider, args.seeker
     data = load_data(args)
     estimator_kwargs = {"rate": args.slope_rate, "cap": args.slope_cap} if args.estimator == "sa" else {}
     spec = tabular_spec(
@@ -92,7 +75,7 @@ def train(args: argparse.Namespace) -> int:
         estimator=args.estimator,
         estimator_kwargs=estimator_kwargs,
     )
-    result = run_training(data, spec, _config_from(args), args.out, resume=args.resume)
+    result = run_training(data, spec, config_from_args(args), args.out, resume=args.resume)
     if not result.fit.is_main_process:
         return 0
     metrics = result.metrics
@@ -110,7 +93,7 @@ def train(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     """``hnsx demo --modality tabular``: breast cancer (F, I) and the switch table (TPR, FDR)."""
     from hnsx.adapters.tabular.demo import run_tabular_demo
-    from hnsx.cli import print_summary
+    from hnsx.pipeline import print_summary
 
     torch.set_num_threads(1)  # the demo's small MLPs train fastest on one thread (and leave the other cores free)
     metrics = run_tabular_demo(args.out, epochs=args.epochs, seed=args.seed, progress=not args.no_progress)

@@ -1,4 +1,4 @@
-"""``hnsx train|demo|explain`` for text (``--modality text``; ``explain`` dispatches here for text checkpoints).
+"""``hnsx train|demo|explain`` for text (``--modality text``; ``explain`` for text checkpoints).
 
 ``hnsx train --modality text``:
 
@@ -23,13 +23,11 @@ from hnsx.adapters.text.adapter import ATTENTION_MODES
 from hnsx.adapters.text.seekers import MINILM
 from hnsx.adapters.text.tokenize import CLASSES_FILE
 
-TEXT_HIDERS = ("token-masker",)
-TEXT_SEEKERS = ("tiny-bert", "hf-sequence-classifier")
 DEFAULT_MAX_LENGTH = 64
 
 
-def add_text_options(parser: argparse.ArgumentParser) -> None:
-    """The text options of ``hnsx train`` (added to the shared parser)."""
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The text options of ``hnsx train``."""
     g = parser.add_argument_group("text (--modality text)")
     g.add_argument("--text-column", default="text", help="text column of --data-file / --dataset (default text)")
     g.add_argument("--label-column", default="label", help="label column of --data-file / --dataset (default label)")
@@ -44,21 +42,6 @@ def add_text_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--attention", choices=ATTENTION_MODES, default="keep", help="hidden tokens: attended or dropped")
     g.add_argument("--share-embeddings", action="store_true", help="the hider uses the seeker's token embeddings")
     g.add_argument("--freeze-seeker", action="store_true", help="keep a pretrained seeker's weights fixed")
-
-
-def _parser_default(name: str) -> str:
-    from hnsx.cli import build_parser
-
-    return getattr(build_parser().parse_args(["train", "--out", "unused"]), name)
-
-
-def _component(args: argparse.Namespace, name: str, choices: tuple[str, ...], default: str) -> str:
-    value = getattr(args, name)
-    if value in choices:
-        return value
-    if value == _parser_default(name):  # the image default: the user did not choose
-        return default
-    raise ValueError(f"--{name} {value!r} is not a text {name}; choose one of: {', '.join(choices)}")
 
 
 def resolve_model_name(name: str) -> str:
@@ -119,24 +102,17 @@ def save_run_files(out: str | Path, tokenizer, class_names: list[str]) -> None:
 def train(args: argparse.Namespace) -> int:
     from hnsx.adapters.text.data import check_label_range
     from hnsx.adapters.text.demo import best_metrics, report
+    from hnsx.adapters.text.spec import text_spec
     from hnsx.adapters.text.tokenize import fill_token_id, load_tokenizer
-    from hnsx.cli import _config_from, print_summary
-    from hnsx.pipeline import METRICS_FILE, run_training
-    from hnsx.spec import text_spec
+    from hnsx.pipeline import METRICS_FILE, print_summary, run_training
     from hnsx.training.checkpoint import write_json_atomic
+    from hnsx.training.config import config_from_args
 
-    if args.init in ("pretrained-hider", "both"):
-        raise ValueError(
-            f"--init {args.init} pretrains the hider as an image autoencoder; text uses --init scratch or "
-            "pretrained-seeker"
-        )
-    if args.binarizer == "stochastic" and args.estimator is None:
-        raise ValueError("--binarizer stochastic needs --estimator (st1, st2, sa or reinforce)")
-    hider = _component(args, "hider", TEXT_HIDERS, "token-masker")
+    hider = args.hider
     max_length = args.max_length or DEFAULT_MAX_LENGTH
     word_level = not args.token_level
     tokenizer, seeker_kwargs = None, {}
-    seeker = _component(args, "seeker", TEXT_SEEKERS, "tiny-bert")
+    seeker = args.seeker
     if args.model_name is not None:
         seeker = "hf-sequence-classifier"
         tokenizer = load_tokenizer(resolve_model_name(args.model_name))
@@ -174,7 +150,7 @@ def train(args: argparse.Namespace) -> int:
     )
     if args.share_embeddings:
         spec = share_embeddings(spec)
-    result = run_training(data, spec, _config_from(args), args.out, resume=args.resume)
+    result = run_training(data, spec, config_from_args(args), args.out, resume=args.resume)
     if not result.fit.is_main_process:
         return 0
     save_run_files(args.out, tokenizer, data.class_names)
@@ -205,7 +181,7 @@ def share_embeddings(spec):
 
 def demo(args: argparse.Namespace) -> int:
     from hnsx.adapters.text.demo import run_text_demo
-    from hnsx.cli import print_summary
+    from hnsx.pipeline import print_summary
 
     metrics = run_text_demo(args.out, epochs=args.epochs, seed=args.seed, progress=not args.no_progress)
     print_summary(metrics)

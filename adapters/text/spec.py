@@ -1,0 +1,50 @@
+"""The spec of a text Hide-and-Seek model over ``(2, max_length)`` token and word ids."""
+
+from __future__ import annotations
+
+from hnsx.spec import Component, ModelSpec
+
+
+def text_spec(
+    max_length: int,
+    num_classes: int,
+    *,
+    vocab_size: int,
+    pad_id: int,
+    fill_id: int,
+    word_level: bool = True,
+    attention: str = "keep",
+    hider: str = "token-masker",
+    hider_kwargs: dict | None = None,
+    seeker: str = "tiny-bert",
+    seeker_kwargs: dict | None = None,
+    binarizer: str = "deterministic",
+    estimator: str | None = None,
+    estimator_kwargs: dict | None = None,
+    freeze_seeker: bool = False,
+) -> ModelSpec:
+    """The spec of a text Hide-and-Seek model over ``(2, max_length)`` token and word ids (see
+    :mod:`hnsx.adapters.text`): the token-masker hider and, by default, a small BERT seeker trained from scratch.
+    ``word_level`` is given to both the adapter and the hider."""
+    bin_kwargs = {"estimator": estimator or "st1", **(estimator_kwargs or {})}
+    default_seeker = {"vocab_size": int(vocab_size), "pad_id": int(pad_id)} if seeker == "tiny-bert" else {}
+    return ModelSpec(
+        modality="text",
+        input_shape=(2, int(max_length)),
+        num_classes=int(num_classes),
+        adapter=Component(
+            "text",
+            {
+                "max_length": int(max_length),
+                "vocab_size": int(vocab_size),
+                "pad_id": int(pad_id),
+                "fill_id": int(fill_id),
+                "word_level": bool(word_level),
+                "attention": attention,
+            },
+        ),
+        hider=Component(hider, {"vocab_size": int(vocab_size), "word_level": bool(word_level), **(hider_kwargs or {})}),
+        seeker=Component(seeker, {**default_seeker, **(seeker_kwargs or {})}),
+        binarizer=Component(binarizer, bin_kwargs),
+        freeze_seeker=freeze_seeker,
+    )

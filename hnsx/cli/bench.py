@@ -1,0 +1,163 @@
+"""``hnsx bench``: benchmarks of Hide-and-Seek against Captum's explainers (the modules of ``hnsx.benchmarks``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+
+from hnsx.binarizers import ESTIMATORS
+from hnsx.modality import DEFAULT_MODALITY, modality_names
+
+NAME = "bench"
+#: ``hnsx bench`` choices; every one but ``speed`` and ``all`` is ``hnsx.benchmarks.<module>.main(args) -> int``.
+BENCHMARKS = ("speed", "roar", "kar", "sanity", "faithfulness", "leakage", "shortcut", "all")
+#: The module of each benchmark under ``hnsx.benchmarks`` (``roar`` runs ROAR and KAR; ``kar`` KAR alone).
+BENCH_MODULES = {
+    "roar": "roar",
+    "kar": "roar",
+    "sanity": "sanity",
+    "faithfulness": "faithfulness",
+    "leakage": "leakage",
+    "shortcut": "shortcut",
+}
+#: What ``hnsx bench all`` runs, each into ``OUT/<name>/`` (``kar`` is part of ``roar``).
+BENCH_ALL = ("roar", "sanity", "faithfulness", "leakage", "shortcut")
+#: The benchmarks that take ``--estimator``.
+ESTIMATOR_BENCHMARKS = ("shortcut",)
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    bench = sub.add_parser(
+        "bench",
+        help="benchmarks: what explanations cost and how faithful they are",
+        description="Benchmarks of HnS against Captum's explainers. Each writes results.json, report.md and PNG plots "
+        "into --out; 'all' runs roar (with KAR), sanity, faithfulness, leakage and shortcut into OUT/<name>/ and "
+        "writes a combined report.md.",
+    )
+    bench.add_argument("benchmark", choices=BENCHMARKS, help="which benchmark ('roar' runs ROAR and KAR)")
+    bench.add_argument("--modality", choices=modality_names(), default=DEFAULT_MODALITY, help="default %(default)s")
+    bench.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="repetitions with different seeds (default 3; roar and kar: 5, 3 with --quick; "
+        "leakage and shortcut --quick: 1)",
+    )
+    bench.add_argument(
+        "--explainers", default=None, help="comma-separated explainers (default: the benchmark's own list)"
+    )
+    bench.add_argument("--epochs", type=int, default=None, help="epochs of each trained seeker (benchmark default)")
+    bench.add_argument("--quick", action="store_true", help="a short run (under 10 minutes on 2 cores; speed: 3)")
+    bench.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default %(default)s")
+    bench.add_argument("--threads", type=int, default=2, help="torch CPU threads (default %(default)s)")
+    bench.add_argument(
+        "--jobs", type=int, default=1, help="seeds at once in separate processes, sharing --threads (roar, kar)"
+    )
+    bench.add_argument(
+        "--estimator",
+        default=None,
+        choices=ESTIMATORS.names(),
+        help="shortcut: train its Hide-and-Seek models with the stochastic binarizer and this gradient estimator "
+        "(default: the modality's recipe)",
+    )
+    bench.add_argument("--out", required=True, help="output folder (results.json, report.md)")
+    bench.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return bench
+
+
+def _bench_module(name: str):
+    """``hnsx.benchmarks.<module>`` of benchmark ``name``; ``ValueError`` when it is not installed."""
+    module_name = f"hnsx.benchmarks.{BENCH_MODULES[name]}"
+    try:
+        module = import_module(module_name)
+    except ModuleNotFoundError as err:
+        if err.name != module_name:
+            raise
+        raise ValueError(f"the {name} benchmark is not available: this installation has no {module_name}") from None
+    if not callable(getattr(module, "main", None)):
+        raise ValueError(f"the {name} benchmark is not available: {module_name} has no main(args)")
+    return module
+
+
+def _check_bench_modality(name: str, module, modality: str) -> None:
+    supported = getattr(module, "MODALITIES", None)
+    if supported is not None and modality not in supported:
+        raise ValueError(f"the {name} benchmark supports --modality {', '.join(supported)}, not {modality!r}")
+
+
+def _run_benchmark(name: str, args: argparse.Namespace) -> int:
+    module = _bench_module(name)
+    _check_bench_modality(name, module, args.modality)
+    return int(module.main(args) or 0)
+
+
+def _bench_all(args: argparse.Namespace) -> int:
+    """Every benchmark of :data:`BENCH_ALL` into ``OUT/<name>/``, then a combined ``OUT/report.md``."""
+    from pathlib import Path
+
+    out = Path(args.out)
+    rows, sections, failed = [], [], 0
+    for name in BENCH_ALL:
+        folder = out / name
+        run_args = argparse.Namespace(**{**vars(args), "benchmark": name, "out": str(folder)})
+        try:
+            module = _bench_module(name)
+            supported = getattr(module, "MODALITIES", None)
+            if supported is not None and args.modality not in supported:
+                rows.append((name, f"skipped: supports {', '.join(supported)}"))
+                continue
+            code = int(module.main(run_args) or 0)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"hnsx bench all: {name}: error: {err}", file=sys.stderr)
+            rows.append((name, f"error: {err}"))
+            failed += 1
+            continue
+        failed += code != 0
+        rows.append((name, "done" if code == 0 else f"exit {code}"))
+        report = folder / "report.md"
+        if report.is_file():
+            title, _, rest = report.read_text().strip().partition("\n")
+            body = rest.strip() if title.startswith("# ") else f"{title}\n{rest}"
+            heading = title[2:] if title.startswith("# ") else name
+            body = ("\n" + body).replace("\n#", "\n##").strip()  # one level down, under this benchmark's heading
+            sections.append(f"## {heading}\n\n(files in `{name}/`)\n\n{body}\n")
+    table = ["| benchmark | status |", "|:---|:---|", *(f"| {n} | {s} |" for n, s in rows)]
+    text = [f"# hnsx bench all --modality {args.modality}" + (" --quick" if args.quick else ""), "", *table, ""]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text("\n".join(text + sections) + "\n")
+    print(f"wrote {out / 'report.md'}")
+    return 1 if failed else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {args.threads}")
+    if args.seeds is not None and args.seeds < 1:
+        raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.epochs is not None and args.epochs < 1:
+        raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.estimator is not None and args.benchmark not in ESTIMATOR_BENCHMARKS:
+        raise ValueError(
+            f"--estimator applies to the {', '.join(ESTIMATOR_BENCHMARKS)} benchmark only, not {args.benchmark!r}"
+        )
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda, but there is no CUDA device on this machine")
+    if args.benchmark == "speed":
+        if args.modality != "image":
+            raise ValueError(f"the speed benchmark runs on images only, not --modality {args.modality}")
+        from hnsx.benchmarks.speed import main_speed
+
+        main_speed(args.quick, args.device, args.out, threads=args.threads, progress=not args.no_progress)
+        return 0
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if args.benchmark == "all":
+        return _bench_all(args)
+    return _run_benchmark(args.benchmark, args)

@@ -1,0 +1,24 @@
+"""``hnsx explain``: explain inputs (image files, sentences, table files) with a trained model."""
+
+from __future__ import annotations
+
+import argparse
+
+from hnsx.explain import load_trained
+from hnsx.modality import modality_of
+
+NAME = "explain"
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    explain = sub.add_parser(NAME, help="explain inputs with a trained model (image files, or sentences)")
+    explain.add_argument("--checkpoint", required=True, help="a run folder or a checkpoint folder")
+    explain.add_argument("--which", choices=("best", "latest"), default="best", help="checkpoint of a run folder")
+    explain.add_argument("--out", default="explanations", help="output folder (default %(default)s)")
+    explain.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, or sentences for a text model")
+    return explain
+
+
+def run(args: argparse.Namespace) -> int:
+    model = load_trained(args.checkpoint, which=args.which)
+    return modality_of(model.adapter).explain(args, model)

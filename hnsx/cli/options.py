@@ -1,0 +1,40 @@
+"""Option types and option groups that several ``hnsx`` subcommands share."""
+
+from __future__ import annotations
+
+import argparse
+
+from hnsx.training.config import INIT_MODES, MIXED_PRECISION, TrainConfig
+
+
+def alpha_value(value: str) -> float | str:
+    """``--alpha``: a number in [0, 1] or ``adaptive``."""
+    if value.strip().lower() == "adaptive":
+        return "adaptive"
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"alpha must be a number in [0, 1] or 'adaptive', got {value!r}") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"alpha must lie in [0, 1], got {value}")
+    return number
+
+
+def add_training_options(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
+    """The options of :class:`~hnsx.training.config.TrainConfig` that ``hnsx train`` exposes."""
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, default=defaults.epochs, help="epoch budget (default %(default)s)")
+    g.add_argument("--batch-size", type=int, default=defaults.batch_size, help="default %(default)s")
+    g.add_argument("--lr", type=float, default=defaults.lr, help="Adam learning rate (default %(default)s)")
+    g.add_argument(
+        "--alpha",
+        type=alpha_value,
+        default=defaults.alpha,
+        help="constant in [0, 1] or 'adaptive' (default %(default)s)",
+    )
+    g.add_argument("--init", choices=INIT_MODES, default=defaults.init, help="default %(default)s")
+    g.add_argument("--pretrain-epochs", type=int, default=defaults.pretrain_epochs, help="default %(default)s")
+    g.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")
+    g.add_argument("--mixed-precision", choices=MIXED_PRECISION, default=defaults.mixed_precision)
+    g.add_argument("--cpu", action="store_true", help="train on the CPU even if CUDA is available")
+    g.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -21,6 +21,7 @@ from hnsx.binarizers import (
 from hnsx.loss import LossParts, hns_loss
 from hnsx.model import FrozenModule, HideAndSeek, HnSOutput
 from hnsx.registry import HIDERS, SEEKERS, Registry
+from hnsx.spec import ModelSpec, build_model
 
 __version__ = "0.1.0"
 
@@ -44,20 +45,44 @@ __all__ = [
     "HnSOutput",
     "InputError",
     "LossParts",
+    "ModelSpec",
     "Registry",
     "StochasticBinarizer",
+    "TrainConfig",
     "__version__",
     "build_alpha",
     "build_binarizer",
     "build_estimator",
+    "build_model",
+    "fit",
     "hns_loss",
+    "image_spec",
+    "tabular_spec",
+    "text_spec",
 ]
 
 
-def __getattr__(name: str):
-    """``hnsx.HnSClassifier`` is imported on first use (it pulls in scikit-learn)."""
-    if name == "HnSClassifier":
-        from hnsx.adapters.tabular.estimator import HnSClassifier
+# Imported from their module on first use, so that ``import hnsx`` imports no adapter (nor Accelerate, which
+# training needs). The spec builders belong to their modality's adapter; this map says where each one lives.
+_LAZY = {
+    "HnSClassifier": "hnsx.adapters.tabular.estimator",
+    "TrainConfig": "hnsx.training",
+    "fit": "hnsx.training",
+    "image_spec": "hnsx.spec",
+    "text_spec": "hnsx.spec",
+    "tabular_spec": "hnsx.adapters.tabular.spec",
+}
 
-        return HnSClassifier
-    raise AttributeError(f"module 'hnsx' has no attribute {name!r}")
+
+def __getattr__(name: str):
+    """The names in ``_LAZY`` are imported from their module on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hnsx' has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,7 +1,5 @@
 """hnsx: Hide-and-Seek, neural networks that explain themselves with learned binary masks."""
 
-from importlib import import_module
-
 from hnsx.adapter import ADAPTERS, Adapter, InputError
 from hnsx.alpha import (
     AdaptiveAlpha,
@@ -23,6 +21,7 @@ from hnsx.binarizers import (
 from hnsx.loss import LossParts, hns_loss
 from hnsx.model import FrozenModule, HideAndSeek, HnSOutput
 from hnsx.registry import HIDERS, SEEKERS, Registry
+from hnsx.spec import ModelSpec, build_model
 
 __version__ = "0.1.0"
 
@@ -46,19 +45,29 @@ __all__ = [
     "HnSOutput",
     "InputError",
     "LossParts",
+    "ModelSpec",
     "Registry",
     "StochasticBinarizer",
+    "TrainConfig",
     "__version__",
     "build_alpha",
     "build_binarizer",
     "build_estimator",
+    "build_model",
+    "fit",
     "hns_loss",
+    "image_spec",
+    "tabular_spec",
+    "text_spec",
 ]
 
 
-#: Public names of the built-in adapters, imported on first use (``hnsx.HnSClassifier`` pulls in scikit-learn).
+# Imported from their module on first use, so that ``import hnsx`` imports no adapter (nor Accelerate, which
+# training needs). The spec builders belong to their modality's adapter; this map says where each one lives.
 _LAZY = {
     "HnSClassifier": "hnsx.adapters.tabular.estimator",
+    "TrainConfig": "hnsx.training",
+    "fit": "hnsx.training",
     "image_spec": "hnsx.adapters.image.spec",
     "text_spec": "hnsx.adapters.text.spec",
     "tabular_spec": "hnsx.adapters.tabular.spec",
@@ -66,6 +75,14 @@ _LAZY = {
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'hnsx' has no attribute {name!r}")
+    """The names in ``_LAZY`` are imported from their module on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hnsx' has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -143,7 +143,7 @@ class StudySettings:
     data_dir, download:
         For the torchvision data sets.
     evaluator_epochs:
-        Epochs of the label-encoding evaluator (one per seed, see :func:`hnsx.study_run.label_evaluator`); 0 turns
+        Epochs of the label-encoding evaluator (one per seed, see :func:`hnsx.study.run.label_evaluator`); 0 turns
         the check off.
     """
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hnsx.study_grid import RunConfig, StudySettings, run_key
+from hnsx.study.grid import RunConfig, StudySettings, run_key
 from hnsx.training.checkpoint import write_json_atomic
 
 if TYPE_CHECKING:

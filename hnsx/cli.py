@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
 
+from hnsx.alpha import parse_alpha
 from hnsx.binarizers import BINARIZERS, ESTIMATORS
 from hnsx.study import ALL, STOCHASTIC_CHOICES, STUDY_NAMES
 from hnsx.training.config import INIT_MODES, MIXED_PRECISION, TrainConfig
@@ -41,15 +42,10 @@ def _modality_command(modality: str, command: str) -> Callable[[argparse.Namespa
 
 
 def _alpha(value: str) -> float | str:
-    if value.strip().lower() == "adaptive":
-        return "adaptive"
     try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"alpha must be a number in [0, 1] or 'adaptive', got {value!r}") from None
-    if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"alpha must lie in [0, 1], got {value}")
-    return number
+        return parse_alpha(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _add_training_options(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
@@ -178,19 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config_from(args: argparse.Namespace, **overrides) -> TrainConfig:
-    return TrainConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        alpha=args.alpha,
-        init=args.init,
-        pretrain_epochs=args.pretrain_epochs,
-        seed=args.seed,
-        mixed_precision=args.mixed_precision,
-        cpu=args.cpu,
-        progress=not args.no_progress,
-        **overrides,
-    )
+    return TrainConfig.build(args, **overrides)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -201,7 +185,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     args.dataset = args.dataset or "mnist-embedded"
     from hnsx.data import DATASETS, TORCHVISION_DATASETS, channel_mean, load_dataset
     from hnsx.pipeline import run_training
-    from hnsx.spec import image_spec
+    from hnsx.spec import binarizer_component, image_spec
 
     DATASETS.get(args.dataset)  # an unknown name fails here, listing the choices
     if args.limit is not None and args.dataset not in TORCHVISION_DATASETS:
@@ -211,7 +195,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     kwargs = {"limit": args.limit} if args.limit is not None else {}
     data = load_dataset(args.dataset, data_dir=args.data_dir, download=args.download, seed=args.seed, **kwargs)
-    estimator_kwargs = {"rate": args.slope_rate, "cap": args.slope_cap} if args.estimator == "sa" else {}
     if args.binarizer == "stochastic" and args.estimator is None:
         raise ValueError("--binarizer stochastic needs --estimator (st1, st2, sa or reinforce)")
     if args.hider_size and args.hider != "conv-autoencoder":
@@ -222,9 +205,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         hider=args.hider,
         hider_kwargs={"size": args.hider_size} if args.hider_size else None,
         seeker=args.seeker,
-        binarizer=args.binarizer,
-        estimator=args.estimator,
-        estimator_kwargs=estimator_kwargs,
+        binarizer=binarizer_component(args.binarizer, args.estimator, args.slope_rate, args.slope_cap),
         fill=args.fill,
         mean=channel_mean(data.train) if args.fill == "mean" else None,
     )

@@ -34,6 +34,30 @@ class Component:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
+def binarizer_component(
+    binarizer: str | Component = "deterministic",
+    estimator: str | None = None,
+    slope_rate: float | None = None,
+    slope_cap: float | None = None,
+    **estimator_kwargs: Any,
+) -> Component:
+    """The spec entry of a binarizer: its registry name with ``estimator`` (default ``st1``) and its arguments.
+
+    ``slope_rate`` and ``slope_cap`` are the slope-annealing estimator's ``rate`` and ``cap``: they are kept only
+    when ``estimator == "sa"`` (a command line passes its defaults whatever the estimator), and left out when
+    ``None`` (the estimator's own defaults apply). ``estimator_kwargs`` are passed as they are. A
+    :class:`Component` is returned unchanged, and then nothing else may be given.
+    """
+    if isinstance(binarizer, Component):
+        if estimator is not None or slope_rate is not None or slope_cap is not None or estimator_kwargs:
+            raise ValueError("a binarizer Component already names its estimator; pass no estimator settings with it")
+        return binarizer
+    kwargs: dict[str, Any] = {"estimator": estimator or "st1"}
+    if estimator == "sa":
+        kwargs.update({k: v for k, v in (("rate", slope_rate), ("cap", slope_cap)) if v is not None})
+    return Component(binarizer, {**kwargs, **estimator_kwargs})
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Everything needed to rebuild a :class:`~hnsx.model.HideAndSeek` except its weights."""
@@ -77,15 +101,15 @@ def image_spec(
     hider_kwargs: dict | None = None,
     seeker: str = "small-cnn",
     seeker_kwargs: dict | None = None,
-    binarizer: str = "deterministic",
+    binarizer: str | Component = "deterministic",
     estimator: str | None = None,
     estimator_kwargs: dict | None = None,
     fill: str = "zero",
     mean: list[float] | None = None,
     freeze_seeker: bool = False,
 ) -> ModelSpec:
-    """The spec of an image Hide-and-Seek model (defaults: the paper's small hider and seeker)."""
-    bin_kwargs = {"estimator": estimator or "st1", **(estimator_kwargs or {})}
+    """The spec of an image Hide-and-Seek model (defaults: the paper's small hider and seeker); ``binarizer``,
+    ``estimator`` and ``estimator_kwargs`` go through :func:`binarizer_component`."""
     return ModelSpec(
         modality="image",
         input_shape=tuple(int(s) for s in input_shape),
@@ -93,7 +117,7 @@ def image_spec(
         adapter=Component("image", {"input_shape": list(input_shape), "fill": fill, "mean": mean}),
         hider=Component(hider, dict(hider_kwargs or {})),
         seeker=Component(seeker, dict(seeker_kwargs or {})),
-        binarizer=Component(binarizer, bin_kwargs),
+        binarizer=binarizer_component(binarizer, estimator, **(estimator_kwargs or {})),
         freeze_seeker=freeze_seeker,
     )
 
@@ -111,7 +135,7 @@ def text_spec(
     hider_kwargs: dict | None = None,
     seeker: str = "tiny-bert",
     seeker_kwargs: dict | None = None,
-    binarizer: str = "deterministic",
+    binarizer: str | Component = "deterministic",
     estimator: str | None = None,
     estimator_kwargs: dict | None = None,
     freeze_seeker: bool = False,
@@ -119,7 +143,6 @@ def text_spec(
     """The spec of a text Hide-and-Seek model over ``(2, max_length)`` token and word ids (see
     :mod:`hnsx.adapters.text`): the token-masker hider and, by default, a small BERT seeker trained from scratch.
     ``word_level`` is given to both the adapter and the hider."""
-    bin_kwargs = {"estimator": estimator or "st1", **(estimator_kwargs or {})}
     default_seeker = {"vocab_size": int(vocab_size), "pad_id": int(pad_id)} if seeker == "tiny-bert" else {}
     return ModelSpec(
         modality="text",
@@ -138,7 +161,7 @@ def text_spec(
         ),
         hider=Component(hider, {"vocab_size": int(vocab_size), "word_level": bool(word_level), **(hider_kwargs or {})}),
         seeker=Component(seeker, {**default_seeker, **(seeker_kwargs or {})}),
-        binarizer=Component(binarizer, bin_kwargs),
+        binarizer=binarizer_component(binarizer, estimator, **(estimator_kwargs or {})),
         freeze_seeker=freeze_seeker,
     )
 

@@ -68,6 +68,7 @@ def train(args: argparse.Namespace) -> int:
     from hnsx.adapters.tabular.synthetic import SWITCH, selection_scores
     from hnsx.cli import _config_from, print_summary
     from hnsx.pipeline import run_training
+    from hnsx.spec import binarizer_component
     from hnsx.training.checkpoint import write_json_atomic
 
     if args.init in ("pretrained-hider", "both"):
@@ -80,7 +81,6 @@ def train(args: argparse.Namespace) -> int:
     hider = _component(args, "hider", DEFAULT_HIDER)
     seeker = _component(args, "seeker", DEFAULT_SEEKER)
     data = load_data(args)
-    estimator_kwargs = {"rate": args.slope_rate, "cap": args.slope_cap} if args.estimator == "sa" else {}
     spec = tabular_spec(
         data.schema,
         data.num_classes,
@@ -88,9 +88,7 @@ def train(args: argparse.Namespace) -> int:
         target=data.target,
         hider=hider,
         seeker=seeker,
-        binarizer=args.binarizer,
-        estimator=args.estimator,
-        estimator_kwargs=estimator_kwargs,
+        binarizer=binarizer_component(args.binarizer, args.estimator, args.slope_rate, args.slope_cap),
     )
     result = run_training(data, spec, _config_from(args), args.out, resume=args.resume)
     if not result.fit.is_main_process:

@@ -122,7 +122,7 @@ def train(args: argparse.Namespace) -> int:
     from hnsx.adapters.text.tokenize import fill_token_id, load_tokenizer
     from hnsx.cli import _config_from, print_summary
     from hnsx.pipeline import METRICS_FILE, run_training
-    from hnsx.spec import text_spec
+    from hnsx.spec import binarizer_component, text_spec
     from hnsx.training.checkpoint import write_json_atomic
 
     if args.init in ("pretrained-hider", "both"):
@@ -154,7 +154,6 @@ def train(args: argparse.Namespace) -> int:
     tokenizer = data.tokenizer
     check_label_range(data, data.num_classes)
     hider_kwargs = {}
-    estimator_kwargs = {"rate": args.slope_rate, "cap": args.slope_cap} if args.estimator == "sa" else {}
     spec = text_spec(
         max_length,
         data.num_classes,
@@ -167,9 +166,7 @@ def train(args: argparse.Namespace) -> int:
         hider_kwargs=hider_kwargs,
         seeker=seeker,
         seeker_kwargs=seeker_kwargs,
-        binarizer=args.binarizer,
-        estimator=args.estimator,
-        estimator_kwargs=estimator_kwargs,
+        binarizer=binarizer_component(args.binarizer, args.estimator, args.slope_rate, args.slope_cap),
         freeze_seeker=args.freeze_seeker,
     )
     if args.share_embeddings:

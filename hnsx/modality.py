@@ -144,11 +144,11 @@ class Modality:
         if command is not None:
             return command(args)
         from hnsx.pipeline import print_summary, run_training
-        from hnsx.training.config import config_from_args
+        from hnsx.training.config import TrainConfig
 
         data = self.load_data(args)
         spec = self.build_spec(data, args)
-        result = run_training(data, spec, config_from_args(args), args.out, resume=args.resume)
+        result = run_training(data, spec, TrainConfig.build(args), args.out, resume=args.resume)
         if result.fit.is_main_process:
             print_summary(result.metrics)
             print(f"wrote {args.out}/metrics.json, history.jsonl and checkpoints/")

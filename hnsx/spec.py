@@ -27,6 +27,30 @@ class Component:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
+def binarizer_component(
+    binarizer: str | Component = "deterministic",
+    estimator: str | None = None,
+    slope_rate: float | None = None,
+    slope_cap: float | None = None,
+    **estimator_kwargs: Any,
+) -> Component:
+    """The spec entry of a binarizer: its registry name with ``estimator`` (default ``st1``) and its arguments.
+
+    ``slope_rate`` and ``slope_cap`` are the slope-annealing estimator's ``rate`` and ``cap``: they are kept only
+    when ``estimator == "sa"`` (a command line passes its defaults whatever the estimator), and left out when
+    ``None`` (the estimator's own defaults apply). ``estimator_kwargs`` are passed as they are. A
+    :class:`Component` is returned unchanged, and then nothing else may be given.
+    """
+    if isinstance(binarizer, Component):
+        if estimator is not None or slope_rate is not None or slope_cap is not None or estimator_kwargs:
+            raise ValueError("a binarizer Component already names its estimator; pass no estimator settings with it")
+        return binarizer
+    kwargs: dict[str, Any] = {"estimator": estimator or "st1"}
+    if estimator == "sa":
+        kwargs.update({k: v for k, v in (("rate", slope_rate), ("cap", slope_cap)) if v is not None})
+    return Component(binarizer, {**kwargs, **estimator_kwargs})
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Everything needed to rebuild a :class:`~hnsx.model.HideAndSeek` except its weights."""

@@ -8,10 +8,10 @@ import sys
 import pytest
 
 import hnsx
-from hnsx.adapters.tabular.spec import tabular_spec
-from hnsx.spec import ModelSpec, build_model
 from hnsx.adapters.image.spec import image_spec
+from hnsx.adapters.tabular.spec import tabular_spec
 from hnsx.adapters.text.spec import text_spec
+from hnsx.spec import ModelSpec, build_model
 from hnsx.training import TrainConfig, fit
 
 EXPORTED = {

@@ -1,4 +1,4 @@
-"""Multi-seed studies (hnsx.study, hnsx.study_report): grids, Table 1 arithmetic, a tiny grid end to end, resume.
+"""Multi-seed studies (hnsx.study): grids, Table 1 arithmetic, a tiny grid end to end, resume.
 
 The tiny grid is the thresholding study (deterministic and ST1, both from scratch) x 2 seeds x 1 epoch on 600 of
 scikit-learn's 8x8 digits (the ``--quick`` settings).
@@ -18,17 +18,25 @@ import torch
 from hnsx.cli import main
 from hnsx.pipeline import run_training
 from hnsx.spec import build_model
-from hnsx.study import choose_stochastic, finished_runs, run_study
-from hnsx.study_grid import RunConfig, expand_studies, quick_settings, run_key, study_configs
-from hnsx.study_report import run_summary, table1, table1_markdown
-from hnsx.study_run import (
+from hnsx.study import (
     RESULT_FILE,
+    RunConfig,
     RunTask,
     baseline_accuracy,
+    choose_stochastic,
     evaluator_accuracy,
+    expand_studies,
+    finished_runs,
     label_evaluator,
     load_study_data,
+    quick_settings,
+    run_key,
     run_spec,
+    run_study,
+    run_summary,
+    study_configs,
+    table1,
+    table1_markdown,
     train_run,
 )
 from hnsx.training.checkpoint import write_json_atomic

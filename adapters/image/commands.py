@@ -19,7 +19,8 @@ def train(args: argparse.Namespace) -> int:
     from hnsx.adapters.image.data import DATASETS, TORCHVISION_DATASETS, channel_mean, load_dataset
     from hnsx.adapters.image.spec import image_spec
     from hnsx.pipeline import print_summary, run_training
-    from hnsx.training.config import config_from_args
+    from hnsx.spec import binarizer_component
+    from hnsx.training.config import TrainConfig
 
     if args.data_file is not None:
         raise ValueError("--data-file applies to --modality text and tabular; images come from --dataset")
@@ -34,20 +35,17 @@ def train(args: argparse.Namespace) -> int:
         raise ValueError(f"--hider-size applies to --hider conv-autoencoder, not {args.hider!r}")
     kwargs = {"limit": args.limit} if args.limit is not None else {}
     data = load_dataset(args.dataset, data_dir=args.data_dir, download=args.download, seed=args.seed, **kwargs)
-    estimator_kwargs = {"rate": args.slope_rate, "cap": args.slope_cap} if args.estimator == "sa" else {}
     spec = image_spec(
         data.input_shape,
         data.num_classes,
         hider=args.hider,
         hider_kwargs={"size": args.hider_size} if args.hider_size else None,
         seeker=args.seeker,
-        binarizer=args.binarizer,
-        estimator=args.estimator,
-        estimator_kwargs=estimator_kwargs,
+        binarizer=binarizer_component(args.binarizer, args.estimator, args.slope_rate, args.slope_cap),
         fill=args.fill,
         mean=channel_mean(data.train) if args.fill == "mean" else None,
     )
-    result = run_training(data, spec, config_from_args(args), args.out, resume=args.resume)
+    result = run_training(data, spec, TrainConfig.build(args), args.out, resume=args.resume)
     if not result.fit.is_main_process:
         return 0
     print_summary(result.metrics)

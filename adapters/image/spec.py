@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hnsx.spec import Component, ModelSpec
+from hnsx.spec import Component, ModelSpec, binarizer_component
 
 
 def image_spec(
@@ -13,15 +13,15 @@ def image_spec(
     hider_kwargs: dict | None = None,
     seeker: str = "small-cnn",
     seeker_kwargs: dict | None = None,
-    binarizer: str = "deterministic",
+    binarizer: str | Component = "deterministic",
     estimator: str | None = None,
     estimator_kwargs: dict | None = None,
     fill: str = "zero",
     mean: list[float] | None = None,
     freeze_seeker: bool = False,
 ) -> ModelSpec:
-    """The spec of an image Hide-and-Seek model (defaults: the paper's small hider and seeker)."""
-    bin_kwargs = {"estimator": estimator or "st1", **(estimator_kwargs or {})}
+    """The spec of an image Hide-and-Seek model (defaults: the paper's small hider and seeker); ``binarizer``,
+    ``estimator`` and ``estimator_kwargs`` go through :func:`binarizer_component`."""
     return ModelSpec(
         modality="image",
         input_shape=tuple(int(s) for s in input_shape),
@@ -29,6 +29,6 @@ def image_spec(
         adapter=Component("image", {"input_shape": list(input_shape), "fill": fill, "mean": mean}),
         hider=Component(hider, dict(hider_kwargs or {})),
         seeker=Component(seeker, dict(seeker_kwargs or {})),
-        binarizer=Component(binarizer, bin_kwargs),
+        binarizer=binarizer_component(binarizer, estimator, **(estimator_kwargs or {})),
         freeze_seeker=freeze_seeker,
     )

@@ -58,12 +58,12 @@ def train(args: argparse.Namespace) -> int:
     from hnsx.adapters.tabular.spec import tabular_spec
     from hnsx.adapters.tabular.synthetic import SWITCH, selection_scores
     from hnsx.pipeline import print_summary, run_training
+    from hnsx.spec import binarizer_component
     from hnsx.training.checkpoint import write_json_atomic
-    from hnsx.training.config import config_from_args
+    from hnsx.training.config import TrainConfig
 
     hider, seeker = args.hider, args.seeker
     data = load_data(args)
-    estimator_kwargs = {"rate": args.slope_rate, "cap": args.slope_cap} if args.estimator == "sa" else {}
     spec = tabular_spec(
         data.schema,
         data.num_classes,
@@ -71,11 +71,9 @@ def train(args: argparse.Namespace) -> int:
         target=data.target,
         hider=hider,
         seeker=seeker,
-        binarizer=args.binarizer,
-        estimator=args.estimator,
-        estimator_kwargs=estimator_kwargs,
+        binarizer=binarizer_component(args.binarizer, args.estimator, args.slope_rate, args.slope_cap),
     )
-    result = run_training(data, spec, config_from_args(args), args.out, resume=args.resume)
+    result = run_training(data, spec, TrainConfig.build(args), args.out, resume=args.resume)
     if not result.fit.is_main_process:
         return 0
     metrics = result.metrics

@@ -192,17 +192,7 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
                 f"init={self.init!r} does not apply to tables (no autoencoder target for the hider); "
                 "use 'pretrained-seeker' or 'scratch'"
             )
-        return TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            alpha=self.alpha,
-            init=self.init,
-            pretrain_epochs=self.pretrain_epochs,
-            seed=seed,
-            cpu=self.cpu,
-            progress=self.progress,
-        )
+        return TrainConfig.build(self, seed=seed)
 
     def _split(self, codes: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
         """Train and eval row indices; ``"train"`` as third item when the training rows are scored."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hnsx.adapters.tabular.schema import TabularSchema
-from hnsx.spec import CUSTOM, Component, ModelSpec
+from hnsx.spec import CUSTOM, Component, ModelSpec, binarizer_component
 
 
 def tabular_spec(
@@ -19,7 +19,7 @@ def tabular_spec(
     hider_hidden: Sequence[int] | None = None,
     seeker: str = "tabular-mlp",
     seeker_kwargs: dict | None = None,
-    binarizer: str = "deterministic",
+    binarizer: str | Component = "deterministic",
     estimator: str | None = None,
     estimator_kwargs: dict | None = None,
     freeze_seeker: bool = False,
@@ -45,7 +45,7 @@ def tabular_spec(
     seeker:
         ``"tabular-mlp"`` or ``"custom"`` (the user's own ``(B, F) -> (B, num_classes)`` module).
     binarizer, estimator, estimator_kwargs:
-        The binarizer (:mod:`hnsx.binarizers`).
+        The binarizer (:mod:`hnsx.binarizers`), through :func:`hnsx.spec.binarizer_component`.
     freeze_seeker:
         Keep the seeker's weights fixed (post-hoc explanation of a trained model).
     """
@@ -66,6 +66,6 @@ def tabular_spec(
         ),
         hider=Component(hider, {"cardinalities": cards, "hidden": [int(h) for h in (hider_hidden or hidden)]}),
         seeker=Component(seeker, {**seeker_kw, **(seeker_kwargs or {})}),
-        binarizer=Component(binarizer, {"estimator": estimator or "st1", **(estimator_kwargs or {})}),
+        binarizer=binarizer_component(binarizer, estimator, **(estimator_kwargs or {})),
         freeze_seeker=freeze_seeker,
     )

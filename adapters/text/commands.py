@@ -105,8 +105,9 @@ def train(args: argparse.Namespace) -> int:
     from hnsx.adapters.text.spec import text_spec
     from hnsx.adapters.text.tokenize import fill_token_id, load_tokenizer
     from hnsx.pipeline import METRICS_FILE, print_summary, run_training
+    from hnsx.spec import binarizer_component
     from hnsx.training.checkpoint import write_json_atomic
-    from hnsx.training.config import config_from_args
+    from hnsx.training.config import TrainConfig
 
     hider = args.hider
     max_length = args.max_length or DEFAULT_MAX_LENGTH
@@ -130,7 +131,6 @@ def train(args: argparse.Namespace) -> int:
     tokenizer = data.tokenizer
     check_label_range(data, data.num_classes)
     hider_kwargs = {}
-    estimator_kwargs = {"rate": args.slope_rate, "cap": args.slope_cap} if args.estimator == "sa" else {}
     spec = text_spec(
         max_length,
         data.num_classes,
@@ -143,14 +143,12 @@ def train(args: argparse.Namespace) -> int:
         hider_kwargs=hider_kwargs,
         seeker=seeker,
         seeker_kwargs=seeker_kwargs,
-        binarizer=args.binarizer,
-        estimator=args.estimator,
-        estimator_kwargs=estimator_kwargs,
+        binarizer=binarizer_component(args.binarizer, args.estimator, args.slope_rate, args.slope_cap),
         freeze_seeker=args.freeze_seeker,
     )
     if args.share_embeddings:
         spec = share_embeddings(spec)
-    result = run_training(data, spec, config_from_args(args), args.out, resume=args.resume)
+    result = run_training(data, spec, TrainConfig.build(args), args.out, resume=args.resume)
     if not result.fit.is_main_process:
         return 0
     save_run_files(args.out, tokenizer, data.class_names)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hnsx.spec import Component, ModelSpec
+from hnsx.spec import Component, ModelSpec, binarizer_component
 
 
 def text_spec(
@@ -18,7 +18,7 @@ def text_spec(
     hider_kwargs: dict | None = None,
     seeker: str = "tiny-bert",
     seeker_kwargs: dict | None = None,
-    binarizer: str = "deterministic",
+    binarizer: str | Component = "deterministic",
     estimator: str | None = None,
     estimator_kwargs: dict | None = None,
     freeze_seeker: bool = False,
@@ -26,7 +26,6 @@ def text_spec(
     """The spec of a text Hide-and-Seek model over ``(2, max_length)`` token and word ids (see
     :mod:`hnsx.adapters.text`): the token-masker hider and, by default, a small BERT seeker trained from scratch.
     ``word_level`` is given to both the adapter and the hider."""
-    bin_kwargs = {"estimator": estimator or "st1", **(estimator_kwargs or {})}
     default_seeker = {"vocab_size": int(vocab_size), "pad_id": int(pad_id)} if seeker == "tiny-bert" else {}
     return ModelSpec(
         modality="text",
@@ -45,6 +44,6 @@ def text_spec(
         ),
         hider=Component(hider, {"vocab_size": int(vocab_size), "word_level": bool(word_level), **(hider_kwargs or {})}),
         seeker=Component(seeker, {**default_seeker, **(seeker_kwargs or {})}),
-        binarizer=Component(binarizer, bin_kwargs),
+        binarizer=binarizer_component(binarizer, estimator, **(estimator_kwargs or {})),
         freeze_seeker=freeze_seeker,
     )

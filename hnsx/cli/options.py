@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from hnsx.alpha import parse_alpha
 from hnsx.training.config import INIT_MODES, MIXED_PRECISION, TrainConfig
 
 
 def alpha_value(value: str) -> float | str:
     """``--alpha``: a number in [0, 1] or ``adaptive``."""
-    if value.strip().lower() == "adaptive":
-        return "adaptive"
     try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"alpha must be a number in [0, 1] or 'adaptive', got {value!r}") from None
-    if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"alpha must lie in [0, 1], got {value}")
-    return number
+        return parse_alpha(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def add_training_options(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:

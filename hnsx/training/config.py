@@ -1,12 +1,18 @@
-"""Hyper-parameters of a training run, frozen, and the rule for which of them a resumed run may change."""
+"""Hyper-parameters of a training run, frozen, and the rule for which of them a resumed run may change.
+
+:meth:`TrainConfig.build` is the one way a config is made from settings kept elsewhere: a command line's
+``argparse.Namespace``, a scikit-learn estimator's parameters, a study's settings, a benchmark recipe's config.
+"""
 
 from __future__ import annotations
 
+import argparse
 import math
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from typing import Any
 
-from hnsx.alpha import check_alpha
+from hnsx.alpha import ADAPTIVE, AdaptiveAlphaConfig, AlphaSchedule, build_alpha, parse_alpha
 
 INIT_MODES = ("scratch", "pretrained-hider", "pretrained-seeker", "both")
 MIXED_PRECISION = ("no", "fp16", "bf16")
@@ -27,13 +33,16 @@ class TrainConfig:
     lr:
         Adam learning rate for hider and seeker.
     alpha:
-        A number in [0, 1] (constant) or ``"adaptive"`` (paper 5.4.2).
+        A number in [0, 1] (constant) or ``"adaptive"`` (paper 5.4.2), checked by :func:`hnsx.alpha.parse_alpha`
+        (kept as a float, or as ``"adaptive"`` in any spelling that function accepts).
     alpha_window, alpha_step, alpha_floor, alpha_tolerance:
         Adaptive alpha: window of classification losses, drop per plateau, floor, relative plateau tolerance.
     alpha_smoothing:
-        The adaptive schedule is fed an exponential moving average of the batch classification loss with this
-        factor (``ema = s * ema + (1 - s) * loss``); 0 feeds the raw batch losses. Raw losses of batches of 64
-        rarely stay within 10 % of their mean for 100 steps, so the paper's rule would almost never fire.
+        The adaptive schedule smooths the batch classification losses it is told with an exponential moving
+        average of this factor (``ema = s * ema + (1 - s) * loss``); 0 feeds the raw batch losses. Raw losses of
+        batches of 64 rarely stay within 10 % of their mean for 100 steps, so the paper's rule would almost never
+        fire. The ``alpha_*`` settings are those of :class:`hnsx.alpha.AdaptiveAlphaConfig`, which checks them
+        (whatever ``alpha`` is).
     init:
         ``scratch``, ``pretrained-hider``, ``pretrained-seeker`` or ``both`` (paper 6.3).
     pretrain_epochs:
@@ -79,15 +88,13 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if not isinstance(self.alpha, str) or self.alpha != "adaptive":
-            check_alpha(self.alpha)
-        for name in ("epochs", "batch_size", "alpha_window", "keep_last"):
+        object.__setattr__(self, "alpha", parse_alpha(self.alpha))
+        AdaptiveAlphaConfig(**self.alpha_kwargs())
+        for name in ("epochs", "batch_size", "keep_last"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.baseline_epochs is not None and self.baseline_epochs < 1:
             raise ValueError(f"baseline_epochs must be at least 1 (or None), got {self.baseline_epochs}")
-        if not 0.0 <= self.alpha_smoothing < 1.0:
-            raise ValueError(f"alpha_smoothing must lie in [0, 1), got {self.alpha_smoothing}")
         if self.pretrain_epochs < 0:
             raise ValueError(f"pretrain_epochs must be >= 0, got {self.pretrain_epochs}")
         if not (math.isfinite(self.lr) and self.lr > 0):
@@ -99,9 +106,29 @@ class TrainConfig:
                 f"unknown mixed_precision {self.mixed_precision!r}; choose one of: {', '.join(MIXED_PRECISION)}"
             )
 
+    @classmethod
+    def build(cls, source: Any = None, /, **overrides: Any) -> TrainConfig:
+        """A config from settings kept elsewhere: every field of this class that ``source`` has, by the same name,
+        then ``overrides``; fields neither holds keep their defaults.
+
+        ``source`` may be ``None``, a mapping, a dataclass (a study's ``StudySettings``, a recipe's
+        ``TrainConfig``), a scikit-learn estimator (its ``get_params()``) or an ``argparse.Namespace``, whose
+        ``no_progress`` flag reads as ``progress = not no_progress``. Names in ``overrides`` that are not fields
+        raise ``ValueError``; so does every setting the fields refuse.
+        """
+        values = _settings_of(source)
+        if "no_progress" in values and "progress" not in values:
+            values["progress"] = not values["no_progress"]
+        known = {f.name for f in fields(cls)}
+        return cls.from_dict({**{k: v for k, v in values.items() if k in known}, **overrides})
+
     @property
     def adaptive(self) -> bool:
-        return self.alpha == "adaptive"
+        return self.alpha == ADAPTIVE
+
+    def alpha_schedule(self) -> AlphaSchedule:
+        """A fresh alpha schedule of these settings (adaptive or constant)."""
+        return build_alpha(self.alpha, **(self.alpha_kwargs() if self.adaptive else {}))
 
     @property
     def baseline_budget(self) -> int:
@@ -114,6 +141,7 @@ class TrainConfig:
             "step": self.alpha_step,
             "floor": self.alpha_floor,
             "tolerance": self.alpha_tolerance,
+            "smoothing": self.alpha_smoothing,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -135,18 +163,16 @@ class TrainConfig:
         ]
 
 
-def config_from_args(args: Any, **overrides: Any) -> TrainConfig:
-    """The :class:`TrainConfig` of ``hnsx train``'s parsed arguments (``overrides`` win)."""
-    return TrainConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        alpha=args.alpha,
-        init=args.init,
-        pretrain_epochs=args.pretrain_epochs,
-        seed=args.seed,
-        mixed_precision=args.mixed_precision,
-        cpu=args.cpu,
-        progress=not args.no_progress,
-        **overrides,
-    )
+def _settings_of(source: Any) -> dict[str, Any]:
+    """The named settings ``source`` holds (see :meth:`TrainConfig.build`)."""
+    if source is None:
+        return {}
+    if isinstance(source, Mapping):
+        return dict(source)
+    if is_dataclass(source) and not isinstance(source, type):
+        return {f.name: getattr(source, f.name) for f in fields(source)}
+    if callable(getattr(source, "get_params", None)):  # a scikit-learn estimator
+        return dict(source.get_params(deep=False))
+    if isinstance(source, argparse.Namespace):
+        return vars(source).copy()
+    raise TypeError(f"cannot read training settings from a {type(source).__name__}")

@@ -2,19 +2,17 @@
 
 ``fit`` follows the Accelerate examples: ``Accelerator(...)`` -> ``prepare`` -> ``accelerator.backward`` ->
 ``gather_for_metrics`` for evaluation. It never pickles: checkpoints are safetensors + JSON
-(:mod:`hnsx.training.checkpoint`). A run folder holds::
+(:mod:`hnsx.training.checkpoint`) in a run folder (:mod:`hnsx.training.run_folder`).
 
-    history.jsonl            one JSON record per epoch (training losses, alpha, eval F / I / FIR / FII, time)
-    checkpoints/epoch-0003/  every epoch (the last ``keep_last`` kept), with optimizer and RNG state for resume
-    checkpoints/phase-01-alpha-1.00/   weights at the end of each adaptive-alpha phase
-    checkpoints/best/        highest FII among the epochs that did not collapse
-    checkpoints/index.json   names of the latest and best checkpoints
+The steps, in order: setup (:func:`fit`: accelerator, seed, loaders, the alpha schedule), start or resume
+(:func:`_resume`, or pretraining by :func:`_init_components`), the optimizer (:func:`_prepare`), the epoch loop
+(:class:`_Loop`: :meth:`~_Loop.train_epoch` over batches, :meth:`~_Loop.end_epoch` for evaluation, the history
+record and checkpointing).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import time
 import warnings
@@ -27,28 +25,19 @@ from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, set_seed
 from tqdm.auto import tqdm
 
-from hnsx.alpha import AlphaEvent, build_alpha
+from hnsx.alpha import AlphaEvent, AlphaSchedule
 from hnsx.loss import hns_loss
 from hnsx.metrics import Scores, accuracy, evaluate
 from hnsx.modality import modality_of
 from hnsx.model import HideAndSeek
 from hnsx.spec import ModelSpec
-from hnsx.training.checkpoint import (
-    TRAINING_FILE,
-    CheckpointDir,
-    CheckpointError,
-    flatten_optimizer,
-    load_model_state,
-    read_tensors,
-    save_checkpoint,
-    unflatten_optimizer,
-    write_json_atomic,
-)
+from hnsx.training.checkpoint import CheckpointError, flatten_optimizer, unflatten_optimizer
 from hnsx.training.config import TrainConfig
 from hnsx.training.pretrain import pretrain_hider, train_classifier
+from hnsx.training.run_folder import HISTORY_FILE, RunFolder, legacy_alpha_state
 
 log = logging.getLogger("hnsx")
-HISTORY_FILE = "history.jsonl"
+__all__ = ["HISTORY_FILE", "FitResult", "fit", "make_accelerator"]
 
 
 @dataclass
@@ -104,18 +93,209 @@ def _training_state(optimizer) -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, meta
 
 
-def _append_history(path: Path, record: dict) -> None:
-    with open(path, "a") as fh:
-        fh.write(json.dumps(record, sort_keys=True) + "\n")
-        fh.flush()
+def _warn_collapse(epoch: int, scores: Scores) -> None:
+    kind = "interpretability (hides almost nothing)" if scores.collapsed_interpretability else "fidelity"
+    if not scores.collapsed_interpretability and scores.chance_accuracy is not None:
+        kind += f"; accuracy {scores.accuracy:.3f}, chance {scores.chance_accuracy:.3f}"
+    warnings.warn(
+        f"epoch {epoch}: the model collapsed ({kind}): F={scores.fidelity:.3f}, I={scores.interpretability:.3f}",
+        RuntimeWarning,
+        stacklevel=5,  # the caller of fit (through _Loop.end_epoch and _Loop.run_epochs)
+    )
 
 
-def _read_history(path: Path, upto_epoch: int) -> list[dict]:
-    """History records up to ``upto_epoch``; later lines (written after the last checkpoint) are dropped."""
-    if not path.is_file():
-        return []
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in records if r["epoch"] <= upto_epoch]
+@dataclass
+class _RunState:
+    """What a run carries from epoch to epoch, and what its checkpoints record besides weights and optimizer."""
+
+    baseline_accuracy: float
+    epoch: int = 0  # the last finished epoch
+    step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_key: tuple | None = None
+    best_scores: Scores | None = None
+    stopped: str = "epochs"
+
+    def improve(self, scores: Scores) -> bool:
+        """Whether ``scores`` beat the best so far (no collapse first, then FII); they become the best if so."""
+        key = (not scores.collapsed, scores.fii)
+        if self.best_key is not None and key <= self.best_key:
+            return False
+        self.best_key, self.best_scores = key, scores
+        return True
+
+
+def _resume(
+    model: HideAndSeek, folder: RunFolder, config: TrainConfig, spec: ModelSpec | None, schedule: AlphaSchedule
+) -> tuple[_RunState, dict[str, torch.Tensor], dict]:
+    """Load the latest checkpoint of ``folder`` into ``model`` and ``schedule``; the run's state, training tensors and
+    optimizer metadata. Settings that may not change (:meth:`TrainConfig.resume_conflicts`) must match."""
+    state, latest = folder.load_latest(model)
+    conflicts = config.resume_conflicts(state["config"])
+    if spec is not None and state.get("spec") not in (None, spec.to_dict()):
+        conflicts.append("model spec differs")
+    if conflicts:
+        raise CheckpointError(f"cannot resume {folder.out} with different settings: {'; '.join(conflicts)}")
+    tensors = folder.training_tensors(latest)
+    schedule.load_state_dict(legacy_alpha_state(state))
+    run = _RunState(
+        baseline_accuracy=state["baseline_accuracy"],
+        epoch=state["epoch"],
+        step=state["step"],
+        best_key=tuple(state["best_key"]) if state.get("best_key") else None,
+        best_scores=Scores(**state["best_scores"]) if state.get("best_scores") else None,
+        stopped="converged" if state.get("stopped") == "converged" else "epochs",
+    )
+    run.history = folder.history(run.epoch)
+    if run.stopped == "converged":
+        log.info("the run in %s had already converged", folder.out)
+    return run, tensors, state["optimizer"]
+
+
+def _prepare(model: HideAndSeek, config: TrainConfig, accelerator: Accelerator, tensors, meta):
+    """Adam over the trainable parameters (restored from ``tensors`` and ``meta`` on resume, with the torch RNG),
+    prepared with the model by ``accelerator``."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameters")
+    optimizer = torch.optim.Adam(params, lr=config.lr)
+    if meta is not None:
+        optimizer.load_state_dict(unflatten_optimizer(tensors, meta))
+        torch.set_rng_state(tensors["rng.torch"])
+    return accelerator.prepare(model, optimizer)
+
+
+@dataclass
+class _Loop:
+    """The epoch loop: training steps, alpha's schedule, evaluation, the history and checkpoints."""
+
+    wrapped: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: AlphaSchedule
+    run: _RunState
+    config: TrainConfig
+    accelerator: Accelerator
+    folder: RunFolder | None
+    spec: ModelSpec | None
+
+    def __post_init__(self) -> None:
+        self.core: HideAndSeek = self.accelerator.unwrap_model(self.wrapped)
+        self.main = self.accelerator.is_main_process
+
+    def state(self, epoch: int, scores: Scores | None, **extra: Any) -> dict[str, Any]:
+        """A checkpoint's ``state.json`` content."""
+        run = self.run
+        return {
+            "kind": "training",
+            "spec": self.spec.to_dict() if self.spec is not None else None,
+            "config": self.config.to_dict(),
+            "epoch": epoch,
+            "step": run.step,
+            "alpha": self.schedule.state_dict(),
+            "baseline_accuracy": run.baseline_accuracy,
+            "scores": scores.as_dict() if scores is not None else None,
+            "best_key": list(run.best_key) if run.best_key else None,
+            "best_scores": {k: v for k, v in run.best_scores.as_dict().items() if k != "collapsed"}
+            if run.best_scores
+            else None,
+            "stopped": run.stopped,
+            **extra,
+        }
+
+    def run_epochs(self, train_loader, eval_loader) -> Scores | None:
+        """Train the epochs left in the budget; the last epoch's scores (``None`` when none was left)."""
+        scores = None
+        for epoch in range(self.run.epoch + 1, self.config.epochs + 1):
+            if self.run.stopped == "converged":
+                break
+            t0 = time.perf_counter()
+            means = self.train_epoch(epoch, train_loader)
+            scores = self.end_epoch(epoch, eval_loader, means, t0)
+        return scores
+
+    def train_epoch(self, epoch: int, loader) -> list[float]:
+        """One pass over ``loader`` (cut short when alpha converges); mean loss, classification loss, kept fraction."""
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(epoch)
+        self.wrapped.train()
+        sums, batches, steps = torch.zeros(3), 0, len(loader)
+        bar = tqdm(
+            loader,
+            desc=f"epoch {epoch}/{self.config.epochs}",
+            disable=not (self.config.progress and self.main),
+            leave=False,
+        )
+        for i, (inputs, targets) in enumerate(bar):
+            self.core.binarizer.set_progress(epoch - 1 + i / steps)
+            loss, clf, kept = self.step(inputs, targets)
+            sums += torch.tensor([loss, clf, kept])
+            batches += 1
+            if self.update_alpha(epoch, clf):
+                break
+            bar.set_postfix(alpha=f"{self.schedule.alpha:.2f}", clf=f"{clf:.3f}", kept=f"{kept:.2f}")
+        return (sums / max(batches, 1)).tolist()
+
+    def step(self, inputs, targets) -> tuple[float, float, float]:
+        """One optimizer step; the batch's loss and its classification loss and kept fraction (mean over processes)."""
+        parts = hns_loss(
+            self.wrapped(inputs), targets, self.schedule.alpha, self.core.binarizer, self.core.adapter.kept_fraction
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        self.accelerator.backward(parts.loss)
+        self.optimizer.step()
+        self.run.step += 1
+        clf = float(self.accelerator.reduce(parts.classification.float(), reduction="mean"))
+        kept = float(self.accelerator.reduce(parts.kept_fraction.float(), reduction="mean"))
+        return float(parts.loss.detach()), clf, kept
+
+    def update_alpha(self, epoch: int, clf: float) -> bool:
+        """Tell the schedule the step's classification loss; a phase checkpoint when alpha drops. True: stop now
+        (the floor phase plateaued and ``stop_on_converge``)."""
+        event = self.schedule.update(clf)
+        if event is AlphaEvent.LOWERED and self.folder is not None:
+            ended = self.schedule.alpha + self.config.alpha_step
+            name = f"phase-{self.schedule.phase:02d}-alpha-{ended:.2f}"
+            state = self.state(epoch - 1, None, kind="phase", phase_alpha=ended)
+            self.folder.save_phase(name, self.core.state_dict(), state)
+        elif event is AlphaEvent.CONVERGED and self.config.stop_on_converge:
+            self.run.stopped = "converged"
+            return True
+        return False
+
+    def end_epoch(self, epoch: int, eval_loader, means: list[float], t0: float) -> Scores:
+        """Evaluate, record the epoch in the history, keep the best, write the checkpoints; the epoch's scores."""
+        run = self.run
+        scores = evaluate(self.core, eval_loader, run.baseline_accuracy, self.accelerator)
+        record = {
+            "epoch": epoch,
+            "step": run.step,
+            "alpha": self.schedule.alpha,
+            "phase": self.schedule.phase,
+            "slope": float(self.core.binarizer.slope),
+            "train_loss": means[0],
+            "train_classification": means[1],
+            "train_kept_fraction": means[2],
+            "seconds": time.perf_counter() - t0,
+            **scores.as_dict(),
+        }
+        run.history.append(record)
+        run.epoch = epoch
+        if scores.collapsed and self.main:
+            _warn_collapse(epoch, scores)
+        improved = run.improve(scores)
+        if self.folder is not None:
+            if self.main:
+                tensors, meta = _training_state(self.optimizer)
+                state = self.state(epoch, scores, optimizer=meta)
+                best = self.state(epoch, scores, kind="best") if improved else None
+                self.folder.save_epoch(epoch, self.core.state_dict(), state, tensors, record, best)
+            self.accelerator.wait_for_everyone()
+        if self.main:
+            log.info(
+                "epoch %d: alpha=%.2f F=%.4f I=%.4f FII=%.4f",
+                *(epoch, self.schedule.alpha, scores.fidelity, scores.interpretability, scores.fii),
+            )
+        return scores
 
 
 def fit(
@@ -155,209 +335,32 @@ def fit(
     config = config or TrainConfig()
     accelerator = accelerator or make_accelerator(config)
     set_seed(config.seed)
-    out = Path(out_dir) if out_dir is not None else None
-    if resume and out is None:
+    if resume and out_dir is None:
         raise ValueError("resume=True needs the out_dir of the run to continue")
-    ckpts = CheckpointDir(out, config.keep_last) if out is not None else None
-    history_path = out / HISTORY_FILE if out is not None else None
-    main = accelerator.is_main_process
-
+    folder = RunFolder(out_dir, config.keep_last, accelerator.is_main_process) if out_dir is not None else None
     train_loader, eval_loader = accelerator.prepare(train_loader, eval_loader)
-    schedule = build_alpha(config.alpha, **(config.alpha_kwargs() if config.adaptive else {}))
-    start_epoch = global_step = 0
-    history: list[dict] = []
-    best_name, best_scores, best_key = None, None, None
-    training_tensors: dict[str, torch.Tensor] | None = None
-    optimizer_meta: dict | None = None
-
+    schedule = config.alpha_schedule()
     if resume:
-        index = ckpts.index()
-        if "latest" not in index:
-            raise CheckpointError(f"nothing to resume in {out}: no checkpoint index")
-        latest = ckpts.root / index["latest"]
-        state = load_model_state(model, latest)
-        conflicts = config.resume_conflicts(state["config"])
-        if spec is not None and state.get("spec") not in (None, spec.to_dict()):
-            conflicts.append("model spec differs")
-        if conflicts:
-            raise CheckpointError(f"cannot resume {out} with different settings: {'; '.join(conflicts)}")
-        training_tensors = read_tensors(latest, TRAINING_FILE)
-        optimizer_meta = state["optimizer"]
-        schedule.load_state_dict(state["alpha"])
-        start_epoch, global_step = state["epoch"], state["step"]
-        baseline_accuracy = state["baseline_accuracy"]
-        best_name = index.get("best")
-        best_key = tuple(state["best_key"]) if state.get("best_key") else None
-        if state.get("best_scores"):
-            best_scores = Scores(**state["best_scores"])
-        if history_path is not None:
-            history = _read_history(history_path, start_epoch)
-            if main:
-                history_path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in history))
-        if state.get("stopped") == "converged":
-            log.info("the run in %s had already converged", out)
+        run, tensors, meta = _resume(model, folder, config, spec, schedule)
     else:
-        if out is not None and main:
-            out.mkdir(parents=True, exist_ok=True)
-            if history_path.exists():
-                history_path.unlink()
-        baseline_accuracy = _init_components(model, train_loader, eval_loader, config, accelerator, baseline_accuracy)
-
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("the model has no trainable parameters")
-    optimizer = torch.optim.Adam(params, lr=config.lr)
-    if optimizer_meta is not None:
-        optimizer.load_state_dict(unflatten_optimizer(training_tensors, optimizer_meta))
-        torch.set_rng_state(training_tensors["rng.torch"])
-    wrapped, optimizer = accelerator.prepare(model, optimizer)
-    core: HideAndSeek = accelerator.unwrap_model(wrapped)
-    steps_per_epoch = len(train_loader)
-    stopped = "converged" if resume and state.get("stopped") == "converged" else "epochs"
-
-    def checkpoint_state(epoch: int, scores: Scores | None, extra: dict | None = None) -> dict:
-        return {
-            "kind": "training",
-            "spec": spec.to_dict() if spec is not None else None,
-            "config": config.to_dict(),
-            "epoch": epoch,
-            "step": global_step,
-            "alpha": schedule.state_dict(),
-            "baseline_accuracy": baseline_accuracy,
-            "scores": scores.as_dict() if scores is not None else None,
-            "best_key": list(best_key) if best_key else None,
-            "best_scores": {k: v for k, v in best_scores.as_dict().items() if k != "collapsed"}
-            if best_scores
-            else None,
-            "stopped": stopped,
-            "smoothed_loss": smoothed,
-            **(extra or {}),
-        }
-
-    scores = None
-    smoothed = state.get("smoothed_loss") if resume else None
-    epoch = start_epoch
-    for epoch in range(start_epoch + 1, config.epochs + 1):
-        if stopped == "converged":
-            break
-        t0 = time.perf_counter()
-        if hasattr(train_loader, "set_epoch"):
-            train_loader.set_epoch(epoch)
-        wrapped.train()
-        sums = torch.zeros(3)
-        batches = 0
-        bar = tqdm(
-            train_loader,
-            desc=f"epoch {epoch}/{config.epochs}",
-            disable=not (config.progress and main),
-            leave=False,
-        )
-        for i, (inputs, targets) in enumerate(bar):
-            core.binarizer.set_progress(epoch - 1 + i / steps_per_epoch)
-            alpha = schedule.alpha
-            out_batch = wrapped(inputs)
-            parts = hns_loss(out_batch, targets, alpha, core.binarizer, core.adapter.kept_fraction)
-            optimizer.zero_grad(set_to_none=True)
-            accelerator.backward(parts.loss)
-            optimizer.step()
-            global_step += 1
-            clf = float(accelerator.reduce(parts.classification.float(), reduction="mean"))
-            kept = float(accelerator.reduce(parts.kept_fraction.float(), reduction="mean"))
-            sums += torch.tensor([float(parts.loss.detach()), clf, kept])
-            batches += 1
-            smoothed = (
-                clf if smoothed is None else config.alpha_smoothing * smoothed + (1 - config.alpha_smoothing) * clf
-            )
-            event = schedule.update(smoothed)
-            if event is AlphaEvent.LOWERED and ckpts is not None:
-                ended = schedule.alpha + config.alpha_step
-                name = f"phase-{schedule.phase:02d}-alpha-{ended:.2f}"
-                if main:
-                    save_checkpoint(
-                        ckpts.root / name,
-                        core.state_dict(),
-                        checkpoint_state(epoch - 1, None, {"kind": "phase", "phase_alpha": ended}),
-                    )
-            elif event is AlphaEvent.CONVERGED and config.stop_on_converge:
-                stopped = "converged"
-                break
-            bar.set_postfix(alpha=f"{schedule.alpha:.2f}", clf=f"{clf:.3f}", kept=f"{kept:.2f}")
-
-        scores = evaluate(core, eval_loader, baseline_accuracy, accelerator)
-        mean = (sums / max(batches, 1)).tolist()
-        record = {
-            "epoch": epoch,
-            "step": global_step,
-            "alpha": schedule.alpha,
-            "phase": schedule.phase,
-            "slope": float(core.binarizer.slope),
-            "train_loss": mean[0],
-            "train_classification": mean[1],
-            "train_kept_fraction": mean[2],
-            "seconds": time.perf_counter() - t0,
-            **scores.as_dict(),
-        }
-        history.append(record)
-        if scores.collapsed and main:
-            kind = "interpretability (hides almost nothing)" if scores.collapsed_interpretability else "fidelity"
-            if not scores.collapsed_interpretability and scores.chance_accuracy is not None:
-                kind += f"; accuracy {scores.accuracy:.3f}, chance {scores.chance_accuracy:.3f}"
-            warnings.warn(
-                f"epoch {epoch}: the model collapsed ({kind}): "
-                f"F={scores.fidelity:.3f}, I={scores.interpretability:.3f}",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-        key = (not scores.collapsed, scores.fii)
-        improved = best_key is None or key > best_key
-        if improved:
-            best_key, best_scores = key, scores
-        if ckpts is not None:
-            name = f"epoch-{epoch:04d}"
-            if main:
-                tensors, meta = _training_state(optimizer)
-                save_checkpoint(
-                    ckpts.root / name,
-                    core.state_dict(),
-                    checkpoint_state(epoch, scores, {"optimizer": meta}),
-                    tensors,
-                )
-                if improved:
-                    save_checkpoint(
-                        ckpts.root / "best",
-                        core.state_dict(),
-                        checkpoint_state(epoch, scores, {"kind": "best"}),
-                    )
-                    best_name = "best"
-                _append_history(history_path, record)
-                ckpts.update_index(latest=name, best=best_name or name)
-                ckpts.prune()
-            accelerator.wait_for_everyone()
-        if main:
-            log.info(
-                "epoch %d: alpha=%.2f F=%.4f I=%.4f FII=%.4f",
-                epoch,
-                schedule.alpha,
-                scores.fidelity,
-                scores.interpretability,
-                scores.fii,
-            )
-
+        if folder is not None:
+            folder.clear()
+        baseline = _init_components(model, train_loader, eval_loader, config, accelerator, baseline_accuracy)
+        run, tensors, meta = _RunState(baseline), None, None
+    wrapped, optimizer = _prepare(model, config, accelerator, tensors, meta)
+    loop = _Loop(wrapped, optimizer, schedule, run, config, accelerator, folder, spec)
+    scores = loop.run_epochs(train_loader, eval_loader)
     if scores is None:  # nothing left to train (a finished run was resumed)
-        scores = evaluate(core, eval_loader, baseline_accuracy, accelerator)
-    if ckpts is not None and main and stopped == "converged":
-        latest = ckpts.root / ckpts.index()["latest"]
-        state_file = latest / "state.json"
-        state = json.loads(state_file.read_text())
-        state["stopped"] = "converged"
-        write_json_atomic(state_file, state)
+        scores = evaluate(loop.core, eval_loader, run.baseline_accuracy, accelerator)
+    if folder is not None and run.stopped == "converged":
+        folder.mark_converged()
     accelerator.wait_for_everyone()
     return FitResult(
         scores=scores,
-        best=best_scores,
-        baseline_accuracy=baseline_accuracy,
-        history=history,
-        stopped=stopped,
-        out_dir=out,
-        is_main_process=main,
+        best=run.best_scores,
+        baseline_accuracy=run.baseline_accuracy,
+        history=run.history,
+        stopped=run.stopped,
+        out_dir=folder.out if folder is not None else None,
+        is_main_process=accelerator.is_main_process,
     )

@@ -143,7 +143,7 @@ class StudySettings:
     data_dir, download:
         For the torchvision data sets.
     evaluator_epochs:
-        Epochs of the label-encoding evaluator (one per seed, see :func:`hnsx.study_run.label_evaluator`); 0 turns
+        Epochs of the label-encoding evaluator (one per seed, see :func:`hnsx.study.run.label_evaluator`); 0 turns
         the check off.
     """
 
@@ -183,13 +183,9 @@ class StudySettings:
         """The :class:`~hnsx.training.config.TrainConfig` of one run."""
         from hnsx.training.config import TrainConfig
 
-        return TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            alpha=self.alpha,
+        return TrainConfig.build(
+            self,
             init=config.init,
-            pretrain_epochs=self.pretrain_epochs,
             seed=seed,
             keep_last=1,
             stop_on_converge=False,  # every run trains the whole budget: curves of equal length

@@ -1,6 +1,6 @@
 """Figures of a multi-seed study: F and I per epoch (mean +- std over seeds), the F-I scatter of all runs, FIR.
 
-Each function takes ``columns = [(label, run records), ...]`` as built by :func:`hnsx.study_report.study_columns`,
+Each function takes ``columns = [(label, run records), ...]`` as built by :func:`hnsx.study.report.study_columns`,
 a run record being an entry of ``results.json`` (``history`` holds per-epoch ``F``, ``I``, ``FIR``, ``FII``).
 """
 
@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from hnsx.metrics import COLLAPSE_THRESHOLD  # noqa: E402
-from hnsx.study_report import CONVERGED_F, CONVERGED_I, run_summary  # noqa: E402
+from hnsx.study.summary import CONVERGED_F, CONVERGED_I, run_summary  # noqa: E402
 
 Columns = Sequence[tuple[str, Sequence[dict[str, Any]]]]
 

@@ -42,19 +42,16 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from hnsx.study_grid import (
-    ALL,
+from hnsx.study.grid import (
     PAPER_STOCHASTIC,
     STOCHASTIC_CHOICES,
-    STUDY_NAMES,
-    RunConfig,
     StudySettings,
     expand_studies,
-    quick_settings,
     run_key,
     study_configs,
 )
-from hnsx.study_run import RESULT_FILE, RunTask, baseline_task, train_run
+from hnsx.study.run import RESULT_FILE, RunTask, baseline_task, train_run
+from hnsx.study.summary import COLLAPSE_RULE, CONVERGENCE_RULE, FINAL_RULE
 from hnsx.training.checkpoint import write_json_atomic
 
 log = logging.getLogger("hnsx")
@@ -63,23 +60,6 @@ STUDY_FILE = "study.json"
 RESULTS_FILE = "results.json"
 FORMAT = "hnsx-study"
 VERSION = 1
-
-__all__ = [
-    "ALL",
-    "STOCHASTIC_CHOICES",
-    "STUDY_NAMES",
-    "RunConfig",
-    "RunTask",
-    "StudySettings",
-    "choose_stochastic",
-    "expand_studies",
-    "finished_runs",
-    "quick_settings",
-    "run_key",
-    "run_study",
-    "study_configs",
-    "train_run",
-]
 
 
 def _read_study(out: Path) -> dict[str, Any] | None:
@@ -126,8 +106,6 @@ def choose_stochastic(out: str | Path, seeds: int) -> tuple[str, str]:
 
 def _write_results(out: Path, study: dict[str, Any]) -> dict[str, Any]:
     """Rewrite ``results.json`` from the folder's finished runs; returns its content."""
-    from hnsx.study_report import COLLAPSE_RULE, CONVERGENCE_RULE, FINAL_RULE
-
     runs = finished_runs(out)
     results = {
         "format": FORMAT,
@@ -229,7 +207,7 @@ def run_study(
     if pool is not None:
         pool.shutdown()
     results = _write_results(out, study)
-    from hnsx.study_report import write_report
+    from hnsx.study.report import write_report
 
     write_report(out, results)
     return results

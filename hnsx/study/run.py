@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hnsx.study_grid import RunConfig, StudySettings, run_key
+from hnsx.study.grid import RunConfig, StudySettings, run_key
 from hnsx.training.checkpoint import write_json_atomic
 
 if TYPE_CHECKING:
@@ -94,15 +94,14 @@ def load_study_data(settings: StudySettings) -> ImageData:
 def run_spec(settings: StudySettings, config: RunConfig, data: ImageData) -> ModelSpec:
     """The :class:`~hnsx.spec.ModelSpec` of one configuration."""
     from hnsx.adapters.image.spec import image_spec
+    from hnsx.spec import binarizer_component
 
     return image_spec(
         data.input_shape,
         data.num_classes,
         **({"hider": settings.hider} if settings.hider else {}),
         **({"seeker": settings.seeker} if settings.seeker else {}),
-        binarizer=config.binarizer,
-        estimator=config.estimator,
-        estimator_kwargs={"rate": config.rate} if config.estimator == "sa" else None,
+        binarizer=binarizer_component(config.binarizer, config.estimator, slope_rate=config.rate),
     )
 
 

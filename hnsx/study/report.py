@@ -1,5 +1,5 @@
 """Tables of a multi-seed study (paper section 6): Table 1 per configuration, a Table 2 style best-run summary,
-and ``report.md`` with the figures of :mod:`hnsx.study_plots`.
+and ``report.md`` with the figures of :mod:`hnsx.study.plots`.
 
 Definitions (written into every report):
 
@@ -24,21 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from hnsx.metrics import COLLAPSE_THRESHOLD
+from hnsx.study.summary import (
+    COLLAPSE_RULE,
+    CONVERGED_F,
+    CONVERGED_I,
+    CONVERGENCE_RULE,
+    FINAL_RULE,
+    run_summary,
+)
 
-CONVERGED_F = 0.9
-CONVERGED_I = 0.9
-FINAL_RULE = "converged values: evaluation F, I, FIR, FII after each run's last epoch"
-COLLAPSE_RULE = (
-    f"collapse: last epoch F < {COLLAPSE_THRESHOLD} (fidelity) or I < {COLLAPSE_THRESHOLD} (interpretability); "
-    "the total counts a run once"
-)
-CONVERGENCE_RULE = (
-    f"convergence: the first epoch with evaluation F >= {CONVERGED_F} and I >= {CONVERGED_I} (paper 6.3); "
-    "epoch statistics over the runs that reach it and did not collapse"
-)
 LABEL_ENCODING_NOTE = (
     "Label-encoding check: E is the accuracy of an independent evaluator (the seeker's architecture trained from "
-    "scratch on training images under random masks, one per seed; see hnsx.study_run) on each run's masked "
+    "scratch on training images under random masks, one per seed; see hnsx.study.run) on each run's masked "
     "evaluation images, after the last epoch. The run's own masked accuracy is F times the baseline; an E far below "
     "it means the mask's shape, not the kept pixels, carries the class."
 )
@@ -48,36 +45,6 @@ STUDY_TITLES = {
     "slope-rates": "Slope-annealing rates (paper 6.4), stochastic, from scratch",
     "thresholding": "Deterministic vs stochastic thresholding (paper 6.5, Table 1), from scratch",
 }
-
-
-def convergence_epoch(history: Sequence[dict[str, Any]]) -> int | None:
-    """The first epoch with ``F >= 0.9`` and ``I >= 0.9`` (``None`` if there is none)."""
-    for record in history:
-        if record["F"] >= CONVERGED_F and record["I"] >= CONVERGED_I:
-            return int(record["epoch"])
-    return None
-
-
-def run_summary(record: dict[str, Any]) -> dict[str, Any]:
-    """Converged values, collapse flags and convergence epoch of one run record of ``results.json``."""
-    last = record["history"][-1]
-    collapsed_f = last["F"] < COLLAPSE_THRESHOLD
-    collapsed_i = last["I"] < COLLAPSE_THRESHOLD
-    return {
-        "key": record["key"],
-        "seed": record["seed"],
-        "F": last["F"],
-        "I": last["I"],
-        "FIR": last["FIR"],
-        "FII": last["FII"],
-        "epochs": int(last["epoch"]),
-        "collapsed_fidelity": collapsed_f,
-        "collapsed_interpretability": collapsed_i,
-        "collapsed": collapsed_f or collapsed_i,
-        "converged_epoch": convergence_epoch(record["history"]),
-        "E": record.get("final", {}).get("evaluator_accuracy"),
-        "seconds": record.get("seconds"),
-    }
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -302,7 +269,7 @@ def write_report(out: str | Path, results: dict[str, Any], plots: bool = True) -
     out = Path(out)
     figures: dict[str, dict[str, str]] = {}
     if plots:
-        from hnsx.study_plots import save_study_figures
+        from hnsx.study.plots import save_study_figures
 
         for study in results["studies"]:
             columns = study_columns(results, study)

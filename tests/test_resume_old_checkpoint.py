@@ -17,10 +17,10 @@ import torch
 from torch.utils.data import TensorDataset
 
 from hnsx.adapters.image.data import ImageData, load_sklearn_digits
+from hnsx.adapters.image.spec import image_spec
 from hnsx.explain import load_trained
 from hnsx.pipeline import run_training
 from hnsx.spec import ModelSpec
-from hnsx.adapters.image.spec import image_spec
 from hnsx.training.checkpoint import read_state
 from hnsx.training.config import TrainConfig
 

@@ -11,12 +11,12 @@ from types import SimpleNamespace
 import pytest
 
 import hnsx.pipeline
+from hnsx.adapters.image.spec import image_spec
 from hnsx.adapters.tabular.estimator import HnSClassifier
 from hnsx.benchmarks import common
 from hnsx.binarizers import SlopeAnnealing
 from hnsx.cli import build_parser
 from hnsx.spec import Component, binarizer_component, build_model
-from hnsx.adapters.image.spec import image_spec
 from hnsx.study import RunConfig, StudySettings
 from hnsx.training.config import TrainConfig
 

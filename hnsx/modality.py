@@ -155,14 +155,21 @@ class Modality:
         return 0
 
     def load_data(self, args: Any) -> Any:
-        """The :class:`~hnsx.data.SplitData` named by ``hnsx train``'s data options (``--dataset``, ``--data-file``,
-        ``--limit``, ``--seed``, ...)."""
-        raise ValueError(f"hnsx train cannot load {self.name} data")
+        """The :class:`~hnsx.data.SplitData` named by ``hnsx train``'s data options (``args.dataset``,
+        ``data_file``, ``data_dir``, ``download``, ``limit``, ``seed`` and the modality's own); ``args`` is the
+        parsed command line or any object with those attributes (a study's settings)."""
+        command = self._command("load_data")
+        if command is None:
+            raise ValueError(f"hnsx cannot load {self.name} data")
+        return command(args)
 
     def build_spec(self, data: Any, args: Any) -> Any:
-        """The :class:`~hnsx.spec.ModelSpec` for ``data`` with ``hnsx train``'s builder options (``args.hider``,
-        ``args.seeker`` already resolved, ``--binarizer``, ``--estimator``, ...)."""
-        raise ValueError(f"hnsx train cannot build a {self.name} model")
+        """The :class:`~hnsx.spec.ModelSpec` for ``data`` with ``hnsx train``'s builder options (``args.hider`` and
+        ``args.seeker`` already resolved, ``binarizer``, ``estimator``, ``slope_rate``, ``slope_cap``, ...)."""
+        command = self._command("build_spec")
+        if command is None:
+            raise ValueError(f"hnsx cannot build a {self.name} model")
+        return command(data, args)
 
     def demo(self, args: Any) -> int:
         """``hnsx demo --modality NAME``; the exit code."""

@@ -38,6 +38,8 @@ class Registry(Generic[T]):
 
     def _load_builtins(self) -> None:
         modules, self._builtins = self._builtins, ()
+        if modules == BUILTIN_MODALITIES:
+            modules = (*modules, *plugin_modules())
         for module in modules:
             import_module(module)
 
@@ -98,6 +100,17 @@ class Registry(Generic[T]):
 
 #: The modules that register the built-in adapters, hiders and seekers, one per modality.
 BUILTIN_MODALITIES = ("hnsx.adapters.image", "hnsx.adapters.tabular", "hnsx.adapters.text")
+#: Entry-point group of installed packages that add modalities: ``[project.entry-points."hnsx.modalities"]
+#: audio = "my_package.audio"`` makes every registry import ``my_package.audio`` with the built-in modalities.
+PLUGIN_GROUP = "hnsx.modalities"
+
+
+def plugin_modules() -> tuple[str, ...]:
+    """The modules that installed packages declare under the :data:`PLUGIN_GROUP` entry points."""
+    from importlib.metadata import entry_points
+
+    return tuple(ep.value for ep in entry_points(group=PLUGIN_GROUP))
+
 
 #: Hider builders: ``builder(*, input_shape, **kwargs) -> nn.Module`` returning mask logits.
 HIDERS: Registry = Registry("hider", builtins=BUILTIN_MODALITIES)

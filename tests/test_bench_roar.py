@@ -197,7 +197,7 @@ def test_bench_cli_rejects_bad_input_without_a_traceback(argv, message, tmp_path
 
 
 def test_bench_cli_reports_a_missing_benchmark_module(tmp_path, capsys, monkeypatch):
-    from hnsx import cli
+    from hnsx.cli import bench as cli
 
     monkeypatch.setitem(cli.BENCH_MODULES, "shortcut", "no_such_benchmark")
     assert main(["bench", "shortcut", "--out", str(tmp_path)]) == 2
@@ -247,7 +247,7 @@ def test_bench_cli_runs_roar_and_kar_with_their_options(tmp_path, monkeypatch):
 
 
 def test_bench_all_writes_each_benchmark_into_its_folder_and_a_combined_report(tmp_path, monkeypatch):
-    from hnsx import cli
+    from hnsx.cli import bench as cli
 
     def fake_main(args):
         folder = tmp_path / "all" / args.benchmark

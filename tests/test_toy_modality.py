@@ -17,7 +17,7 @@ from hnsx.adapter import ADAPTERS, Adapter, InputError
 from hnsx.cli import main
 from hnsx.modality import MODALITIES, Modality
 from hnsx.registry import HIDERS, SEEKERS
-from hnsx.spec import Component, ModelSpec
+from hnsx.spec import Component, ModelSpec, binarizer_component
 
 LENGTH = 16
 SIGNAL = slice(4, 8)
@@ -94,7 +94,7 @@ class SignalModality(Modality):
             adapter=Component("signal", {"length": LENGTH}),
             hider=Component(args.hider),
             seeker=Component(args.seeker),
-            binarizer=Component(args.binarizer, {"estimator": args.estimator or "st1"}),
+            binarizer=binarizer_component(args.binarizer, args.estimator),
         )
 
     def explain(self, args, model):
@@ -160,3 +160,16 @@ def test_a_new_modality_gets_the_shared_checks(signal_modality, tmp_path, capsys
     assert "--init both pretrains the hider as an autoencoder" in capsys.readouterr().err
     assert main(["demo", "--modality", "signal", "--out", str(tmp_path / "d")]) == 2
     assert "no demo for --modality signal" in capsys.readouterr().err
+
+
+def test_an_installed_package_adds_its_modality_through_an_entry_point(monkeypatch):
+    from importlib import metadata
+
+    from hnsx.registry import PLUGIN_GROUP, Registry
+
+    imported = []
+    found = [metadata.EntryPoint(name="signal", value="toy_plugin", group=PLUGIN_GROUP)]
+    monkeypatch.setattr(metadata, "entry_points", lambda group: found if group == PLUGIN_GROUP else [])
+    monkeypatch.setattr("hnsx.registry.import_module", imported.append)
+    Registry("probe", builtins=("hnsx.adapters.image", "hnsx.adapters.tabular", "hnsx.adapters.text")).names()
+    assert imported == ["hnsx.adapters.image", "hnsx.adapters.tabular", "hnsx.adapters.text", "toy_plugin"]

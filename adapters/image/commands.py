@@ -14,15 +14,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--fill", choices=FILLS, default="zero", help="what hidden pixels become (default %(default)s)")
 
 
-def train(args: argparse.Namespace) -> int:
-    """``hnsx train --modality image``: a built-in or torchvision data set, the image spec, ``metrics.json``."""
-    from hnsx.adapters.image.data import DATASETS, TORCHVISION_DATASETS, channel_mean, load_dataset
-    from hnsx.adapters.image.spec import image_spec
-    from hnsx.pipeline import print_summary, run_training
-    from hnsx.spec import binarizer_component
-    from hnsx.training.config import TrainConfig
+def load_data(args: argparse.Namespace):
+    """The :class:`~hnsx.adapters.image.data.ImageData` of ``--dataset`` (default ``mnist-embedded``)."""
+    from hnsx.adapters.image.data import DATASETS, TORCHVISION_DATASETS, load_dataset
 
-    if args.data_file is not None:
+    if getattr(args, "data_file", None) is not None:
         raise ValueError("--data-file applies to --modality text and tabular; images come from --dataset")
     args.dataset = args.dataset or "mnist-embedded"
     DATASETS.get(args.dataset)  # an unknown name fails here, listing the choices
@@ -31,26 +27,30 @@ def train(args: argparse.Namespace) -> int:
             f"--limit applies to the torchvision datasets ({', '.join(TORCHVISION_DATASETS)}); "
             f"{args.dataset!r} is always used whole"
         )
-    if args.hider_size and args.hider != "conv-autoencoder":
-        raise ValueError(f"--hider-size applies to --hider conv-autoencoder, not {args.hider!r}")
     kwargs = {"limit": args.limit} if args.limit is not None else {}
-    data = load_dataset(args.dataset, data_dir=args.data_dir, download=args.download, seed=args.seed, **kwargs)
-    spec = image_spec(
+    return load_dataset(args.dataset, data_dir=args.data_dir, download=args.download, seed=args.seed, **kwargs)
+
+
+def build_spec(data, args: argparse.Namespace):
+    """The image spec of ``hnsx train``'s builder options (``--hider``, ``--hider-size``, ``--fill``, ...)."""
+    from hnsx.adapters.image.data import channel_mean
+    from hnsx.adapters.image.spec import image_spec
+    from hnsx.spec import binarizer_component
+
+    hider_size = getattr(args, "hider_size", None)
+    if hider_size and args.hider != "conv-autoencoder":
+        raise ValueError(f"--hider-size applies to --hider conv-autoencoder, not {args.hider!r}")
+    fill = getattr(args, "fill", "zero")
+    return image_spec(
         data.input_shape,
         data.num_classes,
         hider=args.hider,
-        hider_kwargs={"size": args.hider_size} if args.hider_size else None,
+        hider_kwargs={"size": hider_size} if hider_size else None,
         seeker=args.seeker,
         binarizer=binarizer_component(args.binarizer, args.estimator, args.slope_rate, args.slope_cap),
-        fill=args.fill,
-        mean=channel_mean(data.train) if args.fill == "mean" else None,
+        fill=fill,
+        mean=channel_mean(data.train) if fill == "mean" else None,
     )
-    result = run_training(data, spec, TrainConfig.build(args), args.out, resume=args.resume)
-    if not result.fit.is_main_process:
-        return 0
-    print_summary(result.metrics)
-    print(f"wrote {args.out}/metrics.json, history.jsonl and checkpoints/")
-    return 0
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -122,7 +122,9 @@ class StudySettings:
     Attributes
     ----------
     dataset:
-        A name of :data:`hnsx.data.DATASETS`.
+        A data set of the modality (images: a name of :data:`hnsx.adapters.image.data.DATASETS`).
+    modality:
+        The registered modality whose data loader and spec builder the runs use (:mod:`hnsx.modality`).
     epochs:
         Epochs of joint Hide-and-Seek training per run.
     pretrain_epochs:
@@ -134,7 +136,7 @@ class StudySettings:
     batch_size, lr:
         As in :class:`~hnsx.training.config.TrainConfig`.
     hider, seeker:
-        Builder names (``None``: the default of :func:`hnsx.spec.image_spec`, resolved to its name when the study
+        Builder names (``None``: the modality's default hider and seeker, resolved to their names when the study
         starts so that a folder never mixes hiders).
     train_limit, eval_limit:
         Use only the first this many training / evaluation images (``None``: all).
@@ -148,6 +150,7 @@ class StudySettings:
     """
 
     dataset: str = "mnist-embedded"
+    modality: str = "image"
     epochs: int = 6
     pretrain_epochs: int = 2
     alpha: float | str = 0.5
@@ -173,11 +176,15 @@ class StudySettings:
         self.train_config(RunConfig("deterministic"), seed=0)
 
     def resolved(self) -> StudySettings:
-        """These settings with the default hider and seeker replaced by their builder names."""
-        from hnsx.adapters.image.spec import image_spec
+        """These settings with the default hider and seeker replaced by the modality's builder names."""
+        from hnsx.modality import get_modality
 
-        default = image_spec((1, 8, 8), 2)
-        return replace(self, hider=self.hider or default.hider.name, seeker=self.seeker or default.seeker.name)
+        modality = get_modality(self.modality)
+        return replace(
+            self,
+            hider=modality.resolve_builder("hider", self.hider),
+            seeker=modality.resolve_builder("seeker", self.seeker),
+        )
 
     def train_config(self, config: RunConfig, seed: int) -> TrainConfig:
         """The :class:`~hnsx.training.config.TrainConfig` of one run."""

@@ -23,8 +23,9 @@ import json
 import os
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from hnsx.study.grid import RunConfig, StudySettings, run_key
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from torch import nn
     from torch.utils.data import TensorDataset
 
-    from hnsx.adapters.image.data import ImageData
+    from hnsx.data import SplitData
     from hnsx.model import HideAndSeek
     from hnsx.spec import ModelSpec
 
@@ -66,43 +67,50 @@ def _config_fields(data: dict[str, Any]) -> dict[str, Any]:
 _DATA_CACHE: dict[tuple, Any] = {}
 
 
-def load_study_data(settings: StudySettings) -> ImageData:
-    """The study's :class:`~hnsx.data.ImageData` (cut to ``train_limit`` / ``eval_limit``), cached per process."""
+def _options(**values: Any) -> SimpleNamespace:
+    """The options a modality's ``load_data`` / ``build_spec`` read, as ``hnsx train`` would parse them."""
+    base = {"dataset": None, "data_file": None, "data_dir": None, "download": False, "limit": None, "seed": 0}
+    return SimpleNamespace(**{**base, **values})
+
+
+def load_study_data(settings: StudySettings) -> SplitData:
+    """The study's data from its modality's loader (cut to ``train_limit`` / ``eval_limit``), cached per process."""
     from torch.utils.data import TensorDataset
 
-    from hnsx.adapters.image.data import ImageData, load_dataset
+    from hnsx.modality import get_modality
 
-    key = (settings.dataset, settings.data_seed, settings.train_limit, settings.eval_limit, settings.data_dir)
+    key = (settings.modality, settings.dataset, settings.data_seed, settings.train_limit, settings.eval_limit,
+           settings.data_dir)  # fmt: skip
     if key not in _DATA_CACHE:
-        data = load_dataset(
-            settings.dataset, data_dir=settings.data_dir, download=settings.download, seed=settings.data_seed
+        options = _options(
+            dataset=settings.dataset, data_dir=settings.data_dir, download=settings.download, seed=settings.data_seed
         )
+        data = get_modality(settings.modality).load_data(options)
         if settings.train_limit is not None or settings.eval_limit is not None:
-            data = ImageData(
+            data = replace(
+                data,
                 train=TensorDataset(*[t[: settings.train_limit] for t in data.train.tensors]),
                 eval=TensorDataset(*[t[: settings.eval_limit] for t in data.eval.tensors]),
-                num_classes=data.num_classes,
-                input_shape=data.input_shape,
-                name=data.name,
-                class_names=data.class_names,
             )
         _DATA_CACHE.clear()
         _DATA_CACHE[key] = data
     return _DATA_CACHE[key]
 
 
-def run_spec(settings: StudySettings, config: RunConfig, data: ImageData) -> ModelSpec:
-    """The :class:`~hnsx.spec.ModelSpec` of one configuration."""
-    from hnsx.adapters.image.spec import image_spec
-    from hnsx.spec import binarizer_component
+def run_spec(settings: StudySettings, config: RunConfig, data: SplitData) -> ModelSpec:
+    """The :class:`~hnsx.spec.ModelSpec` of one configuration, from the modality's spec builder."""
+    from hnsx.modality import get_modality
 
-    return image_spec(
-        data.input_shape,
-        data.num_classes,
-        **({"hider": settings.hider} if settings.hider else {}),
-        **({"seeker": settings.seeker} if settings.seeker else {}),
-        binarizer=binarizer_component(config.binarizer, config.estimator, slope_rate=config.rate),
+    modality = get_modality(settings.modality)
+    options = _options(
+        hider=modality.resolve_builder("hider", settings.hider),
+        seeker=modality.resolve_builder("seeker", settings.seeker),
+        binarizer=config.binarizer,
+        estimator=config.estimator,
+        slope_rate=config.rate,
+        slope_cap=None,
     )
+    return modality.build_spec(data, options)
 
 
 def baseline_accuracy(settings: StudySettings, seed: int, baseline_dir: str | Path) -> float:

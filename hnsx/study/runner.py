@@ -50,7 +50,7 @@ from hnsx.study.grid import (
     run_key,
     study_configs,
 )
-from hnsx.study.run import RESULT_FILE, RunTask, baseline_task, train_run
+from hnsx.study.run import RESULT_FILE, RunTask, baseline_task, load_study_data, train_run
 from hnsx.study.summary import COLLAPSE_RULE, CONVERGENCE_RULE, FINAL_RULE
 from hnsx.training.checkpoint import write_json_atomic
 
@@ -68,8 +68,11 @@ def _read_study(out: Path) -> dict[str, Any] | None:
 
 
 def _check_settings(saved: dict[str, Any], settings: StudySettings, out: Path) -> None:
-    now = settings.to_dict()
-    diff = [f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in sorted(now) if saved.get(k) != now[k]]
+    now, default = (
+        settings.to_dict(),
+        StudySettings().to_dict(),
+    )  # a study saved before a setting existed had its default
+    diff = [f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in sorted(now) if saved.get(k, default[k]) != now[k]]
     if diff:
         raise ValueError(
             f"{out} holds a study with other settings ({'; '.join(diff)}); use another --out or the same settings"
@@ -178,9 +181,7 @@ def run_study(
         raise ValueError(f"unknown stochastic estimator {stochastic!r}; choose one of: {', '.join(STOCHASTIC_CHOICES)}")
     out = Path(out)
     settings = (settings or StudySettings()).resolved()
-    from hnsx.adapters.image.data import DATASETS
-
-    DATASETS.get(settings.dataset)  # an unknown name fails here, listing the choices
+    load_study_data(settings)  # an unknown data set fails here, before any run
     saved = _read_study(out)
     if saved is not None:
         _check_settings(saved["settings"], settings, out)

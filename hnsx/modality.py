@@ -138,7 +138,8 @@ class Modality:
         """``hnsx train --modality NAME``: train from the parsed arguments, write the run folder; the exit code.
 
         The commands module's ``train(args)`` when it has one; otherwise :meth:`load_data` and :meth:`build_spec`
-        feed :func:`hnsx.pipeline.run_training`, which writes ``metrics.json``, ``history.jsonl`` and checkpoints.
+        feed :func:`hnsx.pipeline.run_training`, which writes ``metrics.json``, ``history.jsonl`` and checkpoints,
+        and :meth:`finish_run` adds what the modality reports beyond them.
         """
         command = self._command("train")
         if command is not None:
@@ -150,8 +151,9 @@ class Modality:
         spec = self.build_spec(data, args)
         result = run_training(data, spec, TrainConfig.build(args), args.out, resume=args.resume)
         if result.fit.is_main_process:
-            print_summary(result.metrics)
-            print(f"wrote {args.out}/metrics.json, history.jsonl and checkpoints/")
+            metrics, lines = self.finish_run(result, data, args)
+            print_summary(metrics)
+            print("\n".join(lines))
         return 0
 
     def load_data(self, args: Any) -> Any:
@@ -162,6 +164,17 @@ class Modality:
         if command is None:
             raise ValueError(f"hnsx cannot load {self.name} data")
         return command(args)
+
+    def finish_run(self, result: Any, data: Any, args: Any) -> tuple[dict, list[str]]:
+        """After ``hnsx train`` (main process only): the metrics to print, and the lines printed after them.
+
+        ``result`` is :class:`hnsx.pipeline.RunResult`. The commands module's ``finish_run`` when it has one
+        (text: tokenizer files, rationale scores, highlights; tables: selection scores on the switch set).
+        """
+        command = self._command("finish_run")
+        if command is not None:
+            return command(result, data, args)
+        return result.metrics, [f"wrote {args.out}/metrics.json, history.jsonl and checkpoints/"]
 
     def build_spec(self, data: Any, args: Any) -> Any:
         """The :class:`~hnsx.spec.ModelSpec` for ``data`` with ``hnsx train``'s builder options (``args.hider`` and

@@ -52,40 +52,35 @@ def load_data(args: argparse.Namespace):
     return load_tabular(name, seed=args.seed)
 
 
-def train(args: argparse.Namespace) -> int:
-    """``hnsx train --modality tabular``: train on a built-in table or a CSV file, write ``metrics.json``."""
-    from hnsx.adapters.tabular.demo import eval_masks
+def build_spec(data, args: argparse.Namespace):
+    """The tabular spec: the fitted schema, the MLP hider and seeker (or the builders named)."""
     from hnsx.adapters.tabular.spec import tabular_spec
-    from hnsx.adapters.tabular.synthetic import SWITCH, selection_scores
-    from hnsx.pipeline import print_summary, run_training
     from hnsx.spec import binarizer_component
-    from hnsx.training.checkpoint import write_json_atomic
-    from hnsx.training.config import TrainConfig
 
-    hider, seeker = args.hider, args.seeker
-    data = load_data(args)
-    spec = tabular_spec(
+    return tabular_spec(
         data.schema,
         data.num_classes,
         classes=data.class_names,
         target=data.target,
-        hider=hider,
-        seeker=seeker,
+        hider=args.hider,
+        seeker=args.seeker,
         binarizer=binarizer_component(args.binarizer, args.estimator, args.slope_rate, args.slope_cap),
     )
-    result = run_training(data, spec, TrainConfig.build(args), args.out, resume=args.resume)
-    if not result.fit.is_main_process:
-        return 0
-    metrics = result.metrics
+
+
+def finish_run(result, data, args: argparse.Namespace) -> tuple[dict, list[str]]:
+    """On a table with known relevant features (``switch``): the kept features scored against them (TPR, FDR)."""
+    from hnsx.adapters.tabular.demo import eval_masks
+    from hnsx.adapters.tabular.synthetic import SWITCH, selection_scores
+    from hnsx.training.checkpoint import write_json_atomic
+
+    metrics, lines = result.metrics, []
     if data.relevant is not None:
         selection = selection_scores(eval_masks(result.model, data), data.relevant.numpy())
         metrics = {**metrics, **selection, "switch_kept": selection["ignored_kept"][str(SWITCH)]}
         write_json_atomic(Path(args.out) / "metrics.json", metrics)
-    print_summary(metrics)
-    if data.relevant is not None:
-        print(f"kept features vs. ground truth: TPR {metrics['tpr']:.4f}, FDR {metrics['fdr']:.4f}\n")
-    print(f"wrote {args.out}/metrics.json, history.jsonl and checkpoints/")
-    return 0
+        lines.append(f"kept features vs. ground truth: TPR {metrics['tpr']:.4f}, FDR {metrics['fdr']:.4f}\n")
+    return metrics, [*lines, f"wrote {args.out}/metrics.json, history.jsonl and checkpoints/"]
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from hnsx.adapters.text.seekers import MINILM
 from hnsx.adapters.text.tokenize import CLASSES_FILE
 
 DEFAULT_MAX_LENGTH = 64
+RATIONALE_SCORES = ("rationale_precision", "rationale_recall", "rationale_f1")
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +54,7 @@ def resolve_model_name(name: str) -> str:
     return name
 
 
-def load_data(args: argparse.Namespace, tokenizer, max_length: int, word_level: bool):
+def read_data(args: argparse.Namespace, tokenizer, max_length: int, word_level: bool):
     """The :class:`~hnsx.adapters.text.data.TextData` chosen by ``--data-file`` / ``--dataset``."""
     from hnsx.adapters.text import data as text_data
 
@@ -99,68 +100,78 @@ def save_run_files(out: str | Path, tokenizer, class_names: list[str]) -> None:
     write_json_atomic(Path(out) / CLASSES_FILE, {"class_names": list(class_names)})
 
 
-def train(args: argparse.Namespace) -> int:
-    from hnsx.adapters.text.data import check_label_range
-    from hnsx.adapters.text.demo import best_metrics, report
-    from hnsx.adapters.text.spec import text_spec
-    from hnsx.adapters.text.tokenize import fill_token_id, load_tokenizer
-    from hnsx.pipeline import METRICS_FILE, print_summary, run_training
-    from hnsx.spec import binarizer_component
-    from hnsx.training.checkpoint import write_json_atomic
-    from hnsx.training.config import TrainConfig
-
-    hider = args.hider
-    max_length = args.max_length or DEFAULT_MAX_LENGTH
-    word_level = not args.token_level
-    tokenizer, seeker_kwargs = None, {}
-    seeker = args.seeker
+def _seeker(args: argparse.Namespace) -> tuple[str, dict]:
+    """The seeker builder and its arguments: a pretrained ``--model-name`` or the small BERT from scratch."""
     if args.model_name is not None:
-        seeker = "hf-sequence-classifier"
-        tokenizer = load_tokenizer(resolve_model_name(args.model_name))
-        seeker_kwargs = {"model_name": args.model_name}
-    elif seeker == "hf-sequence-classifier":
+        seeker, kwargs = "hf-sequence-classifier", {"model_name": args.model_name}
+    elif args.seeker == "hf-sequence-classifier":
         raise ValueError("--seeker hf-sequence-classifier needs --model-name")
     elif args.freeze_seeker:
         raise ValueError("--freeze-seeker needs a pretrained --model-name (a seeker trained from scratch must train)")
+    else:
+        seeker, kwargs = args.seeker, {}
     if args.freeze_seeker and (args.init != "pretrained-seeker" or args.pretrain_epochs != 0):
         raise ValueError(
             "--freeze-seeker explains the classifier as it is: use --init pretrained-seeker --pretrain-epochs 0 "
             "(its own accuracy is then the Fidelity baseline)"
         )
-    data = load_data(args, tokenizer, max_length, word_level)
-    tokenizer = data.tokenizer
+    return seeker, kwargs
+
+
+def load_data(args: argparse.Namespace):
+    """The text data of ``hnsx train``, encoded with the pretrained seeker's tokenizer (``--model-name``) or a
+    WordPiece tokenizer trained on the training texts."""
+    from hnsx.adapters.text.data import check_label_range
+    from hnsx.adapters.text.tokenize import load_tokenizer
+
+    _seeker(args)  # refuse a bad seeker choice before reading any data
+    tokenizer = load_tokenizer(resolve_model_name(args.model_name)) if args.model_name is not None else None
+    data = read_data(args, tokenizer, args.max_length or DEFAULT_MAX_LENGTH, not args.token_level)
     check_label_range(data, data.num_classes)
-    hider_kwargs = {}
+    return data
+
+
+def build_spec(data, args: argparse.Namespace):
+    """The text spec of ``hnsx train``'s options over the data's tokenizer."""
+    from hnsx.adapters.text.spec import text_spec
+    from hnsx.adapters.text.tokenize import fill_token_id
+    from hnsx.spec import binarizer_component
+
+    seeker, seeker_kwargs = _seeker(args)
+    tokenizer = data.tokenizer
     spec = text_spec(
-        max_length,
+        args.max_length or DEFAULT_MAX_LENGTH,
         data.num_classes,
         vocab_size=len(tokenizer),
         pad_id=tokenizer.pad_token_id,
         fill_id=fill_token_id(tokenizer),
-        word_level=word_level,
+        word_level=not args.token_level,
         attention=args.attention,
-        hider=hider,
-        hider_kwargs=hider_kwargs,
+        hider=args.hider,
         seeker=seeker,
         seeker_kwargs=seeker_kwargs,
         binarizer=binarizer_component(args.binarizer, args.estimator, args.slope_rate, args.slope_cap),
         freeze_seeker=args.freeze_seeker,
     )
-    if args.share_embeddings:
-        spec = share_embeddings(spec)
-    result = run_training(data, spec, TrainConfig.build(args), args.out, resume=args.resume)
-    if not result.fit.is_main_process:
-        return 0
-    save_run_files(args.out, tokenizer, data.class_names)
+    return share_embeddings(spec) if args.share_embeddings else spec
+
+
+def finish_run(result, data, args: argparse.Namespace) -> tuple[dict, list[str]]:
+    """Tokenizer and class names beside the checkpoints, the best checkpoint's figures with the rationale scores
+    and ``highlights.html``; the metrics and the lines printed after them."""
+    from hnsx.adapters.text.demo import best_metrics, report
+    from hnsx.pipeline import METRICS_FILE
+    from hnsx.training.checkpoint import write_json_atomic
+
+    save_run_files(args.out, data.tokenizer, data.class_names)
     metrics = best_metrics(result, Path(args.out))
     metrics.update(report(result.model, data, args.out))
     write_json_atomic(Path(args.out) / METRICS_FILE, metrics)
-    print_summary(metrics)
-    for name in ("rationale_precision", "rationale_recall", "rationale_f1"):
-        if name in metrics:
-            print(f"{name}: {metrics[name]:.4f}")
-    print(f"wrote {args.out}/metrics.json, history.jsonl, highlights.html, tokenizer/ and checkpoints/")
-    return 0
+    lines = [f"{name}: {metrics[name]:.4f}" for name in RATIONALE_SCORES if name in metrics]
+    return metrics, [
+        *lines,
+        f"wrote {args.out}/metrics.json, history.jsonl, highlights.html, tokenizer/ and checkpoints/",
+    ]
 
 
 def share_embeddings(spec):
@@ -183,7 +194,7 @@ def demo(args: argparse.Namespace) -> int:
 
     metrics = run_text_demo(args.out, epochs=args.epochs, seed=args.seed, progress=not args.no_progress)
     print_summary(metrics)
-    for name in ("rationale_precision", "rationale_recall", "rationale_f1"):
+    for name in RATIONALE_SCORES:
         print(f"{name}: {metrics[name]:.4f}")
     print(f"wrote {args.out}/metrics.json, history.jsonl, highlights.html, tokenizer/ and checkpoints/")
     return 0

@@ -49,7 +49,9 @@ class ImageAdapter(Adapter):
         channels = self.input_shape[0]
         if fill == "mean":
             if mean is None:
-                raise ValueError("fill='mean' needs the per-channel mean (e.g. hnsx.data.channel_mean(train_set))")
+                raise ValueError(
+                    "fill='mean' needs the per-channel mean (e.g. hnsx.adapters.image.data.channel_mean(train_set))"
+                )
             if len(mean) != channels:
                 raise ValueError(f"mean has {len(mean)} values but the images have {channels} channel(s)")
         if blur_sigma <= 0:

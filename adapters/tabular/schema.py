@@ -12,7 +12,7 @@ The transformed table is float32 ``(N, F)``, one column per input column, in the
 * categorical: the category's code ``0 .. K-1`` (categories sorted as ``OrdinalEncoder`` sorts them); the code
   ``K`` is reserved as the "missing" code that a hidden categorical feature takes.
 
-Decisions (documented here and in the README):
+Decisions (documented here and in docs/tables.md):
 
 * Missing values (NaN, None, inf) are an error, not imputed: impute first, e.g. with
   ``sklearn.impute.SimpleImputer`` in a ``Pipeline`` in front of :class:`~hnsx.HnSClassifier`.

@@ -1,4 +1,4 @@
-"""The spec of a tabular Hide-and-Seek model (the tabular counterpart of :func:`hnsx.spec.image_spec`)."""
+"""The spec of a tabular Hide-and-Seek model (the counterpart of :func:`hnsx.adapters.image.spec.image_spec`)."""
 
 from __future__ import annotations
 

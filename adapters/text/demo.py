@@ -1,6 +1,6 @@
 """``hnsx demo --modality text``: word masks on the generated sentiment corpus, offline, in a few minutes on a CPU.
 
-Settings (see README for the figures): 4,000 training and 800 eval sentences of the generated corpus
+Settings (see docs/text.md for the figures): 4,000 training and 800 eval sentences of the generated corpus
 (:mod:`hnsx.adapters.text.corpus`), a WordPiece tokenizer of 1,000 pieces trained on the training sentences,
 sentences padded to 32 tokens, word-level masks; the token-masker hider (2 layers, 64 wide) and a small BERT seeker
 (2 layers, 64 wide) trained from scratch. The seeker is pretrained for 4 epochs; the Fidelity baseline is a copy

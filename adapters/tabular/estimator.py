@@ -14,6 +14,7 @@ It follows the scikit-learn estimator contract (``get_params`` / ``set_params``,
 from __future__ import annotations
 
 import copy
+import dataclasses
 import numbers
 import os
 from pathlib import Path
@@ -35,6 +36,7 @@ from sklearn.utils.validation import (
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from hnsx.adapters.tabular.early_stopping import pretrain_seeker
 from hnsx.adapters.tabular.schema import TabularSchema
 from hnsx.adapters.tabular.spec import tabular_spec
 from hnsx.spec import CUSTOM, ModelSpec, build_model
@@ -60,7 +62,10 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
     epochs:
         Epochs of joint Hide-and-Seek training.
     pretrain_epochs:
-        Epochs of seeker pretraining (``init="pretrained-seeker"``).
+        Most epochs of seeker pretraining (``init="pretrained-seeker"``); it stops early when the held-out
+        cross-entropy has not improved for ``n_iter_no_change`` epochs and keeps the best epoch's weights
+        (:func:`~hnsx.adapters.tabular.early_stopping.pretrain_seeker`), whose held-out accuracy is the baseline
+        of Fidelity.
     init:
         ``"pretrained-seeker"`` (default) or ``"scratch"``. The image modes that pretrain the hider as an
         autoencoder do not apply to tables.
@@ -77,6 +82,9 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
     seeker:
         ``None`` for the MLP seeker, or your own ``nn.Module`` mapping transformed rows ``(B, F)`` (standardised
         numeric columns, integer category codes) to ``(B, n_classes)`` logits; it is copied, never changed.
+    n_iter_no_change:
+        Patience of the seeker pretraining's early stopping (``None``: train all ``pretrain_epochs``, still keep
+        the best epoch). Without held-out rows (see ``validation_fraction``) the training rows are watched.
     validation_fraction:
         Share of the rows held out (stratified) to score each epoch (``scores_``, ``history_``). When that would
         hold out fewer than 5 rows per class (or 0 is given), the model trains on every row and the training rows
@@ -131,6 +139,7 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
         categorical_features: list[str | int] | None = None,
         seeker: nn.Module | None = None,
         validation_fraction: float = 0.2,
+        n_iter_no_change: int | None = 5,
         random_state: int | None = 0,
         cpu: bool = False,
         out_dir: str | os.PathLike | None = None,
@@ -148,6 +157,7 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
         self.categorical_features = categorical_features
         self.seeker = seeker
         self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.random_state = random_state
         self.cpu = cpu
         self.out_dir = out_dir
@@ -267,8 +277,25 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
             train=TensorDataset(rows[train_idx], labels[train_idx]),
             eval=TensorDataset(rows[eval_idx], labels[eval_idx]),
         )
+        baseline = None
+        if config.init == "pretrained-seeker" and config.pretrain_epochs > 0:
+            model.seeker, pretrained = pretrain_seeker(
+                model.seeker,
+                data.train,
+                data.eval,
+                max_epochs=config.pretrain_epochs,
+                lr=config.lr,
+                batch_size=config.batch_size,
+                seed=seed,
+                patience=self.n_iter_no_change,
+                device="cuda" if torch.cuda.is_available() and not self.cpu else "cpu",
+            )
+            baseline = pretrained.accuracy
+            config = dataclasses.replace(config, pretrain_epochs=0)  # the seeker is trained: fit only measures it
         train_loader, eval_loader = make_loaders(data, config.batch_size, seed=seed)
-        result = fit(model, train_loader, eval_loader, config, out_dir=self.out_dir, spec=spec)
+        result = fit(
+            model, train_loader, eval_loader, config, out_dir=self.out_dir, spec=spec, baseline_accuracy=baseline
+        )
         self.schema_ = schema
         self.spec_ = spec
         self.model_ = model.cpu().eval()

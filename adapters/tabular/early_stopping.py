@@ -1,0 +1,99 @@
+"""Seeker pretraining with early stopping on the held-out rows (what :class:`~hnsx.HnSClassifier` does first).
+
+The seeker is trained as a plain classifier (Adam, cross-entropy, unmasked rows) for at most ``max_epochs``; after
+each epoch its cross-entropy on the held-out rows is measured, and training stops when it has not improved for
+``patience`` epochs. The weights of the best epoch are restored, and that epoch's held-out accuracy is the
+baseline of Fidelity (the seeker alone, unmasked).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """What :func:`pretrain_seeker` returns besides the seeker."""
+
+    accuracy: float  # held-out accuracy of the restored (best) epoch
+    loss: float  # its held-out cross-entropy
+    best_epoch: int  # 1-based
+    epochs_run: int
+
+
+@torch.no_grad()
+def _held_out(seeker: nn.Module, rows: torch.Tensor, labels: torch.Tensor, batch: int) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``seeker`` on ``rows (N, F)``."""
+    seeker.eval()
+    device = next(seeker.parameters()).device
+    loss = correct = 0.0
+    for start in range(0, len(rows), batch):
+        x, y = rows[start : start + batch].to(device), labels[start : start + batch].to(device)
+        logits = seeker(x).float()
+        loss += float(F.cross_entropy(logits, y, reduction="sum"))
+        correct += float((logits.argmax(1) == y).sum())
+    return loss / len(rows), correct / len(rows)
+
+
+def pretrain_seeker(
+    seeker: nn.Module,
+    train: TensorDataset,
+    held_out: TensorDataset,
+    *,
+    max_epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    patience: int | None = 5,
+    device: str | torch.device = "cpu",
+) -> tuple[nn.Module, Pretrained]:
+    """Train ``seeker`` on ``train`` and keep the epoch with the lowest cross-entropy on ``held_out``.
+
+    Parameters
+    ----------
+    seeker:
+        The classifier ``(B, F) -> (B, num_classes)``; trained in place and returned with the best epoch's
+        weights, in eval mode.
+    train, held_out:
+        ``TensorDataset(rows (N, F), labels (N,))``.
+    max_epochs:
+        Epoch budget (at least 1).
+    lr, batch_size:
+        Adam learning rate and mini-batch size.
+    seed:
+        Seed of the data order.
+    patience:
+        Stop after this many epochs without a lower held-out loss; ``None`` trains ``max_epochs`` and still
+        restores the best epoch.
+    device:
+        Where to train.
+    """
+    if max_epochs < 1:
+        raise ValueError(f"max_epochs must be at least 1, got {max_epochs}")
+    if patience is not None and patience < 1:
+        raise ValueError(f"patience must be at least 1 (or None), got {patience}")
+    seeker = seeker.to(device)
+    loader = DataLoader(train, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    rows, labels = held_out.tensors
+    optimizer = torch.optim.Adam([p for p in seeker.parameters() if p.requires_grad], lr=lr)
+    best_state, best, best_epoch, epoch = None, (float("inf"), 0.0), 0, 0
+    for epoch in range(1, max_epochs + 1):
+        seeker.train()
+        for x, y in loader:
+            loss = F.cross_entropy(seeker(x.to(device)).float(), y.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        scores = _held_out(seeker, rows, labels, 4 * batch_size)
+        if scores[0] < best[0]:
+            best, best_epoch, best_state = scores, epoch, copy.deepcopy(seeker.state_dict())
+        elif patience is not None and epoch - best_epoch >= patience:
+            break
+    seeker.load_state_dict(best_state)
+    return seeker.eval(), Pretrained(accuracy=best[1], loss=best[0], best_epoch=best_epoch, epochs_run=epoch)

@@ -130,9 +130,7 @@ def run_table(name: str, seed: int, params: dict) -> dict:
     from sklearn.model_selection import train_test_split
 
     X, y = TABLES[name]()
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=TEST_FRACTION, random_state=seed, stratify=y
-    )
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=TEST_FRACTION, random_state=seed, stratify=y)
     train, test = (X_train, y_train), (X_test, y_test)
     record = {"table": name, "seed": seed, "rows": len(X), "features": X.shape[1], **_baselines(train, test, seed)}
     start = time.perf_counter()

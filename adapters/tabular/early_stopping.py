@@ -1,16 +1,22 @@
-"""Seeker pretraining with early stopping on the held-out rows (what :class:`~hnsx.HnSClassifier` does first).
+"""Early stopping on the held-out rows, the two places :class:`~hnsx.HnSClassifier` uses it.
 
-The seeker is trained as a plain classifier (Adam, cross-entropy, unmasked rows) for at most ``max_epochs``; after
-each epoch its cross-entropy on the held-out rows is measured, and training stops when it has not improved for
-``patience`` epochs. The weights of the best epoch are restored, and that epoch's held-out accuracy is the
-baseline of Fidelity (the seeker alone, unmasked).
+* :func:`pretrain_seeker`: the seeker is trained as a plain classifier (Adam, cross-entropy, unmasked rows) for at
+  most ``max_epochs``; after each epoch its cross-entropy on the held-out rows is measured, and training stops when
+  it has not improved for ``patience`` epochs. The weights of the best epoch are restored, and that epoch's
+  held-out accuracy is the baseline of Fidelity (the seeker alone, unmasked).
+* :func:`restore_best_epoch`: after the joint training, the epoch whose weights give the lowest training objective
+  ``J = alpha * CE + (1 - alpha) * kept_fraction`` on the held-out rows (deterministic masks) is restored. The
+  deterministic masks of neighbouring epochs can differ on many rows at once, so the last epoch is often not the
+  best one.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -97,3 +103,42 @@ def pretrain_seeker(
             break
     seeker.load_state_dict(best_state)
     return seeker.eval(), Pretrained(accuracy=best[1], loss=best[0], best_epoch=best_epoch, epochs_run=epoch)
+
+
+@torch.no_grad()
+def held_out_objective(model: nn.Module, rows: torch.Tensor, labels: torch.Tensor, alpha: float) -> float:
+    """``alpha * CE + (1 - alpha) * kept_fraction`` of a Hide-and-Seek model on held-out rows, with the
+    deterministic masks of evaluation."""
+    was_training = model.training
+    model.eval()
+    ce = kept = 0.0
+    for start in range(0, len(rows), 4096):
+        out = model(rows[start : start + 4096])
+        ce += float(F.cross_entropy(out.logits.float(), labels[start : start + 4096], reduction="sum"))
+        kept += float(model.adapter.kept_fraction(out.mask, out.valid).sum())
+    model.train(was_training)
+    return (alpha * ce + (1 - alpha) * kept) / len(rows)
+
+
+def restore_best_epoch(
+    model: nn.Module, run_dir: str | Path, epochs: list[int], held_out: TensorDataset, alpha: float
+) -> tuple[int, list[float]]:
+    """Load into ``model`` the epoch checkpoint of ``run_dir`` with the lowest :func:`held_out_objective`.
+
+    ``epochs`` are the epochs whose checkpoints (``checkpoints/epoch-NNNN``) exist. Returns the chosen epoch and
+    the objective of every epoch. The model ends on the CPU, in eval mode.
+    """
+    from hnsx.training.checkpoint import load_model_state
+
+    if not epochs:
+        raise ValueError("no epoch checkpoint to choose from")
+    model = model.cpu()
+    rows, labels = held_out.tensors
+    folder = Path(run_dir) / "checkpoints"
+    objectives = []
+    for epoch in epochs:
+        load_model_state(model, folder / f"epoch-{epoch:04d}")
+        objectives.append(held_out_objective(model, rows, labels, alpha))
+    best = epochs[int(np.argmin(objectives))]
+    load_model_state(model, folder / f"epoch-{best:04d}")
+    return best, objectives

@@ -39,8 +39,8 @@ def tabular_spec(
         Name of the label column (stored for display and to drop it from tables passed to ``hnsx explain``).
     hidden:
         Hidden widths of the seeker MLP. The MLP seeker gets the current architecture defaults
-        (:data:`~hnsx.adapters.tabular.seekers.SEEKER_DEFAULTS`: embeddings for categorical columns, LayerNorm,
-        dropout); ``seeker_kwargs`` overrides them.
+        (:data:`~hnsx.adapters.tabular.seekers.SEEKER_DEFAULTS`: embeddings for categorical columns);
+        ``seeker_kwargs`` overrides them (e.g. ``{"layer_norm": True, "dropout": 0.1}``).
     hider:
         Hider builder (``"tabular-mlp"``).
     hider_hidden:

@@ -18,6 +18,9 @@ And on the generated switch table with categorical columns
 (:func:`hnsx.adapters.tabular.synthetic.make_categorical_switch`): TPR / FDR of the kept features against the
 per-row ground truth, and how often the categorical relevant column ``x4`` is kept on the rows that need it.
 
+``--plain-masking`` is the ablation of issue 23's fix: the seeker gets only the filled codes (the adapter's values,
+without the mask attached), as before the fix, so no categorical keep decision gets a gradient.
+
 Writes ``results.json``, ``table.md`` (the table of the docs page) and one keep-rate plot per table
 (``keep-<table>.png``, seed 0) into ``--out``.
 """
@@ -169,6 +172,17 @@ def run_switch(seed: int, params: dict, n: int = 6000) -> dict:
     }
 
 
+def use_plain_masking() -> None:
+    """Make the tabular adapter return plain filled rows, as before issue 23 (for the ablation only)."""
+    from hnsx.adapters.tabular.adapter import TabularAdapter
+
+    def plain(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        mask = mask.to(x.dtype)
+        return x * mask + self.fill.to(x.dtype) * (1 - mask)
+
+    TabularAdapter.apply_mask = plain
+
+
 def _mean_std(values: list[float], digits: int = 3) -> str:
     return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
 
@@ -219,11 +233,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("docs/tables-real"))
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--no-switch", action="store_true", help="skip the generated categorical switch table")
+    parser.add_argument("--plain-masking", action="store_true", help="ablation: mask the codes as before issue 23")
     parser.add_argument("--params", default="{}", help="HnSClassifier keyword arguments as JSON (default: none)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message="epoch .* the model collapsed")
     params = json.loads(args.params)
+    if args.plain_masking:
+        use_plain_masking()
     args.out.mkdir(parents=True, exist_ok=True)
     records, switch = [], []
     for name in args.tables:
@@ -245,7 +262,13 @@ def main(argv: list[str] | None = None) -> int:
         for seed in args.seeds:
             switch.append(run_switch(seed, params))
             print(json.dumps(switch[-1]), flush=True)
-    results = {"params": params, "seeds": args.seeds, "tables": records, "switch": switch}
+    results = {
+        "params": params,
+        "plain_masking": args.plain_masking,
+        "seeds": args.seeds,
+        "tables": records,
+        "switch": switch,
+    }
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(records, switch)
     (args.out / "table.md").write_text(table)

@@ -97,7 +97,7 @@ def pretrain_seeker(
             loss.backward()
             optimizer.step()
         scores = _held_out(seeker, rows, labels, 4 * batch_size)
-        if scores[0] < best[0]:
+        if best_state is None or scores[0] < best[0]:  # (a NaN loss never improves, but epoch 1 is kept)
             best, best_epoch, best_state = scores, epoch, copy.deepcopy(seeker.state_dict())
         elif patience is not None and epoch - best_epoch >= patience:
             break

@@ -171,6 +171,31 @@ def test_pretraining_stops_early_and_restores_the_best_epoch():
     assert (logits.argmax(1) == noise).float().mean().item() == pytest.approx(info.accuracy)
 
 
+def test_the_restored_epoch_has_the_lowest_held_out_objective(tmp_path):
+    from hnsx.training.checkpoint import load_model_state
+
+    frame = _mixed(300, seed=7)
+    y = (frame["income"] > 0).to_numpy().astype(int)
+    clf = HnSClassifier(alpha=0.8, epochs=4, pretrain_epochs=5, lr=5e-3, random_state=0, cpu=True, out_dir=tmp_path)
+    clf.fit(frame, y)
+    _, eval_idx, split = clf._split(y, 0)
+    assert split == "validation"
+    rows = torch.from_numpy(clf.schema_.transform(frame))[eval_idx]
+    labels = torch.from_numpy(y[eval_idx])
+    objectives, logits = [], []
+    for epoch in range(1, 5):  # slow reference: rebuild each epoch's model and compute J by hand
+        model = build_model(clf.spec_).eval()
+        load_model_state(model, tmp_path / "checkpoints" / f"epoch-{epoch:04d}")
+        with torch.no_grad():
+            out = model(rows)
+        objectives.append(0.8 * F.cross_entropy(out.logits, labels).item() + 0.2 * out.mask.float().mean().item())
+        logits.append(out.logits)
+    best = int(np.argmin(objectives))
+    assert clf.scores_["epoch"] == best + 1
+    with torch.no_grad():
+        torch.testing.assert_close(clf.model_(rows).logits, logits[best])
+
+
 # ----------------------------------------------------------------------------- learned outcomes
 
 

@@ -4,7 +4,7 @@ Importing this package registers the ``"tabular"`` adapter and the ``"tabular-ml
 cheap (scikit-learn and pandas are imported only where data are read or fitted).
 """
 
-from hnsx.adapters.tabular.adapter import TabularAdapter
+from hnsx.adapters.tabular.adapter import MaskedRows, TabularAdapter, masked_parts
 from hnsx.adapters.tabular.hiders import tabular_mlp_hider
 from hnsx.adapters.tabular.mlp import FeatureEncoder, TabularMLP
 from hnsx.adapters.tabular.modality import TabularModality
@@ -15,9 +15,11 @@ __all__ = [
     "TabularModality",
     "Column",
     "FeatureEncoder",
+    "MaskedRows",
     "TabularAdapter",
     "TabularMLP",
     "TabularSchema",
+    "masked_parts",
     "tabular_mlp_hider",
     "tabular_mlp_seeker",
 ]

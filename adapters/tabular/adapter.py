@@ -3,7 +3,18 @@
 Inputs are the float32 ``(B, F)`` tables that :meth:`~hnsx.adapters.tabular.schema.TabularSchema.transform`
 produces: standardised numeric columns and integer-coded categorical columns. A hidden numeric feature takes its
 training mean (0 after standardisation); a hidden categorical feature takes its dedicated "missing" code ``K``
-(one past its ``K`` training categories), which the MLPs one-hot encode as a category of its own.
+(one past its ``K`` training categories), which the MLPs encode as a category of its own.
+
+Filling in the encoded space
+----------------------------
+A category code is a label, not a number: ``m * code + (1 - m) * K`` followed by rounding gives the keep decision
+of a categorical feature no gradient at all. So :meth:`TabularAdapter.apply_mask` returns a :class:`MaskedRows`
+tensor: its values are the filled ``(B, F)`` rows above (what any seeker, yours included, reads), and it also
+carries the mask ``keep`` and the unmasked ``rows``. The built-in MLPs
+(:class:`~hnsx.adapters.tabular.mlp.FeatureEncoder`) mix a categorical column in the encoded space,
+``keep * onehot(code) + (1 - keep) * onehot(K)`` (or the same mixture of embeddings), exactly as the text seeker
+mixes token embeddings, so ``dCE/dm`` is the change of the loss between the kept and the missing category. For a
+binary mask the forward pass is unchanged: a hidden feature is the missing code's one-hot.
 """
 
 from __future__ import annotations
@@ -14,6 +25,35 @@ import torch
 
 from hnsx.adapter import ADAPTERS, Adapter, InputError
 from hnsx.adapters.tabular.schema import CATEGORICAL, TabularSchema
+
+
+class MaskedRows(torch.Tensor):
+    """The seeker's input: the filled ``(B, F)`` rows as a tensor, with the mask and the unmasked rows attached.
+
+    Attributes
+    ----------
+    keep:
+        ``(B, F)`` float mask in {0, 1} (carries the hider's gradient).
+    rows:
+        ``(B, F)`` the unmasked rows (their category codes are what ``keep`` mixes with the missing code).
+
+    Operations on it return plain tensors (``__torch_function__`` is disabled), so the attributes never travel
+    to a slice or a copy where they would no longer match.
+    """
+
+    __torch_function__ = torch._C._disabled_torch_function_impl
+
+    keep: torch.Tensor
+    rows: torch.Tensor
+
+
+def masked_parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(rows, keep)`` of a :class:`MaskedRows` input; ``(x, None)`` for a plain ``(B, F)`` tensor."""
+    keep = getattr(x, "keep", None)
+    rows = getattr(x, "rows", None)
+    if keep is None or rows is None:
+        return x, None
+    return rows, keep
 
 
 @ADAPTERS.register("tabular")
@@ -57,10 +97,14 @@ class TabularAdapter(Adapter):
     def mask_shape(self, x: torch.Tensor) -> tuple[int, ...]:
         return (x.shape[0], self.num_features)
 
-    def apply_mask(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``x * m + fill * (1 - m)``: ``x`` and ``mask`` ``(B, F)``, ``fill`` ``(F,)``."""
+    def apply_mask(self, x: torch.Tensor, mask: torch.Tensor) -> MaskedRows:
+        """``x * m + fill * (1 - m)`` as a :class:`MaskedRows` carrying ``m`` and ``x``: ``x`` and ``mask``
+        ``(B, F)``, ``fill`` ``(F,)``."""
         mask = mask.to(x.dtype)
-        return x * mask + self.fill.to(x.dtype) * (1 - mask)
+        out = (x * mask + self.fill.to(x.dtype) * (1 - mask)).as_subclass(MaskedRows)
+        out.keep = mask
+        out.rows = x
+        return out
 
     def config(self) -> dict[str, Any]:
         return {"schema": self.schema.to_dict(), "target": self.target}

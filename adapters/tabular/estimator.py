@@ -14,8 +14,10 @@ It follows the scikit-learn estimator contract (``get_params`` / ``set_params``,
 from __future__ import annotations
 
 import copy
+import dataclasses
 import numbers
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from sklearn.utils.validation import (
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from hnsx.adapters.tabular.early_stopping import pretrain_seeker, restore_best_epoch
 from hnsx.adapters.tabular.schema import TabularSchema
 from hnsx.adapters.tabular.spec import tabular_spec
 from hnsx.spec import CUSTOM, ModelSpec, build_model
@@ -60,7 +63,10 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
     epochs:
         Epochs of joint Hide-and-Seek training.
     pretrain_epochs:
-        Epochs of seeker pretraining (``init="pretrained-seeker"``).
+        Most epochs of seeker pretraining (``init="pretrained-seeker"``); it stops early when the held-out
+        cross-entropy has not improved for ``n_iter_no_change`` epochs and keeps the best epoch's weights
+        (:func:`~hnsx.adapters.tabular.early_stopping.pretrain_seeker`), whose held-out accuracy is the baseline
+        of Fidelity.
     init:
         ``"pretrained-seeker"`` (default) or ``"scratch"``. The image modes that pretrain the hider as an
         autoencoder do not apply to tables.
@@ -76,7 +82,19 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
         bool columns.
     seeker:
         ``None`` for the MLP seeker, or your own ``nn.Module`` mapping transformed rows ``(B, F)`` (standardised
-        numeric columns, integer category codes) to ``(B, n_classes)`` logits; it is copied, never changed.
+        numeric columns, integer category codes) to ``(B, n_classes)`` logits; it is copied, never changed. During
+        training it receives :class:`~hnsx.adapters.tabular.adapter.MaskedRows`, a plain-looking ``(B, F)`` tensor
+        of the filled rows (hidden categorical columns hold their missing code); to give the keep decisions of
+        categorical columns a gradient, encode them as the built-in seeker does, from
+        ``hnsx.adapters.tabular.adapter.masked_parts(x)`` (see :class:`~hnsx.adapters.tabular.mlp.FeatureEncoder`).
+    n_iter_no_change:
+        Patience of the seeker pretraining's early stopping (``None``: train all ``pretrain_epochs``, still keep
+        the best epoch). Without held-out rows (see ``validation_fraction``) the training rows are watched.
+    keep_best_epoch:
+        After the joint training, restore the epoch with the lowest ``alpha * CE + (1 - alpha) * kept_fraction``
+        on the held-out rows (:func:`~hnsx.adapters.tabular.early_stopping.restore_best_epoch`; ``scores_["epoch"]``
+        says which) instead of keeping the last one. Every epoch's checkpoint is written for that (to ``out_dir``,
+        or to a temporary folder).
     validation_fraction:
         Share of the rows held out (stratified) to score each epoch (``scores_``, ``history_``). When that would
         hold out fewer than 5 rows per class (or 0 is given), the model trains on every row and the training rows
@@ -119,18 +137,20 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        alpha: float | str = 0.8,
-        epochs: int = 30,
-        pretrain_epochs: int = 20,
+        alpha: float | str = 0.9,
+        epochs: int = 60,
+        pretrain_epochs: int = 100,
         init: str = "pretrained-seeker",
         batch_size: int = 128,
-        lr: float = 2e-3,
+        lr: float = 5e-4,
         hidden: tuple[int, ...] = (64, 64),
         binarizer: str = "deterministic",
         estimator: str | None = None,
         categorical_features: list[str | int] | None = None,
         seeker: nn.Module | None = None,
         validation_fraction: float = 0.2,
+        n_iter_no_change: int | None = 10,
+        keep_best_epoch: bool = True,
         random_state: int | None = 0,
         cpu: bool = False,
         out_dir: str | os.PathLike | None = None,
@@ -148,6 +168,8 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
         self.categorical_features = categorical_features
         self.seeker = seeker
         self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.keep_best_epoch = keep_best_epoch
         self.random_state = random_state
         self.cpu = cpu
         self.out_dir = out_dir
@@ -257,12 +279,39 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
             train=TensorDataset(rows[train_idx], labels[train_idx]),
             eval=TensorDataset(rows[eval_idx], labels[eval_idx]),
         )
+        baseline = None
+        if config.init == "pretrained-seeker" and config.pretrain_epochs > 0:
+            model.seeker, pretrained = pretrain_seeker(
+                model.seeker,
+                data.train,
+                data.eval,
+                max_epochs=config.pretrain_epochs,
+                lr=config.lr,
+                batch_size=config.batch_size,
+                seed=seed,
+                patience=self.n_iter_no_change,
+                device="cuda" if torch.cuda.is_available() and not self.cpu else "cpu",
+            )
+            baseline = pretrained.accuracy
+            config = dataclasses.replace(config, pretrain_epochs=0)  # the seeker is trained: fit only measures it
         train_loader, eval_loader = make_loaders(data, config.batch_size, seed=seed)
-        result = fit(model, train_loader, eval_loader, config, out_dir=self.out_dir, spec=spec)
+        if self.keep_best_epoch:  # every epoch's checkpoint is needed to choose one
+            config = dataclasses.replace(config, keep_last=max(config.keep_last, config.epochs))
+        with tempfile.TemporaryDirectory(prefix="hnsx-tabular-") as tmp:
+            run_dir = Path(self.out_dir) if self.out_dir is not None else Path(tmp)
+            result = fit(
+                model, train_loader, eval_loader, config, out_dir=run_dir, spec=spec, baseline_accuracy=baseline
+            )
+            scores = {**result.scores.as_dict(), "epoch": len(result.history)}
+            if self.keep_best_epoch:
+                alpha = result.history[-1]["alpha"]
+                epoch, _ = restore_best_epoch(model, run_dir, [r["epoch"] for r in result.history], data.eval, alpha)
+                record = next(r for r in result.history if r["epoch"] == epoch)
+                scores = {**{k: record[k] for k in result.scores.as_dict()}, "epoch": epoch}
         self.schema_ = schema
         self.spec_ = spec
         self.model_ = model.cpu().eval()
-        self.scores_ = {**result.scores.as_dict(), "split": split}
+        self.scores_ = {**scores, "split": split}
         self.history_ = result.history
         return self
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hnsx.adapters.tabular.schema import TabularSchema
+from hnsx.adapters.tabular.seekers import SEEKER_DEFAULTS
 from hnsx.spec import CUSTOM, Component, ModelSpec, binarizer_component
 
 
@@ -37,7 +38,9 @@ def tabular_spec(
     target:
         Name of the label column (stored for display and to drop it from tables passed to ``hnsx explain``).
     hidden:
-        Hidden widths of the seeker MLP.
+        Hidden widths of the seeker MLP. The MLP seeker gets the current architecture defaults
+        (:data:`~hnsx.adapters.tabular.seekers.SEEKER_DEFAULTS`: embeddings for categorical columns);
+        ``seeker_kwargs`` overrides them (e.g. ``{"layer_norm": True, "dropout": 0.1}``).
     hider:
         Hider builder (``"tabular-mlp"``).
     hider_hidden:
@@ -53,6 +56,8 @@ def tabular_spec(
         raise ValueError(f"{len(classes)} class names for {num_classes} classes")
     cards = schema.cardinalities
     seeker_kw = {} if seeker == CUSTOM else {"cardinalities": cards, "hidden": [int(h) for h in hidden]}
+    if seeker == "tabular-mlp":
+        seeker_kw.update(SEEKER_DEFAULTS)
     return ModelSpec(
         modality="tabular",
         input_shape=(schema.num_features,),

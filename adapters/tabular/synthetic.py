@@ -15,11 +15,21 @@ tells the seeker which rule applies, so a model needs the switch's value only to
 which the hider does from the full row. Counting it as relevant would reward keeping a feature the seeker does
 not need; counting it as irrelevant would punish a model that shows it. It is left out of both rates and its keep
 rate is reported as ``switch_kept``.
+
+:func:`make_categorical_switch` is the same table with categorical columns where it matters: the switch is a
+category (``"a"`` / ``"b"``), ``x4`` is a colour whose group (red, green: +1; blue, grey: -1) replaces the sign
+of ``x4`` in rule B, and the noise column ``x9`` is a category too. A model whose categorical keep decisions get
+no gradient can never keep ``x4``, so its TPR on rule-B rows stays at most 2/3.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NUM_FEATURES = 11
 SWITCH = 10
@@ -58,6 +68,39 @@ def make_switch(n: int = 6000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, n
     relevant[np.ix_(branch_a, RULE_A)] = True
     relevant[np.ix_(~branch_a, RULE_B)] = True
     return X, y, relevant
+
+
+#: Colours of the categorical ``x4`` and the sign each one stands for in rule B.
+COLOURS = {"red": 1.0, "green": 1.0, "blue": -1.0, "grey": -1.0}
+#: Levels of the categorical noise column ``x9``.
+SHAPES = ("circle", "square", "star")
+
+
+def make_categorical_switch(n: int = 6000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The switch table with a categorical switch, a categorical relevant column and a categorical noise column.
+
+    Columns ``x0 .. x10`` as in :func:`make_switch`, except: ``x10`` (the switch) is ``"a"`` where the numeric
+    switch would be negative (rule A) and ``"b"`` otherwise; ``x4`` is a colour (:data:`COLOURS`, drawn uniformly)
+    whose sign enters rule B, ``y = 1[x2 * x3 * sign(x4) > 0]``; ``x9`` is a shape (:data:`SHAPES`), never
+    relevant. Returns ``(frame (n, 11), y (n,) int64, relevant (n, 11) bool)`` with the relevant sets of
+    :func:`make_switch`.
+    """
+    import pandas as pd
+
+    X, _, relevant = make_switch(n, seed)
+    rng = np.random.default_rng(seed + 1)
+    names = list(COLOURS)
+    colour = rng.choice(names, n)
+    sign = np.array([COLOURS[c] for c in colour], dtype=np.float32)
+    branch_a = X[:, SWITCH] < 0
+    y_a = X[:, RULE_A[0]] * X[:, RULE_A[1]] > 0
+    y_b = X[:, RULE_B[0]] * X[:, RULE_B[1]] * sign > 0
+    y = np.where(branch_a, y_a, y_b).astype(np.int64)
+    frame = pd.DataFrame({f"x{j}": X[:, j].astype(np.float64) for j in range(NUM_FEATURES)})
+    frame["x4"] = colour
+    frame["x9"] = rng.choice(list(SHAPES), n)
+    frame["x10"] = np.where(branch_a, "a", "b")
+    return frame, y, relevant
 
 
 def selection_scores(kept: np.ndarray, relevant: np.ndarray, ignore: tuple[int, ...] = (SWITCH,)) -> dict:

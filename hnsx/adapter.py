@@ -57,6 +57,14 @@ class Adapter(nn.Module, ABC):
     def config(self) -> dict[str, Any]:
         """Keyword arguments that rebuild this adapter (JSON-serialisable; tensors go in the state dict)."""
 
+    def pretrain_target(self, x: torch.Tensor) -> torch.Tensor:
+        """What the hider reconstructs when pretrained as an autoencoder (``init="pretrained-hider"`` / ``"both"``):
+        ``(B, *mask_shape)`` in [0, 1]. Adapters without one (the default) raise ``ValueError``."""
+        raise ValueError(
+            f"the {self.name or type(self).__name__} adapter has no hider pretraining target: "
+            "use init 'scratch' or 'pretrained-seeker'"
+        )
+
     def valid_units(self, x: torch.Tensor) -> torch.Tensor | None:
         """``(B, *mask_shape)`` {0, 1} of units that count towards the kept fraction, or ``None`` for all."""
         return None

@@ -199,13 +199,9 @@ class Modality:
         return command(args, model)
 
     # -- training -------------------------------------------------------------------------------------------------
-    #: Whether :meth:`pretrain_target` exists (``--init pretrained-hider`` / ``both``).
+    #: Whether the modality's adapter has a hider pretraining target (:meth:`hnsx.adapter.Adapter.pretrain_target`,
+    #: for ``--init pretrained-hider`` / ``both``).
     pretrains_hider: bool = False
-
-    def pretrain_target(self, x: Any) -> Any:
-        """The target the hider reconstructs when pretrained as an autoencoder (``--init pretrained-hider``):
-        ``(B, *mask_shape)`` in [0, 1]. Modalities without one raise ``ValueError``."""
-        raise ValueError(self.no_pretraining_message("pretrained-hider"))
 
     def no_pretraining_message(self, init: str) -> str:
         return (

@@ -14,6 +14,15 @@ FILLS = ("zero", "mean", "blur")
 
 
 @ADAPTERS.register("image")
+def grayscale_target(x: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W) -> (B, 1, H, W)`` grayscale in [0, 1], min-max scaled per image (the hider's pretraining
+    target: the image itself for one channel, the mean over colour channels for RGB)."""
+    gray = x.float().mean(1, keepdim=True)
+    lo = gray.amin(dim=(2, 3), keepdim=True)
+    hi = gray.amax(dim=(2, 3), keepdim=True)
+    return (gray - lo) / (hi - lo).clamp_min(1e-8)
+
+
 class ImageAdapter(Adapter):
     """Pixel masks for images of a fixed shape.
 
@@ -98,6 +107,10 @@ class ImageAdapter(Adapter):
         if self.fill == "zero":
             return x * mask
         return x * mask + self.fill_values(x) * (1 - mask)
+
+    def pretrain_target(self, x: torch.Tensor) -> torch.Tensor:
+        """The hider's autoencoder target: the grayscale image (:func:`grayscale_target`)."""
+        return grayscale_target(x)
 
     def config(self) -> dict:
         return {

@@ -9,15 +9,6 @@ import torch
 from hnsx.modality import MODALITIES, Modality
 
 
-def grayscale_target(x: torch.Tensor) -> torch.Tensor:
-    """``(B, C, H, W) -> (B, 1, H, W)`` grayscale in [0, 1], min-max scaled per image (the hider's pretraining
-    target: the image itself for one channel, the mean over colour channels for RGB)."""
-    gray = x.float().mean(1, keepdim=True)
-    lo = gray.amin(dim=(2, 3), keepdim=True)
-    hi = gray.amax(dim=(2, 3), keepdim=True)
-    return (gray - lo) / (hi - lo).clamp_min(1e-8)
-
-
 @MODALITIES.register("image")
 class ImageModality(Modality):
     """Pixel masks ``(B, 1, H, W)`` over images ``(B, C, H, W)`` in [0, 1]."""
@@ -29,9 +20,6 @@ class ImageModality(Modality):
     bench_module = "hnsx.adapters.image.bench"
     pretrains_hider = True
     commands_module = "hnsx.adapters.image.commands"
-
-    def pretrain_target(self, x: torch.Tensor) -> torch.Tensor:
-        return grayscale_target(x)
 
     def wrap(self, classifier: Any, input_shape: Any = None, *, freeze: bool = False, **options: Any) -> Any:
         from hnsx.adapters.image.wrap import wrap_image_classifier

@@ -28,7 +28,6 @@ from tqdm.auto import tqdm
 from hnsx.alpha import AlphaEvent, AlphaSchedule
 from hnsx.loss import hns_loss
 from hnsx.metrics import Scores, accuracy, evaluate
-from hnsx.modality import modality_of
 from hnsx.model import HideAndSeek
 from hnsx.spec import ModelSpec
 from hnsx.training.checkpoint import CheckpointError, flatten_optimizer, unflatten_optimizer
@@ -67,7 +66,7 @@ def _init_components(model, train_loader, eval_loader, config, accelerator, base
     progress = config.progress and accelerator.is_main_process
     untrained_seeker = copy.deepcopy(model.seeker) if baseline_accuracy is None else None
     if config.init in ("pretrained-hider", "both"):
-        target = modality_of(model.adapter).pretrain_target
+        target = model.adapter.pretrain_target
         model.hider = pretrain_hider(
             model.hider, train_loader, config.pretrain_epochs, config.lr, accelerator, progress, target=target
         )

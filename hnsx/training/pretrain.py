@@ -1,7 +1,7 @@
 """Pretraining (paper 5.5): the seeker as a plain classifier, the hider as an autoencoder.
 
 The hider is pretrained to reconstruct a target its modality derives from the input
-(:meth:`hnsx.modality.Modality.pretrain_target`; images: the grayscale image), through a sigmoid on its logits and a
+(:meth:`hnsx.adapter.Adapter.pretrain_target`; images: the grayscale image), through a sigmoid on its logits and a
 binary cross-entropy loss.
 """
 

@@ -13,7 +13,6 @@ from hnsx.adapter import ADAPTERS, Adapter, InputError
 FILLS = ("zero", "mean", "blur")
 
 
-@ADAPTERS.register("image")
 def grayscale_target(x: torch.Tensor) -> torch.Tensor:
     """``(B, C, H, W) -> (B, 1, H, W)`` grayscale in [0, 1], min-max scaled per image (the hider's pretraining
     target: the image itself for one channel, the mean over colour channels for RGB)."""
@@ -23,6 +22,7 @@ def grayscale_target(x: torch.Tensor) -> torch.Tensor:
     return (gray - lo) / (hi - lo).clamp_min(1e-8)
 
 
+@ADAPTERS.register("image")
 class ImageAdapter(Adapter):
     """Pixel masks for images of a fixed shape.
 

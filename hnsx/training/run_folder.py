@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -57,14 +58,19 @@ class RunFolder:
         self.main = main
 
     def clear(self) -> None:
-        """Start a fresh run here: create the folder, forget an old history (checkpoints are replaced as written)."""
+        """Start a fresh run here: create the folder, forget an old run's history and checkpoints (an old epoch
+        checkpoint left beside the new ones would be resumed from, or would push the new run's own out when pruned)."""
         if self.main:
             self.out.mkdir(parents=True, exist_ok=True)
             if self.history_path.exists():
                 self.history_path.unlink()
+            if self.ckpts.root.is_dir():
+                shutil.rmtree(self.ckpts.root)
 
     def load_latest(self, model: torch.nn.Module) -> tuple[dict[str, Any], Path]:
         """Load the latest checkpoint's weights into ``model``; its ``state.json`` and its folder."""
+        if self.main:
+            self.ckpts.remove_stale()
         index = self.ckpts.index()
         if "latest" not in index:
             raise CheckpointError(f"nothing to resume in {self.out}: no checkpoint index")

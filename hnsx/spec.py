@@ -14,7 +14,7 @@ from torch import nn
 from hnsx.adapter import ADAPTERS
 from hnsx.binarizers import build_binarizer
 from hnsx.model import FrozenModule, HideAndSeek
-from hnsx.registry import HIDERS, SEEKERS
+from hnsx.registry import HIDERS, SEEKERS, Registry
 
 CUSTOM = "custom"
 
@@ -86,11 +86,47 @@ class ModelSpec:
             raise ValueError(f"not a valid hnsx model spec: {err}") from None
 
 
+def spec_conflicts(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The settings in which two specs (:meth:`ModelSpec.to_dict`) differ, ``name: saved -> now``: a component by
+    its builder name when that changed (``hider: 'pyramid' -> 'unet'``); the shape or the classes of the data when
+    the data set changed."""
+    out = []
+    for key in sorted(set(saved) | set(now)):
+        old, new = saved.get(key), now.get(key)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict) and old.get("name") != new.get("name"):
+            old, new = old.get("name"), new.get("name")
+        elif isinstance(old, dict) and isinstance(new, dict):
+            key, old, new = f"{key} settings", old.get("kwargs"), new.get("kwargs")
+        shown = [repr(v) if len(repr(v)) <= 60 else repr(v)[:57] + "..." for v in (old, new)]
+        out.append(f"{key}: {shown[0]} -> {shown[1]}")
+    return out
+
+
+def check_builder(registry: Registry, name: str, modality: str) -> None:
+    """Refuse a builder of ``registry`` that is unknown or belongs to another modality than ``modality``, listing
+    the modality's own builders (a text seeker cannot read images: building it would fail with an unrelated error)."""
+    own = registry.names(modality)
+    if name not in registry:
+        raise ValueError(f"unknown {registry.kind} {name!r} for {modality} inputs; choose one of: {', '.join(own)}")
+    tag = registry.modality(name)
+    if tag is not None and tag != modality:
+        raise ValueError(
+            f"{registry.kind} {name!r} is a {tag} {registry.kind}, not one for {modality} inputs; "
+            f"choose one of: {', '.join(own)}"
+        )
+
+
 def build_model(spec: ModelSpec, seeker: nn.Module | None = None) -> HideAndSeek:
     """Build a fresh :class:`~hnsx.model.HideAndSeek` from ``spec``.
 
-    ``seeker`` must be given when ``spec.seeker.name == "custom"`` (a user's own classifier).
+    ``seeker`` must be given when ``spec.seeker.name == "custom"`` (a user's own classifier). The hider and seeker
+    must be builders of ``spec.modality`` (:func:`check_builder`).
     """
+    check_builder(HIDERS, spec.hider.name, spec.modality)
+    if spec.seeker.name != CUSTOM:
+        check_builder(SEEKERS, spec.seeker.name, spec.modality)
     adapter = ADAPTERS.build(spec.adapter.name, **spec.adapter.kwargs)
     hider = HIDERS.build(spec.hider.name, input_shape=spec.input_shape, **spec.hider.kwargs)
     if spec.seeker.name == CUSTOM:

@@ -87,20 +87,27 @@ class ModelSpec:
 
 
 def spec_conflicts(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    """The settings in which two specs (:meth:`ModelSpec.to_dict`) differ, ``name: saved -> now``: a component by
-    its builder name when that changed (``hider: 'pyramid' -> 'unet'``); the shape or the classes of the data when
-    the data set changed."""
+    """The settings in which two specs (:meth:`ModelSpec.to_dict`) differ, as ``name: saved -> now``: a component by
+    its builder name when that changed (``hider: 'pyramid' -> 'unet'``), else by the arguments that changed
+    (``adapter fill: 'zero' -> 'mean'``); a changed data set shows as its ``input_shape`` or ``num_classes``."""
+
+    def shown(value: Any) -> str:
+        value = value.get("name") if isinstance(value, dict) and "name" in value else value
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
     out = []
     for key in sorted(set(saved) | set(now)):
         old, new = saved.get(key), now.get(key)
         if old == new:
             continue
-        if isinstance(old, dict) and isinstance(new, dict) and old.get("name") != new.get("name"):
-            old, new = old.get("name"), new.get("name")
-        elif isinstance(old, dict) and isinstance(new, dict):
-            key, old, new = f"{key} settings", old.get("kwargs"), new.get("kwargs")
-        shown = [repr(v) if len(repr(v)) <= 60 else repr(v)[:57] + "..." for v in (old, new)]
-        out.append(f"{key}: {shown[0]} -> {shown[1]}")
+        if not (isinstance(old, dict) and isinstance(new, dict)) or old.get("name") != new.get("name"):
+            out.append(f"{key}: {shown(old)} -> {shown(new)}")
+            continue
+        before, after = old.get("kwargs") or {}, new.get("kwargs") or {}
+        for arg in sorted(set(before) | set(after)):
+            if before.get(arg) != after.get(arg) and arg not in saved:  # a spec-wide setting is shown once
+                out.append(f"{key} {arg}: {shown(before.get(arg))} -> {shown(after.get(arg))}")
     return out
 
 

@@ -264,7 +264,8 @@ def load_text_file(
             hint = (
                 " (quote texts that contain commas, or use a .tsv file)" if len(row) > len(header) and not tsv else ""
             )
-            raise ValueError(f"{path} line {line} has {len(row)} fields, its header {len(header)}{hint}")
+            fields = f"{len(row)} field" + ("s" if len(row) != 1 else "")
+            raise ValueError(f"{path} line {line} has {fields}, its header {len(header)}{hint}")
     t, lab = header.index(text_column), header.index(label_column)
     texts = [row[t] for _, row in rows]
     labels = [row[lab] for _, row in rows]

@@ -68,7 +68,7 @@ def _crafted_checkpoint(seeker_kwargs: dict, hider: str = "token-masker", modali
             "modality": modality,
             "input_shape": [2, 16],
             "num_classes": 2,
-            "adapter": {"name": "text", "kwargs": {"max_length": 16, "pad_id": 0, "fill_id": 103}},
+            "adapter": {"name": "text", "kwargs": {"max_length": 16, "vocab_size": 100, "pad_id": 0, "fill_id": 3}},
             "hider": {"name": hider, "kwargs": {"vocab_size": 100}},
             "seeker": {"name": "hf-sequence-classifier", "kwargs": seeker_kwargs},
             "binarizer": {"name": "deterministic", "kwargs": {"estimator": "st1"}},

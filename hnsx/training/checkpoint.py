@@ -115,6 +115,8 @@ def save_checkpoint(
         if training_tensors:
             save_file({k: v.contiguous() for k, v in training_tensors.items()}, str(tmp / TRAINING_FILE))
         write_json_atomic(tmp / STATE_FILE, {"format": FORMAT, "version": VERSION, **state})
+        for file in tmp.iterdir():  # safetensors writes 0600 too
+            _usual_mode(file, folder=False)
         if path.exists():
             old = path.with_name(f".{path.name}{OLD_MARK}{os.getpid()}")
             os.replace(path, old)

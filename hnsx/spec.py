@@ -71,19 +71,51 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        """The spec of :meth:`to_dict`'s output; ``ValueError`` names the first entry of the wrong kind (a checkpoint
+        is input like any other: it may be damaged or crafted)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"not a valid hnsx model spec: a {type(data).__name__}, not a mapping")
         try:
             return cls(
-                modality=data["modality"],
-                input_shape=tuple(data["input_shape"]),
-                num_classes=int(data["num_classes"]),
-                adapter=Component(**data["adapter"]),
-                hider=Component(**data["hider"]),
-                seeker=Component(**data["seeker"]),
-                binarizer=Component(**data["binarizer"]),
+                modality=_checked(data["modality"], "modality", str),
+                input_shape=tuple(
+                    _size(v, "input_shape") for v in _checked(data["input_shape"], "input_shape", (list, tuple))
+                ),
+                num_classes=_size(data["num_classes"], "num_classes"),
+                adapter=_component(data["adapter"], "adapter"),
+                hider=_component(data["hider"], "hider"),
+                seeker=_component(data["seeker"], "seeker"),
+                binarizer=_component(data["binarizer"], "binarizer"),
                 freeze_seeker=bool(data.get("freeze_seeker", False)),
             )
-        except (KeyError, TypeError) as err:
-            raise ValueError(f"not a valid hnsx model spec: {err}") from None
+        except KeyError as err:
+            raise ValueError(f"not a valid hnsx model spec: {err} is missing") from None
+
+
+#: The largest input dimension or class count a spec may hold (beyond it, building the model would exhaust memory).
+MAX_SIZE = 1_000_000
+
+
+def _checked(value: Any, key: str, kind: type | tuple[type, ...]) -> Any:
+    if not isinstance(value, kind):
+        name = (kind if isinstance(kind, type) else kind[0]).__name__
+        raise ValueError(f"not a valid hnsx model spec: {key} is {value!r}, not a {name}")
+    return value
+
+
+def _size(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIZE:
+        raise ValueError(f"not a valid hnsx model spec: {key} holds {value!r}, not a size from 1 to {MAX_SIZE}")
+    return value
+
+
+def _component(value: Any, key: str) -> Component:
+    value = _checked(value, key, dict)
+    if set(value) - {"name", "kwargs"}:
+        raise ValueError(f"not a valid hnsx model spec: {key} has entries other than name and kwargs")
+    return Component(
+        _checked(value.get("name"), f"{key} name", str), _checked(value.get("kwargs", {}), f"{key} kwargs", dict)
+    )
 
 
 def spec_conflicts(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:

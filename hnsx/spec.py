@@ -148,7 +148,7 @@ def check_builder(registry: Registry, name: str, modality: str) -> None:
     the modality's own builders (a text seeker cannot read images: building it would fail with an unrelated error)."""
     own = registry.names(modality)
     if name not in registry:
-        raise ValueError(f"unknown {registry.kind} {name!r} for {modality} inputs; choose one of: {', '.join(own)}")
+        raise ValueError(f"unknown {registry.kind} {name!r}; choose one of: {', '.join(own)} (the {modality} ones)")
     tag = registry.modality(name)
     if tag is not None and tag != modality:
         raise ValueError(

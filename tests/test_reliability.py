@@ -150,7 +150,9 @@ def test_wrap_classifier_refuses_another_modalitys_hider() -> None:
     classifier = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
     with pytest.raises(ValueError, match=r"hider 'token-masker' is a text hider, not one for image inputs; .*pyramid"):
         wrap_classifier(classifier, (1, 8, 8), hider="token-masker")
-    with pytest.raises(ValueError, match=r"unknown hider 'nope' for image inputs; choose one of: conv-autoencoder"):
+    with pytest.raises(
+        ValueError, match=r"unknown hider 'nope'; choose one of: conv-autoencoder, pyramid, unet \(the image ones\)"
+    ):
         wrap_classifier(classifier, (1, 8, 8), hider="nope")
 
 

@@ -5,9 +5,9 @@
 (:mod:`hnsx.training.checkpoint`) in a run folder (:mod:`hnsx.training.run_folder`).
 
 The steps, in order: setup (:func:`fit`: accelerator, seed, loaders, the alpha schedule), start or resume
-(:func:`_resume`, or pretraining by :func:`_init_components`), the optimizer (:func:`_prepare`), the epoch loop
-(:class:`_Loop`: :meth:`~_Loop.train_epoch` over batches, :meth:`~_Loop.end_epoch` for evaluation, the history
-record and checkpointing).
+(:func:`_resume`, and pretraining by :func:`~hnsx.training.pretrain.init_components`, checkpointed per phase), the
+optimizer (:func:`_prepare`), the epoch loop (:class:`_Loop`: :meth:`~_Loop.train_epoch` over batches,
+:meth:`~_Loop.end_epoch` for evaluation, the history record and checkpointing).
 """
 
 from __future__ import annotations
@@ -320,7 +320,8 @@ def fit(
         Accuracy of the seeker alone on unmasked eval data; computed per ``config.init`` when ``None``.
     resume:
         Continue the run in ``out_dir`` from its latest checkpoint (settings must match, see
-        :meth:`TrainConfig.resume_conflicts`).
+        :meth:`TrainConfig.resume_conflicts`); a run stopped before its first epoch continues its pretraining after
+        the last finished phase. Without ``resume`` an old run in ``out_dir`` is removed first.
     accelerator:
         An existing ``Accelerator``; one is made from ``config`` otherwise.
     """

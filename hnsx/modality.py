@@ -144,12 +144,17 @@ class Modality:
         command = self._command("train")
         if command is not None:
             return command(args)
+        from accelerate import PartialState
+
         from hnsx.pipeline import print_summary, run_training
         from hnsx.training.config import TrainConfig
 
+        config = TrainConfig.build(args)  # bad settings fail before the data is read
         data = self.load_data(args)
         spec = self.build_spec(data, args)
-        result = run_training(data, spec, TrainConfig.build(args), args.out, resume=args.resume)
+        if PartialState().is_main_process:
+            self.start_run(data, args)
+        result = run_training(data, spec, config, args.out, resume=args.resume)
         if result.fit.is_main_process:
             metrics, lines = self.finish_run(result, data, args)
             print_summary(metrics)
@@ -164,6 +169,14 @@ class Modality:
         if command is None:
             raise ValueError(f"hnsx cannot load {self.name} data")
         return command(args)
+
+    def start_run(self, data: Any, args: Any) -> None:
+        """Before ``hnsx train`` trains (main process): write what ``hnsx explain`` needs beside the checkpoints
+        besides the model (text: ``tokenizer/`` and ``classes.json``), so that a run stopped early can be explained.
+        The commands module's ``start_run`` when it has one; nothing otherwise."""
+        command = self._command("start_run")
+        if command is not None:
+            command(data, args)
 
     def finish_run(self, result: Any, data: Any, args: Any) -> tuple[dict, list[str]]:
         """After ``hnsx train`` (main process only): the metrics to print, and the lines printed after them.
@@ -208,6 +221,11 @@ class Modality:
             f"--init {init} pretrains the hider as an autoencoder, which {self.name} inputs do not have; "
             f"{self.name} uses --init scratch or pretrained-seeker"
         )
+
+    def check_checkpoint_spec(self, spec: Any, **allowed: Any) -> None:
+        """Refuse a :class:`~hnsx.spec.ModelSpec` read from a checkpoint whose builders would fetch or run code
+        (``ValueError``); ``allowed`` holds what the user permitted on the command line (``allow_models``,
+        ``trust_remote_code``). Modalities whose builders never load anything need not override it."""
 
     def claims_wrap(self, options: dict[str, Any]) -> bool:
         """Whether :func:`hnsx.wrap.wrap_classifier` called with these keyword ``options`` means this modality."""

@@ -14,7 +14,7 @@ from torch import nn
 from hnsx.adapter import ADAPTERS
 from hnsx.binarizers import build_binarizer
 from hnsx.model import FrozenModule, HideAndSeek
-from hnsx.registry import HIDERS, SEEKERS
+from hnsx.registry import HIDERS, SEEKERS, Registry
 
 CUSTOM = "custom"
 
@@ -71,26 +71,101 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        """The spec of :meth:`to_dict`'s output; ``ValueError`` names the first entry of the wrong kind (a checkpoint
+        is input like any other: it may be damaged or crafted)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"not a valid hnsx model spec: a {type(data).__name__}, not a mapping")
         try:
             return cls(
-                modality=data["modality"],
-                input_shape=tuple(data["input_shape"]),
-                num_classes=int(data["num_classes"]),
-                adapter=Component(**data["adapter"]),
-                hider=Component(**data["hider"]),
-                seeker=Component(**data["seeker"]),
-                binarizer=Component(**data["binarizer"]),
+                modality=_checked(data["modality"], "modality", str),
+                input_shape=tuple(
+                    _size(v, "input_shape") for v in _checked(data["input_shape"], "input_shape", (list, tuple))
+                ),
+                num_classes=_size(data["num_classes"], "num_classes"),
+                adapter=_component(data["adapter"], "adapter"),
+                hider=_component(data["hider"], "hider"),
+                seeker=_component(data["seeker"], "seeker"),
+                binarizer=_component(data["binarizer"], "binarizer"),
                 freeze_seeker=bool(data.get("freeze_seeker", False)),
             )
-        except (KeyError, TypeError) as err:
-            raise ValueError(f"not a valid hnsx model spec: {err}") from None
+        except KeyError as err:
+            raise ValueError(f"not a valid hnsx model spec: {err} is missing") from None
+
+
+#: The largest input dimension or class count a spec may hold (beyond it, building the model would exhaust memory).
+MAX_SIZE = 1_000_000
+
+
+def _checked(value: Any, key: str, kind: type | tuple[type, ...]) -> Any:
+    if not isinstance(value, kind):
+        name = (kind if isinstance(kind, type) else kind[0]).__name__
+        raise ValueError(f"not a valid hnsx model spec: {key} is {value!r}, not a {name}")
+    return value
+
+
+def _size(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIZE:
+        raise ValueError(f"not a valid hnsx model spec: {key} holds {value!r}, not a size from 1 to {MAX_SIZE}")
+    return value
+
+
+def _component(value: Any, key: str) -> Component:
+    value = _checked(value, key, dict)
+    if set(value) - {"name", "kwargs"}:
+        raise ValueError(f"not a valid hnsx model spec: {key} has entries other than name and kwargs")
+    return Component(
+        _checked(value.get("name"), f"{key} name", str), _checked(value.get("kwargs", {}), f"{key} kwargs", dict)
+    )
+
+
+def spec_conflicts(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The settings in which two specs (:meth:`ModelSpec.to_dict`) differ, as ``name: saved -> now``: a component by
+    its builder name when that changed (``hider: 'pyramid' -> 'unet'``), else by the arguments that changed
+    (``adapter fill: 'zero' -> 'mean'``); a changed data set shows as its ``input_shape`` or ``num_classes``."""
+
+    def shown(value: Any) -> str:
+        value = value.get("name") if isinstance(value, dict) and "name" in value else value
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    out = []
+    for key in sorted(set(saved) | set(now)):
+        old, new = saved.get(key), now.get(key)
+        if old == new:
+            continue
+        if not (isinstance(old, dict) and isinstance(new, dict)) or old.get("name") != new.get("name"):
+            out.append(f"{key}: {shown(old)} -> {shown(new)}")
+            continue
+        before, after = old.get("kwargs") or {}, new.get("kwargs") or {}
+        for arg in sorted(set(before) | set(after)):
+            if before.get(arg) != after.get(arg) and arg not in saved:  # a spec-wide setting is shown once
+                out.append(f"{key} {arg}: {shown(before.get(arg))} -> {shown(after.get(arg))}")
+    return out
+
+
+def check_builder(registry: Registry, name: str, modality: str) -> None:
+    """Refuse a builder of ``registry`` that is unknown or belongs to another modality than ``modality``, listing
+    the modality's own builders (a text seeker cannot read images: building it would fail with an unrelated error)."""
+    own = registry.names(modality)
+    if name not in registry:
+        raise ValueError(f"unknown {registry.kind} {name!r}; choose one of: {', '.join(own)} (the {modality} ones)")
+    tag = registry.modality(name)
+    if tag is not None and tag != modality:
+        raise ValueError(
+            f"{registry.kind} {name!r} is a {tag} {registry.kind}, not one for {modality} inputs; "
+            f"choose one of: {', '.join(own)}"
+        )
 
 
 def build_model(spec: ModelSpec, seeker: nn.Module | None = None) -> HideAndSeek:
     """Build a fresh :class:`~hnsx.model.HideAndSeek` from ``spec``.
 
-    ``seeker`` must be given when ``spec.seeker.name == "custom"`` (a user's own classifier).
+    ``seeker`` must be given when ``spec.seeker.name == "custom"`` (a user's own classifier). The hider and seeker
+    must be builders of ``spec.modality`` (:func:`check_builder`).
     """
+    check_builder(HIDERS, spec.hider.name, spec.modality)
+    if spec.seeker.name != CUSTOM:
+        check_builder(SEEKERS, spec.seeker.name, spec.modality)
     adapter = ADAPTERS.build(spec.adapter.name, **spec.adapter.kwargs)
     hider = HIDERS.build(spec.hider.name, input_shape=spec.input_shape, **spec.hider.kwargs)
     if spec.seeker.name == CUSTOM:

@@ -38,6 +38,8 @@ def load_data(args: argparse.Namespace):
     """The :class:`~hnsx.adapters.tabular.data.TabularData` named by ``--dataset`` or ``--data-file --target``."""
     from hnsx.adapters.tabular.data import TABULAR_DATASETS, load_csv, load_tabular
 
+    if getattr(args, "limit", None) is not None:
+        raise ValueError("--limit applies to image and text data; a table is always used whole")
     target, classes, categorical = args.target, _names(args.classes), _names(args.categorical)
     if args.data_file is not None:
         if args.dataset is not None:

@@ -16,6 +16,9 @@ Any CSV file: :func:`load_csv` with the label column's name.
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,6 +139,21 @@ def _take(X: Any, idx: np.ndarray) -> Any:
     return X.iloc[idx] if hasattr(X, "iloc") else np.asarray(X)[idx]
 
 
+@contextlib.contextmanager
+def table_rows(idx: np.ndarray) -> Iterator[None]:
+    """Number the rows of a schema's ``ValueError`` (positions in the split ``idx``) as the whole table's data rows,
+    counted from 1 after the header (a CSV's data row k is on line k + 1)."""
+    try:
+        yield
+    except ValueError as err:
+
+        def renumber(match: re.Match) -> str:
+            rows = re.sub(r"\d+", lambda n: str(int(idx[int(n.group())]) + 1), match.group(2))
+            return f"in data {match.group(1)} {rows}"
+
+        raise ValueError(re.sub(r"in (rows?) (\d+(?:, \d+)*)", renumber, str(err))) from None
+
+
 def tabular_data(
     X: Any,
     y: Any,
@@ -176,10 +194,12 @@ def tabular_data(
     if (hasattr(X, "shape") and X.shape[0] != n) or (not hasattr(X, "shape") and len(X) != n):
         raise ValueError(f"the table has {len(X)} rows but there are {n} labels")
     train_idx, eval_idx = _split(codes, eval_fraction, seed)
-    schema = TabularSchema.fit(_take(X, train_idx), categorical=categorical)
+    with table_rows(train_idx):
+        schema = TabularSchema.fit(_take(X, train_idx), categorical=categorical)
 
     def split(idx: np.ndarray) -> TensorDataset:
-        rows = torch.from_numpy(schema.transform(_take(X, idx)))
+        with table_rows(idx):
+            rows = torch.from_numpy(schema.transform(_take(X, idx)))
         return TensorDataset(rows, torch.from_numpy(codes[idx]))
 
     return TabularData(

@@ -39,10 +39,22 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "default: a small BERT from scratch",
     )
     g.add_argument("--max-length", type=int, default=None, help=f"tokens per sentence (default {DEFAULT_MAX_LENGTH})")
+    g.add_argument(
+        "--tsv-quotes", action="store_true", help="read quotes in a .tsv --data-file as CSV does (default: plain text)"
+    )
     g.add_argument("--token-level", action="store_true", help="one mask decision per token instead of per word")
     g.add_argument("--attention", choices=ATTENTION_MODES, default="keep", help="hidden tokens: attended or dropped")
     g.add_argument("--share-embeddings", action="store_true", help="the hider uses the seeker's token embeddings")
     g.add_argument("--freeze-seeker", action="store_true", help="keep a pretrained seeker's weights fixed")
+
+
+def checked_max_length(args: argparse.Namespace) -> int:
+    """``--max-length`` (default :data:`DEFAULT_MAX_LENGTH`): room for the special tokens and at least one word."""
+    value = getattr(args, "max_length", None)
+    value = DEFAULT_MAX_LENGTH if value is None else value
+    if value < 3:
+        raise ValueError(f"--max-length must be at least 3 (two special tokens and a word), got {value}")
+    return value
 
 
 def resolve_model_name(name: str) -> str:
@@ -62,15 +74,21 @@ def read_data(args: argparse.Namespace, tokenizer, max_length: int, word_level: 
         raise ValueError("give either --data-file or --dataset, not both")
     common = {"word_level": word_level}
     if args.data_file is not None:
-        return text_data.load_text_file(
+        data = text_data.load_text_file(
             args.data_file,
             tokenizer,
             max_length,
             text_column=args.text_column,
             label_column=args.label_column,
             seed=args.seed,
+            quoting=True if getattr(args, "tsv_quotes", False) else None,
             **common,
         )
+        print(
+            f"read {len(data.train) + len(data.eval)} rows of {data.num_classes} classes from {args.data_file} "
+            f"({len(data.train)} train, {len(data.eval)} eval)"
+        )
+        return data
     if args.dataset in (None, text_data.GENERATED):
         if args.limit is not None:
             return text_data.generated_data(
@@ -125,8 +143,10 @@ def load_data(args: argparse.Namespace):
     from hnsx.adapters.text.tokenize import load_tokenizer
 
     _seeker(args)  # refuse a bad seeker choice before reading any data
+    if getattr(args, "tsv_quotes", False) and args.data_file is None:
+        raise ValueError("--tsv-quotes applies to a --data-file")
     tokenizer = load_tokenizer(resolve_model_name(args.model_name)) if args.model_name is not None else None
-    data = read_data(args, tokenizer, args.max_length or DEFAULT_MAX_LENGTH, not args.token_level)
+    data = read_data(args, tokenizer, checked_max_length(args), not args.token_level)
     check_label_range(data, data.num_classes)
     return data
 
@@ -140,7 +160,7 @@ def build_spec(data, args: argparse.Namespace):
     seeker, seeker_kwargs = _seeker(args)
     tokenizer = data.tokenizer
     spec = text_spec(
-        args.max_length or DEFAULT_MAX_LENGTH,
+        checked_max_length(args),
         data.num_classes,
         vocab_size=len(tokenizer),
         pad_id=tokenizer.pad_token_id,
@@ -156,14 +176,18 @@ def build_spec(data, args: argparse.Namespace):
     return share_embeddings(spec) if args.share_embeddings else spec
 
 
+def start_run(data, args: argparse.Namespace) -> None:
+    """``tokenizer/`` and ``classes.json`` in the run folder before training, so any checkpoint can be explained."""
+    save_run_files(args.out, data.tokenizer, data.class_names)
+
+
 def finish_run(result, data, args: argparse.Namespace) -> tuple[dict, list[str]]:
-    """Tokenizer and class names beside the checkpoints, the best checkpoint's figures with the rationale scores
+    """The best checkpoint's figures with the rationale scores
     and ``highlights.html``; the metrics and the lines printed after them."""
     from hnsx.adapters.text.demo import best_metrics, report
     from hnsx.pipeline import METRICS_FILE
     from hnsx.training.checkpoint import write_json_atomic
 
-    save_run_files(args.out, data.tokenizer, data.class_names)
     metrics = best_metrics(result, Path(args.out))
     metrics.update(report(result.model, data, args.out))
     write_json_atomic(Path(args.out) / METRICS_FILE, metrics)

@@ -12,7 +12,8 @@ sentence as a ``(M, L)`` unit mask. It has the fields :func:`hnsx.pipeline.run_t
   by ``datasets`` on first use; :func:`text_data_from_hf` does the same on a ``datasets.Dataset`` you already have.
 
 Labels may be integers (``num_classes = max + 1``, or the ``ClassLabel``'s count) or strings (classes sorted by
-name). A missing column, an empty text or a negative label raises ``ValueError``.
+name); a local file's classes are the labels it holds (:func:`present_classes`). A missing column, an empty text
+or a negative label raises ``ValueError``.
 """
 
 from __future__ import annotations
@@ -228,24 +229,50 @@ def load_text_file(
     seed: int = 0,
     word_level: bool = True,
     vocab_size: int = 8000,
+    quoting: bool | None = None,
 ) -> TextData:
     """A local CSV (``,``) or TSV (``.tsv``: tab) file with a header row, split into train and eval by ``seed``.
+
+    A CSV is read with CSV quotes (a text holding commas must be quoted); a TSV as plain tab-separated lines, where a
+    quote is an ordinary character (``csv.QUOTE_NONE``), unless ``quoting=True``. A row with more fields than the
+    header is refused (an unquoted comma would cut its sentence into "labels"), and so is a row with fewer. A UTF-8
+    byte order mark (an Excel export) is dropped. The labels present become the classes, in order (integers by
+    value, names sorted): labels 1 and 5 make 2 classes named "1" and "5"; a single class is refused.
 
     ``tokenizer=None`` trains a WordPiece tokenizer on the training texts."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file not found: {path}")
-    delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh, delimiter=delimiter)
-        _check_columns(reader.fieldnames or [], text_column, label_column, str(path))
-        rows = list(reader)
-    texts = [r[text_column] or "" for r in rows]
-    labels = [r[label_column] for r in rows]
-    empty = [i for i, t in enumerate(texts) if not t.strip()]
+    tsv = path.suffix.lower() in (".tsv", ".tab")
+    quoted = (not tsv) if quoting is None else quoting
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(
+                fh, delimiter="\t" if tsv else ",", quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE
+            )
+            header = next(reader, None)
+            if not header:
+                raise ValueError(f"{path} is empty: it needs a header row naming its columns")
+            _check_columns(header, text_column, label_column, str(path))
+            rows = [(reader.line_num, row) for row in reader if row]
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except csv.Error as err:
+        raise ValueError(f"{path} is not a readable {'TSV' if tsv else 'CSV'} file: {err}") from None
+    for line, row in rows:
+        if len(row) != len(header):
+            hint = (
+                " (quote texts that contain commas, or use a .tsv file)" if len(row) > len(header) and not tsv else ""
+            )
+            fields = f"{len(row)} field" + ("s" if len(row) != 1 else "")
+            raise ValueError(f"{path} line {line} has {fields}, its header {len(header)}{hint}")
+    t, lab = header.index(text_column), header.index(label_column)
+    texts = [row[t] for _, row in rows]
+    labels = [row[lab] for _, row in rows]
+    empty = [i for i, text in enumerate(texts) if not text.strip()]
     if empty:
         raise ValueError(f"{path}: {len(empty)} row(s) have an empty {text_column!r} (first: data row {empty[0] + 1})")
-    y, names = encode_labels(labels)
+    y, names = present_classes(*encode_labels(labels), source=str(path))
     train_idx, eval_idx = _split(len(texts), eval_fraction, seed)
     return text_data(
         [texts[i] for i in train_idx],
@@ -259,6 +286,17 @@ def load_text_file(
         word_level=word_level,
         vocab_size=vocab_size,
     )
+
+
+def present_classes(y: torch.Tensor, names: Sequence[str], source: str) -> tuple[torch.Tensor, list[str]]:
+    """Renumber labels ``y`` to the classes that occur in them (their names kept); at least 2 must occur."""
+    present = sorted(set(y.tolist()))
+    if len(present) < 2:
+        only = names[present[0]] if present else "none"
+        raise ValueError(f"{source}: every row has the label {only!r}; a classifier needs at least 2 classes")
+    lookup = torch.full((max(present) + 1,), -1, dtype=torch.int64)
+    lookup[present] = torch.arange(len(present))
+    return lookup[y], [names[i] for i in present]
 
 
 def text_data_from_hf(

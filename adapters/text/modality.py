@@ -18,6 +18,12 @@ class TextModality(Modality):
     bench_module = "hnsx.adapters.text.bench"
     commands_module = "hnsx.adapters.text.commands"
 
+    def check_checkpoint_spec(self, spec: Any, **allowed: Any) -> None:
+        from hnsx.adapters.text.seekers import check_checkpoint_seeker
+
+        if spec.seeker.name == "hf-sequence-classifier":
+            check_checkpoint_seeker(spec.seeker.kwargs, **allowed)
+
     def claims_wrap(self, options: dict[str, Any]) -> bool:
         return options.get("tokenizer") is not None
 

@@ -99,6 +99,47 @@ class HFSeeker(nn.Module):
         return self._logits(self.model(input_ids=ids, attention_mask=(x[:, 1] != PAD).long()))
 
 
+#: ``from_pretrained`` keyword arguments a checkpoint's spec may carry: none fetches anything or runs code.
+CHECKPOINT_PRETRAINED_KWARGS = frozenset({"ignore_mismatched_sizes", "local_files_only", "torch_dtype"})
+#: Keys of a ``model_config`` that make ``transformers`` import code named by the config.
+CODE_CONFIG_KEYS = frozenset({"auto_map", "trust_remote_code"})
+
+
+def check_checkpoint_seeker(
+    kwargs: dict[str, Any], *, allow_models: Sequence[str] = (), trust_remote_code: bool = False
+) -> None:
+    """Refuse ``hf-sequence-classifier`` arguments read from a checkpoint that could fetch or run code.
+
+    Loading a checkpoint (``hnsx explain``) must never run code: only the keyword arguments of
+    :data:`CHECKPOINT_PRETRAINED_KWARGS` pass; ``trust_remote_code`` (or a ``model_config`` naming code) needs
+    ``trust_remote_code=True`` from the user; a ``model_name`` that is neither ``minilm`` nor an existing local
+    folder (a hub name: it would be downloaded) must be one of ``allow_models``, the names the user gave.
+    """
+    options = {k: v for k, v in kwargs.items() if k not in ("model_name", "model_config")}
+    code = bool(options.pop("trust_remote_code", False)) or bool(
+        CODE_CONFIG_KEYS & set(kwargs.get("model_config") or {})
+    )
+    if code and not trust_remote_code:
+        raise ValueError(
+            "the checkpoint's seeker asks to run code shipped with its model (trust_remote_code); "
+            "hnsx explain runs no code from a checkpoint unless you pass --trust-remote-code"
+        )
+    unknown = sorted(set(options) - CHECKPOINT_PRETRAINED_KWARGS)
+    if unknown:
+        raise ValueError(
+            f"the checkpoint's seeker passes {', '.join(unknown)} to from_pretrained; a checkpoint may pass only "
+            f"{', '.join(sorted(CHECKPOINT_PRETRAINED_KWARGS))}"
+        )
+    name = kwargs.get("model_name")
+    if name is None or name == MINILM or str(name) in allow_models:
+        return
+    if not isinstance(name, str) or not Path(name).is_dir():
+        raise ValueError(
+            f"the checkpoint's seeker loads {name!r}, which is not a local folder: from the Hugging Face hub it "
+            f"would be downloaded; pass --model-name {name} if you trust it"
+        )
+
+
 @SEEKERS.register("hf-sequence-classifier")
 def hf_sequence_classifier(
     *,

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from hnsx.cli import bench, demo, explain, study, train
 from hnsx.cli.bench import BENCH_MODULES
+from hnsx.cli.outdir import os_error_message
 
 __all__ = ["BENCH_MODULES", "COMMANDS", "build_parser", "main"]
 
@@ -37,9 +38,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
         return COMMANDS[args.command](args)
-    except (ValueError, FileNotFoundError) as err:  # bad input: one clear line, no traceback
-        print(f"hnsx {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    except ValueError as err:  # bad input: one clear line, no traceback
+        message = str(err)
+    except OSError as err:  # a file or folder that cannot be read or written
+        message = os_error_message(err)
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    print(f"hnsx {args.command}: error: {line}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

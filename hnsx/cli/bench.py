@@ -7,6 +7,7 @@ import sys
 from importlib import import_module
 
 from hnsx.binarizers import ESTIMATORS
+from hnsx.cli.outdir import check_out_dir, os_error_message
 from hnsx.modality import DEFAULT_MODALITY, modality_names
 
 NAME = "bench"
@@ -108,7 +109,8 @@ def _bench_all(args: argparse.Namespace) -> int:
                 rows.append((name, f"skipped: supports {', '.join(supported)}"))
                 continue
             code = int(module.main(run_args) or 0)
-        except (ValueError, FileNotFoundError) as err:
+        except (ValueError, OSError) as err:
+            err = os_error_message(err) if isinstance(err, OSError) else err
             print(f"hnsx bench all: {name}: error: {err}", file=sys.stderr)
             rows.append((name, f"error: {err}"))
             failed += 1
@@ -143,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--estimator applies to the {', '.join(ESTIMATOR_BENCHMARKS)} benchmark only, not {args.benchmark!r}"
         )
+    check_out_dir(args.out)  # before any work: a benchmark computes for minutes before it writes
     if args.device == "cuda":
         import torch
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from hnsx.cli.outdir import check_out_dir
 from hnsx.modality import DEFAULT_MODALITY, get_modality, modality_names
 
 NAME = "demo"
@@ -20,4 +21,5 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_out_dir(args.out)
     return get_modality(args.modality).demo(args)

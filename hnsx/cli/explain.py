@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from hnsx.cli.outdir import check_out_dir
 from hnsx.explain import load_trained
 from hnsx.modality import modality_of
 
@@ -15,10 +16,22 @@ def add_parser(sub) -> argparse.ArgumentParser:
     explain.add_argument("--checkpoint", required=True, help="a run folder or a checkpoint folder")
     explain.add_argument("--which", choices=("best", "latest"), default="best", help="checkpoint of a run folder")
     explain.add_argument("--out", default="explanations", help="output folder (default %(default)s)")
+    explain.add_argument(
+        "--model-name",
+        action="append",
+        default=[],
+        help="allow the checkpoint's seeker to load this Hugging Face hub model (downloaded); repeatable",
+    )
+    explain.add_argument(
+        "--trust-remote-code", action="store_true", help="allow a checkpoint's seeker to run its model's own code"
+    )
     explain.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, or sentences for a text model")
     return explain
 
 
 def run(args: argparse.Namespace) -> int:
-    model = load_trained(args.checkpoint, which=args.which)
+    check_out_dir(args.out)
+    model = load_trained(
+        args.checkpoint, which=args.which, allow_models=args.model_name, trust_remote_code=args.trust_remote_code
+    )
     return modality_of(model.adapter).explain(args, model)

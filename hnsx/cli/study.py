@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from hnsx.cli.options import alpha_value
+from hnsx.cli.outdir import check_out_dir
 from hnsx.study import ALL, STOCHASTIC_CHOICES, STUDY_NAMES
 
 NAME = "study"
@@ -44,6 +45,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from hnsx.study import StudySettings, quick_settings, run_study
 
+    check_out_dir(args.out)
     chosen = {
         "alpha": args.alpha,
         "batch_size": args.batch_size,

@@ -6,10 +6,13 @@ import argparse
 
 from hnsx.binarizers import BINARIZERS, ESTIMATORS
 from hnsx.cli.options import add_training_options
+from hnsx.cli.outdir import check_out_dir
 from hnsx.modality import DEFAULT_MODALITY, get_modality, modality_names
 from hnsx.training.config import TrainConfig
 
 NAME = "train"
+#: The options each modality adds to ``hnsx train`` (filled by :func:`add_parser`): ``(flag, dest, default)``.
+MODALITY_OPTIONS: dict[str, list[tuple[str, str, object]]] = {}
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -27,20 +30,48 @@ def add_parser(sub) -> argparse.ArgumentParser:
     train.add_argument("--slope-rate", type=float, default=0.5, help="slope growth per epoch for --estimator sa")
     train.add_argument("--slope-cap", type=float, default=100.0, help="largest slope for --estimator sa")
     train.add_argument("--out", required=True, help="run folder (history, checkpoints, metrics.json)")
-    train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    run_mode = train.add_mutually_exclusive_group()
+    run_mode.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    run_mode.add_argument(
+        "--overwrite", action="store_true", help="replace the run in --out (a non-empty --out is refused without it)"
+    )
     add_training_options(train, TrainConfig())
     for name in modality_names():
+        before = len(train._actions)
         get_modality(name).add_options(train)
+        MODALITY_OPTIONS[name] = [(a.option_strings[0], a.dest, a.default) for a in train._actions[before:]]
     return train
+
+
+def check_modality_options(args: argparse.Namespace) -> None:
+    """Refuse an option of another modality (``--fill`` with ``--modality tabular``) instead of ignoring it."""
+    for name, options in MODALITY_OPTIONS.items():
+        for flag, dest, default in options if name != args.modality else ():
+            if getattr(args, dest, default) != default:
+                raise ValueError(f"{flag} applies to --modality {name}, not to --modality {args.modality}")
+
+
+def check_run_folder(args: argparse.Namespace) -> None:
+    """``--out`` must be writable; a non-empty one needs ``--resume`` (continue it) or ``--overwrite`` (replace it)."""
+    out = check_out_dir(args.out)
+    if args.resume or args.overwrite or not out.is_dir() or not any(out.iterdir()):
+        return
+    raise ValueError(
+        f"--out {out} is not empty: continue the run there with --resume, replace it with --overwrite, "
+        "or choose a new folder"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Check what every modality shares, fill in the modality's default builders, hand over to the modality."""
     modality = get_modality(args.modality)
+    check_run_folder(args)
+    check_modality_options(args)
     if args.init in ("pretrained-hider", "both") and not modality.pretrains_hider:
         raise ValueError(modality.no_pretraining_message(args.init))
     if args.binarizer == "stochastic" and args.estimator is None:
         raise ValueError("--binarizer stochastic needs --estimator (st1, st2, sa or reinforce)")
     args.hider = modality.resolve_builder("hider", args.hider)
     args.seeker = modality.resolve_builder("seeker", args.seeker)
+    TrainConfig.build(args)  # refuse bad training settings before any data is read
     return modality.train(args)

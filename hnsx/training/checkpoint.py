@@ -36,12 +36,31 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, corrupt, foreign (not written by hnsx) or incompatible."""
 
 
+#: Name part of the temporary files and folders that atomic writes rename into place; a process killed mid-write
+#: leaves them behind, and :meth:`CheckpointDir.remove_stale` removes them.
+TMP_MARK = ".tmp-"
+#: Name part of the previous checkpoint while a new one of the same name is renamed into place.
+OLD_MARK = ".old-"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _usual_mode(path: str | os.PathLike, folder: bool) -> None:
+    """Give a ``mkstemp`` file / ``mkdtemp`` folder (0600 / 0700) the mode ``open`` / ``mkdir`` would have given."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~_umask())
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to ``path`` through a temporary file and ``os.replace``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent)
     try:
+        _usual_mode(tmp, folder=False)
         with os.fdopen(fd, "w") as fh:
             json.dump(data, fh, indent=2, sort_keys=True)
             fh.flush()
@@ -87,16 +106,19 @@ def save_checkpoint(
     """Write a checkpoint folder atomically (replacing an existing one of the same name)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent))
     old = None
     try:
+        _usual_mode(tmp, folder=True)
         tensors = {k: v.detach().cpu().contiguous() for k, v in model_state.items()}
         save_file(tensors, str(tmp / MODEL_FILE))
         if training_tensors:
             save_file({k: v.contiguous() for k, v in training_tensors.items()}, str(tmp / TRAINING_FILE))
         write_json_atomic(tmp / STATE_FILE, {"format": FORMAT, "version": VERSION, **state})
+        for file in tmp.iterdir():  # safetensors writes 0600 too
+            _usual_mode(file, folder=False)
         if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            old = path.with_name(f".{path.name}{OLD_MARK}{os.getpid()}")
             os.replace(path, old)
         os.replace(tmp, path)
         if old is not None:
@@ -188,6 +210,21 @@ class CheckpointDir:
         index = self.index()
         index.update(entries)
         write_json_atomic(self.index_file, index)
+
+    def remove_stale(self) -> None:
+        """Remove the temporary files and folders of writes that a killed process left unfinished; a previous
+        checkpoint set aside for its replacement comes back when the replacement never arrived."""
+        for old in self.root.glob(f".*{OLD_MARK}*"):
+            original = self.root / old.name[1:].rsplit(OLD_MARK, 1)[0]
+            if not original.exists():
+                os.replace(old, original)
+            else:
+                shutil.rmtree(old, ignore_errors=True)
+        for stale in self.root.glob(f".*{TMP_MARK}*"):
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
 
     def prune(self) -> None:
         """Remove old epoch checkpoints beyond ``keep_last`` (never the best or a phase checkpoint)."""

@@ -95,6 +95,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.baseline_epochs is not None and self.baseline_epochs < 1:
             raise ValueError(f"baseline_epochs must be at least 1 (or None), got {self.baseline_epochs}")
+        if not 0 <= int(self.seed) < 2**32:
+            raise ValueError(f"seed must lie in [0, 2**32), got {self.seed}")
         if self.pretrain_epochs < 0:
             raise ValueError(f"pretrain_epochs must be >= 0, got {self.pretrain_epochs}")
         if not (math.isfinite(self.lr) and self.lr > 0):

@@ -5,9 +5,9 @@
 (:mod:`hnsx.training.checkpoint`) in a run folder (:mod:`hnsx.training.run_folder`).
 
 The steps, in order: setup (:func:`fit`: accelerator, seed, loaders, the alpha schedule), start or resume
-(:func:`_resume`, or pretraining by :func:`_init_components`), the optimizer (:func:`_prepare`), the epoch loop
-(:class:`_Loop`: :meth:`~_Loop.train_epoch` over batches, :meth:`~_Loop.end_epoch` for evaluation, the history
-record and checkpointing).
+(:func:`_resume`, and pretraining by :func:`~hnsx.training.pretrain.init_components`, checkpointed per phase), the
+optimizer (:func:`_prepare`), the epoch loop (:class:`_Loop`: :meth:`~_Loop.train_epoch` over batches,
+:meth:`~_Loop.end_epoch` for evaluation, the history record and checkpointing).
 """
 
 from __future__ import annotations
@@ -27,13 +27,19 @@ from tqdm.auto import tqdm
 
 from hnsx.alpha import AlphaEvent, AlphaSchedule
 from hnsx.loss import hns_loss
-from hnsx.metrics import Scores, accuracy, evaluate
+from hnsx.metrics import Scores, evaluate
 from hnsx.model import HideAndSeek
-from hnsx.spec import ModelSpec
-from hnsx.training.checkpoint import CheckpointError, flatten_optimizer, unflatten_optimizer
+from hnsx.spec import ModelSpec, spec_conflicts
+from hnsx.training.checkpoint import (
+    CheckpointError,
+    flatten_optimizer,
+    load_model_state,
+    read_state,
+    unflatten_optimizer,
+)
 from hnsx.training.config import TrainConfig
-from hnsx.training.pretrain import pretrain_hider, train_classifier
-from hnsx.training.run_folder import HISTORY_FILE, RunFolder, legacy_alpha_state
+from hnsx.training.pretrain import init_components
+from hnsx.training.run_folder import HISTORY_FILE, PRETRAINING, RunFolder, legacy_alpha_state
 
 log = logging.getLogger("hnsx")
 __all__ = ["HISTORY_FILE", "FitResult", "fit", "make_accelerator"]
@@ -59,31 +65,6 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
         mixed_precision=config.mixed_precision,
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
-
-
-def _init_components(model, train_loader, eval_loader, config, accelerator, baseline_accuracy):
-    """Pretraining per ``config.init`` and the baseline accuracy (seeker alone, unmasked)."""
-    progress = config.progress and accelerator.is_main_process
-    untrained_seeker = copy.deepcopy(model.seeker) if baseline_accuracy is None else None
-    if config.init in ("pretrained-hider", "both"):
-        target = model.adapter.pretrain_target
-        model.hider = pretrain_hider(
-            model.hider, train_loader, config.pretrain_epochs, config.lr, accelerator, progress, target=target
-        )
-    if config.init in ("pretrained-seeker", "both"):
-        model.seeker = train_classifier(
-            model.seeker, train_loader, config.pretrain_epochs, config.lr, accelerator, progress
-        )
-        if baseline_accuracy is None and config.pretrain_epochs == 0:
-            # An already trained seeker (a wrapped, deployed model): its own accuracy is the baseline.
-            baseline_accuracy = accuracy(model.seeker, eval_loader, accelerator)
-    if baseline_accuracy is None:
-        # A copy of the untrained seeker trained alone on unmasked data for the same budget.
-        reference = train_classifier(
-            untrained_seeker, train_loader, config.baseline_budget, config.lr, accelerator, progress
-        )
-        baseline_accuracy = accuracy(reference, eval_loader, accelerator)
-    return baseline_accuracy
 
 
 def _training_state(optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -126,17 +107,29 @@ class _RunState:
 
 def _resume(
     model: HideAndSeek, folder: RunFolder, config: TrainConfig, spec: ModelSpec | None, schedule: AlphaSchedule
-) -> tuple[_RunState, dict[str, torch.Tensor], dict]:
+) -> tuple[_RunState | None, dict[str, torch.Tensor] | None, dict | None, tuple | None]:
     """Load the latest checkpoint of ``folder`` into ``model`` and ``schedule``; the run's state, training tensors and
-    optimizer metadata. Settings that may not change (:meth:`TrainConfig.resume_conflicts`) must match."""
-    state, latest = folder.load_latest(model)
+    optimizer metadata. Settings that may not change (:meth:`TrainConfig.resume_conflicts`) must match.
+
+    From a pretraining checkpoint: ``None`` for those three and what :func:`init_components` continues from, the
+    phases done, the baseline accuracy if known and a copy of the untrained seeker (``None`` otherwise)."""
+    latest = folder.latest()
+    state = read_state(latest)
+    pretraining = state.get("kind") == PRETRAINING
     conflicts = config.resume_conflicts(state["config"])
-    if spec is not None and state.get("spec") not in (None, spec.to_dict()):
-        conflicts.append("model spec differs")
-    if conflicts:
+    if spec is not None and state.get("spec") is not None:
+        conflicts += spec_conflicts(state["spec"], spec.to_dict())
+    if conflicts:  # checked before the weights, which would only say that they do not fit
         raise CheckpointError(f"cannot resume {folder.out} with different settings: {'; '.join(conflicts)}")
+    untrained = None
+    if pretraining and state.get("baseline_accuracy") is None:
+        untrained = copy.deepcopy(model.seeker)  # as built: where the baseline seeker starts
+    load_model_state(model, latest)
     tensors = folder.training_tensors(latest)
     schedule.load_state_dict(legacy_alpha_state(state))
+    if pretraining:  # killed before the first epoch: pretraining goes on after its last finished phase
+        torch.set_rng_state(tensors["rng.torch"])
+        return None, None, None, (state["pretraining"], state.get("baseline_accuracy"), untrained)
     run = _RunState(
         baseline_accuracy=state["baseline_accuracy"],
         epoch=state["epoch"],
@@ -148,7 +141,7 @@ def _resume(
     run.history = folder.history(run.epoch)
     if run.stopped == "converged":
         log.info("the run in %s had already converged", folder.out)
-    return run, tensors, state["optimizer"]
+    return run, tensors, state["optimizer"], None
 
 
 def _prepare(model: HideAndSeek, config: TrainConfig, accelerator: Accelerator, tensors, meta):
@@ -327,7 +320,8 @@ def fit(
         Accuracy of the seeker alone on unmasked eval data; computed per ``config.init`` when ``None``.
     resume:
         Continue the run in ``out_dir`` from its latest checkpoint (settings must match, see
-        :meth:`TrainConfig.resume_conflicts`).
+        :meth:`TrainConfig.resume_conflicts`); a run stopped before its first epoch continues its pretraining after
+        the last finished phase. Without ``resume`` an old run in ``out_dir`` is removed first.
     accelerator:
         An existing ``Accelerator``; one is made from ``config`` otherwise.
     """
@@ -340,12 +334,33 @@ def fit(
     train_loader, eval_loader = accelerator.prepare(train_loader, eval_loader)
     schedule = config.alpha_schedule()
     if resume:
-        run, tensors, meta = _resume(model, folder, config, spec, schedule)
+        run, tensors, meta, pending = _resume(model, folder, config, spec, schedule)
     else:
         if folder is not None:
             folder.clear()
-        baseline = _init_components(model, train_loader, eval_loader, config, accelerator, baseline_accuracy)
-        run, tensors, meta = _RunState(baseline), None, None
+        untrained = copy.deepcopy(model.seeker) if baseline_accuracy is None else None
+        run, tensors, meta, pending = None, None, None, ([], baseline_accuracy, untrained)
+    if pending is not None:
+        done, baseline, untrained = pending
+
+        def save(phases: list[str], baseline: float | None) -> None:
+            if folder is not None:
+                state = {
+                    "kind": PRETRAINING,
+                    "spec": spec.to_dict() if spec is not None else None,
+                    "config": config.to_dict(),
+                    "epoch": 0,
+                    "step": 0,
+                    "alpha": schedule.state_dict(),
+                    "baseline_accuracy": baseline,
+                    "pretraining": phases,
+                }
+                folder.save_pretraining(model.state_dict(), state, {"rng.torch": torch.get_rng_state()})
+
+        baseline = init_components(
+            model, train_loader, eval_loader, config, accelerator, baseline, untrained, done=done, save=save
+        )
+        run = _RunState(baseline)
     wrapped, optimizer = _prepare(model, config, accelerator, tensors, meta)
     loop = _Loop(wrapped, optimizer, schedule, run, config, accelerator, folder, spec)
     scores = loop.run_epochs(train_loader, eval_loader)

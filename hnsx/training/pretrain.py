@@ -1,4 +1,4 @@
-"""Pretraining (paper 5.5): the seeker as a plain classifier, the hider as an autoencoder.
+"""Pretraining (paper 5.5): the seeker as a plain classifier, the hider as an autoencoder; the baseline seeker.
 
 The hider is pretrained to reconstruct a target its modality derives from the input
 (:meth:`hnsx.adapter.Adapter.pretrain_target`; images: the grayscale image), through a sigmoid on its logits and a
@@ -7,12 +7,14 @@ binary cross-entropy loss.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
+
+from hnsx.metrics import accuracy
 
 
 def _loop(module, loader, epochs, lr, accelerator, step_loss, desc, progress):
@@ -64,3 +66,55 @@ def pretrain_hider(
         return F.binary_cross_entropy_with_logits(module(inputs).float(), target(inputs))
 
     return _loop(hider, loader, epochs, lr, accelerator, step, "hider pretraining", progress)
+
+
+def init_components(
+    model,
+    train_loader,
+    eval_loader,
+    config,
+    accelerator,
+    baseline_accuracy: float | None,
+    untrained_seeker: nn.Module | None,
+    *,
+    done: Sequence[str] = (),
+    save: Callable[[list[str], float | None], None] | None = None,
+) -> float:
+    """Pretraining per ``config.init`` (phases ``hider``, ``seeker``) and the baseline accuracy (phase ``baseline``:
+    ``untrained_seeker`` trained alone on unmasked data, unless ``baseline_accuracy`` is known); the baseline accuracy.
+
+    Phases in ``done`` (finished before a resume) are skipped; ``save(phases_done, baseline_accuracy)`` is called
+    after each phase, to checkpoint it (:data:`~hnsx.training.run_folder.PRETRAINING`: a run killed before its first
+    epoch resumes after its last finished phase).
+    """
+    progress = config.progress and accelerator.is_main_process
+    done = list(done)
+
+    def finish(phase: str) -> None:
+        done.append(phase)
+        if save is not None:
+            save(list(done), baseline_accuracy)
+
+    if config.init in ("pretrained-hider", "both") and "hider" not in done:
+        target = model.adapter.pretrain_target
+        model.hider = pretrain_hider(
+            model.hider, train_loader, config.pretrain_epochs, config.lr, accelerator, progress, target=target
+        )
+        finish("hider")
+    if config.init in ("pretrained-seeker", "both") and "seeker" not in done:
+        model.seeker = train_classifier(
+            model.seeker, train_loader, config.pretrain_epochs, config.lr, accelerator, progress
+        )
+        if baseline_accuracy is None and config.pretrain_epochs == 0:
+            # An already trained seeker (a wrapped, deployed model): its own accuracy is the baseline.
+            baseline_accuracy = accuracy(model.seeker, eval_loader, accelerator)
+        finish("seeker")
+    if "baseline" not in done:
+        if baseline_accuracy is None:
+            # A copy of the untrained seeker trained alone on unmasked data for the same budget.
+            reference = train_classifier(
+                untrained_seeker, train_loader, config.baseline_budget, config.lr, accelerator, progress
+            )
+            baseline_accuracy = accuracy(reference, eval_loader, accelerator)
+        finish("baseline")
+    return baseline_accuracy

@@ -5,6 +5,7 @@
     history.jsonl            one JSON record per epoch (training losses, alpha, eval F / I / FIR / FII, time)
     checkpoints/epoch-0003/  every epoch (the last ``keep_last`` kept), with optimizer and RNG state for resume
     checkpoints/phase-01-alpha-1.00/   weights at the end of each adaptive-alpha phase
+    checkpoints/pretraining/ after each pretraining phase, until the first epoch checkpoint
     checkpoints/best/        highest FII among the epochs that did not collapse
     checkpoints/index.json   names of the latest and best checkpoints
 """
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,8 @@ from hnsx.training.checkpoint import (
 )
 
 HISTORY_FILE = "history.jsonl"
+#: The checkpoint of the pretraining phases (:data:`hnsx.training.pretrain.PRETRAINING`), the latest until epoch 1.
+PRETRAINING = "pretraining"
 BEST = "best"
 
 
@@ -57,18 +61,27 @@ class RunFolder:
         self.main = main
 
     def clear(self) -> None:
-        """Start a fresh run here: create the folder, forget an old history (checkpoints are replaced as written)."""
+        """Start a fresh run here: create the folder, forget an old run's history and checkpoints (an old epoch
+        checkpoint left beside the new ones would be resumed from, or would push the new run's own out when pruned)."""
         if self.main:
             self.out.mkdir(parents=True, exist_ok=True)
             if self.history_path.exists():
                 self.history_path.unlink()
+            if self.ckpts.root.is_dir():
+                shutil.rmtree(self.ckpts.root)
 
-    def load_latest(self, model: torch.nn.Module) -> tuple[dict[str, Any], Path]:
-        """Load the latest checkpoint's weights into ``model``; its ``state.json`` and its folder."""
+    def latest(self) -> Path:
+        """The latest checkpoint's folder (temporaries of a killed write removed first)."""
+        if self.main:
+            self.ckpts.remove_stale()
         index = self.ckpts.index()
         if "latest" not in index:
             raise CheckpointError(f"nothing to resume in {self.out}: no checkpoint index")
-        latest = self.ckpts.root / index["latest"]
+        return self.ckpts.root / index["latest"]
+
+    def load_latest(self, model: torch.nn.Module) -> tuple[dict[str, Any], Path]:
+        """Load the latest checkpoint's weights into ``model``; its ``state.json`` and its folder."""
+        latest = self.latest()
         return load_model_state(model, latest), latest
 
     @staticmethod
@@ -90,6 +103,14 @@ class RunFolder:
     def save_phase(self, name: str, model_state: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
         if self.main:
             save_checkpoint(self.ckpts.root / name, model_state, state)
+
+    def save_pretraining(
+        self, model_state: dict[str, torch.Tensor], state: dict[str, Any], training_tensors: dict[str, torch.Tensor]
+    ) -> None:
+        """Write the pretraining checkpoint (weights, RNG state) and make it the latest."""
+        if self.main:
+            save_checkpoint(self.ckpts.root / PRETRAINING, model_state, state, training_tensors)
+            self.ckpts.update_index(latest=PRETRAINING)
 
     def save_epoch(
         self,
@@ -114,6 +135,7 @@ class RunFolder:
         best = self.ckpts.index().get("best") if best_state is None else BEST
         self.ckpts.update_index(latest=name, best=best or name)
         self.ckpts.prune()
+        shutil.rmtree(self.ckpts.root / PRETRAINING, ignore_errors=True)  # the epoch checkpoint supersedes it
         return name
 
     def mark_converged(self) -> None:

@@ -41,15 +41,12 @@ Outputs: ``results.json`` (every figure as mean, std and per-seed values), ``rep
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import functools
 import json
 import math
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,45 +55,27 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from hnsx.benchmarks.common import (
-    MODALITIES,
     BenchData,
     build_explainers,
     check_explainers,
-    cli_options,
-    cli_run_settings,
-    device_of,
     explainer_names,
-    flatten_units,
-    hns_masks,
-    load_bench_data,
-    masked_predictions,
-    ranking_scores,
-    top_counts,
     train_hns,
     train_seeker,
 )
-from hnsx.benchmarks.evaluator import (
-    EVALUATOR_EPOCHS,
-    IMAGE_BLOCKS,
-    train_evaluator,
-    train_hns_frozen,
-)
 from hnsx.benchmarks.explainers import Explainer
-from hnsx.benchmarks.results import (
-    aggregate,
-    cached_seed,
-    fingerprint,
-    format_mean_std,
-    markdown_table,
-    timing_line,
-    write_outputs,
-)
+from hnsx.benchmarks.hooks import hooks, modality_settings
+from hnsx.benchmarks.ranking import ranking_scores, top_counts
+from hnsx.benchmarks.removal import device_of, flatten_units, hns_masks, masked_predictions
+from hnsx.benchmarks.results import format_mean_std, markdown_table, timing_line
+from hnsx.benchmarks.runner import Benchmark
 from hnsx.model import HideAndSeek
+from hnsx.training.evaluator import train_evaluator, train_hns_frozen
+
+#: Every modality with benchmark hooks.
+MODALITIES = None
 
 #: The frozen seeker of the leak-free mode is an evaluator trained with this seed offset.
 FROZEN_SEED_OFFSET = 1000
-#: Image explainers of the default run (the slow ``vargrad`` and ``occlusion`` can be asked for by name).
-IMAGE_EXPLAINERS = ("hns", "integrated-gradients", "layer-gradcam", "saliency", "smoothgrad-sq", "random")
 #: Explainer settings of the default run: rankings of 1,000 test digits, not completeness, are what matters here.
 DEFAULT_OPTIONS = {"integrated-gradients": {"n_steps": 25}, "smoothgrad-sq": {"nt_samples": 10}}
 #: Cheaper settings of the slow explainers under ``--quick``.
@@ -114,12 +93,12 @@ class LeakageConfig:
     Attributes
     ----------
     explainers:
-        Explainer names (default: :data:`IMAGE_EXPLAINERS` for images, every explainer of the modality otherwise).
+        Explainer names (default: the modality's ``leakage`` setting, else every explainer of the modality).
     evaluator_epochs:
-        Epochs of each evaluator (``None``: :data:`EVALUATOR_EPOCHS`).
+        Epochs of each evaluator (``None``: the modality's ``EVALUATOR_EPOCHS`` hook).
     blocks:
-        Block sides of random image masks (:func:`~hnsx.benchmarks.evaluator.random_masks`); ignored for text and
-        tables.
+        Block sides of random masks with two spatial axes (:func:`~hnsx.training.evaluator.random_masks`;
+        ``None``: the modality's ``MASK_BLOCKS`` hook).
     keep_range:
         ``(low, high)``: the evaluator's keep rate per input is drawn uniformly from it.
     hns_epochs:
@@ -136,7 +115,7 @@ class LeakageConfig:
 
     explainers: tuple[str, ...] | None = None
     evaluator_epochs: int | None = None
-    blocks: tuple[int, ...] = IMAGE_BLOCKS
+    blocks: tuple[int, ...] | None = None
     keep_range: tuple[float, float] = (0.0, 1.0)
     hns_epochs: int | None = None
     leak_free: bool = True
@@ -148,13 +127,20 @@ class LeakageConfig:
         lo, hi = self.keep_range
         if not 0.0 <= lo <= hi <= 1.0:
             raise ValueError(f"keep_range must satisfy 0 <= low <= high <= 1, got {self.keep_range}")
-        if not self.blocks or any(int(b) < 1 for b in self.blocks):
+        if self.blocks is not None and (not self.blocks or any(int(b) < 1 for b in self.blocks)):
             raise ValueError(f"blocks must be positive side lengths, got {self.blocks}")
         if self.evaluator_epochs is not None and self.evaluator_epochs < 1:
             raise ValueError(f"evaluator_epochs must be at least 1, got {self.evaluator_epochs}")
 
     def epochs_for(self, modality: str) -> int:
-        return self.evaluator_epochs or EVALUATOR_EPOCHS[modality][self.quick]
+        return self.evaluator_epochs or hooks(modality).EVALUATOR_EPOCHS[self.quick]
+
+    def blocks_for(self, modality: str) -> tuple[int, ...]:
+        return tuple(self.blocks) if self.blocks is not None else tuple(hooks(modality).MASK_BLOCKS)
+
+    def explainers_for(self, modality: str) -> list[str]:
+        default = modality_settings(modality, "leakage", self.quick).get("explainers") or explainer_names(modality)
+        return check_explainers(modality, list(self.explainers or default))
 
 
 # --- scoring ---------------------------------------------------------------------------------------------------------
@@ -229,9 +215,8 @@ def _one_per_class(labels: torch.Tensor, limit: int = 10) -> torch.Tensor:
 def run_seed(data: BenchData, config: LeakageConfig, seed: int, *, progress: bool = False, device: str = "cpu"):
     """Everything of one seed: ``(results, examples)``; ``examples`` holds masks of a few test inputs for plots."""
     start = time.perf_counter()
-    default = IMAGE_EXPLAINERS if data.modality == "image" else explainer_names(data.modality)
-    names = check_explainers(data.modality, list(config.explainers or default))
-    epochs = config.epochs_for(data.modality)
+    names = config.explainers_for(data.modality)
+    epochs, blocks = config.epochs_for(data.modality), config.blocks_for(data.modality)
     batch = config.batch_size
     inputs, labels = data.test.tensors
     seeker = train_seeker(data, seed=seed, progress=progress, device=device)
@@ -242,7 +227,7 @@ def run_seed(data: BenchData, config: LeakageConfig, seed: int, *, progress: boo
         data,
         seed=seed,
         epochs=epochs,
-        blocks=config.blocks,
+        blocks=blocks,
         keep_range=config.keep_range,
         progress=progress,
         device=device,
@@ -279,7 +264,7 @@ def run_seed(data: BenchData, config: LeakageConfig, seed: int, *, progress: boo
             data,
             seed=seed + FROZEN_SEED_OFFSET,
             epochs=epochs,
-            blocks=config.blocks,
+            blocks=blocks,
             keep_range=config.keep_range,
             progress=progress,
             device=device,
@@ -328,7 +313,7 @@ def format_report(results: dict[str, Any]) -> str:
         f"{len(seeds)} seed(s) ({', '.join(map(str, seeds))}), mean ± std over seeds; "
         f"{results['test_size']} test inputs; evaluator: {cfg['evaluator_epochs']} epochs on random masks "
         f"(keep rate U{tuple(cfg['keep_range'])}"
-        + (f", square blocks of {', '.join(map(str, cfg['blocks']))} px" if results["modality"] == "image" else "")
+        + (f", square blocks of {', '.join(map(str, cfg['blocks']))} px" if tuple(cfg["blocks"]) != (1,) else "")
         + f"); {timing_line(results)}.",
         "",
         "## Hide-and-Seek: own fidelity against an independent evaluator",
@@ -416,7 +401,7 @@ def save_plots(results: dict[str, Any], examples: dict[str, torch.Tensor] | None
     fig.savefig(paths[-1], dpi=120)
     plt.close(fig)
 
-    if examples is not None and results["modality"] == "image":
+    if examples is not None and hooks(results["modality"]).SPATIAL_MAPS:
         kinds = [k for k in ("hns", "hns-leak-free") if k in examples]
         images = examples["inputs"]
         n = images.shape[0]
@@ -438,6 +423,40 @@ def save_plots(results: dict[str, Any], examples: dict[str, torch.Tensor] | None
     return paths
 
 
+class Leakage(Benchmark):
+    """``hnsx bench leakage`` on the shared runner (one seed: :func:`run_seed`)."""
+
+    name = "leakage"
+    config_class = LeakageConfig
+    quick_seeds = 1
+
+    def run_seed(self, data: BenchData, config: LeakageConfig, seed: int, *, progress: bool, device: str):
+        return run_seed(data, config, seed, progress=progress, device=device)
+
+    def record(self, data: BenchData, config: LeakageConfig, seeds, per_seed) -> dict[str, Any]:
+        results = super().record(data, config, seeds, per_seed)
+        resolved = {"evaluator_epochs": config.epochs_for(data.modality), "blocks": config.blocks_for(data.modality)}
+        results["config"] = {**results["config"], **resolved}
+        return results
+
+    def report(self, results: dict[str, Any]) -> str:
+        return format_report(results)
+
+    def plots(self, results: dict[str, Any], examples, out: Path) -> list[Path]:
+        return save_plots(results, examples, out)
+
+    def summary(self, results: dict[str, Any]) -> str:
+        return "\n".join(
+            f"{mode}: F {format_mean_std(figures['fidelity'])}, I {format_mean_std(figures['interpretability'])}, "
+            f"evaluator accuracy on its masks {format_mean_std(figures['evaluator_accuracy'])}"
+            for mode, figures in results["results"]["modes"].items()
+        )
+
+
+BENCHMARK = Leakage()
+main = BENCHMARK.main
+
+
 def run_leakage(
     data: BenchData,
     config: LeakageConfig,
@@ -453,53 +472,12 @@ def run_leakage(
     with the same settings reuses them, so an interrupted run resumes and seeds may run in parallel processes into
     the same folder.
     """
-    if not seeds:
-        raise ValueError("no seeds given")
-    start = time.perf_counter()
-    per_seed, examples = [], None
-    key = fingerprint(benchmark="leakage", data=data.name, test=len(data.test), config=asdict(config))
-    for seed in tqdm(list(seeds), desc="leakage seeds", disable=not progress):
-        run = functools.partial(run_seed, data, config, seed, progress=progress, device=device)
-        result, shown = cached_seed(out_dir, seed, key, run)
-        per_seed.append(result)
-        examples = examples or shown
-    names = list(per_seed[0]["explainers"])
-    results = {
-        "benchmark": "leakage",
-        "modality": data.modality,
-        "dataset": data.name,
-        "config": {**dataclasses.asdict(config), "evaluator_epochs": config.epochs_for(data.modality)},
-        "seeds": list(seeds),
-        "explainers": names,
-        "test_size": len(data.test),
-        "results": aggregate(per_seed),
-        "seconds": time.perf_counter() - start,
-    }
-    out = write_outputs(out_dir, results, format_report(results))
-    save_plots(results, examples, out)
-    return results
-
-
-def main(args: argparse.Namespace) -> int:
-    """``hnsx bench leakage --modality M [--quick] [--seeds N] --out DIR``."""
-    quick = bool(args.quick)
-    seeds, device = cli_run_settings(args, quick_seeds=1)
-    data = load_bench_data(args.modality, quick=quick, seed=0)
-    config = LeakageConfig(quick=quick, **cli_options(args))
-    results = run_leakage(data, config, seeds, args.out, progress=not args.no_progress, device=device)
-    modes = results["results"]["modes"]
-    for mode, figures in modes.items():
-        print(
-            f"{mode}: F {format_mean_std(figures['fidelity'])}, I {format_mean_std(figures['interpretability'])}, "
-            f"evaluator accuracy on its masks {format_mean_std(figures['evaluator_accuracy'])}"
-        )
-    print(f"wrote {Path(args.out) / 'results.json'}, report.md and plots ({results['seconds']:.0f} s)")
-    return 0
+    return BENCHMARK.run(data, config, seeds, out_dir, progress=progress, device=device)
 
 
 __all__ = [
+    "BENCHMARK",
     "DEFAULT_OPTIONS",
-    "IMAGE_EXPLAINERS",
     "LeakageConfig",
     "MODALITIES",
     "attribute_predicted",

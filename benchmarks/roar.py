@@ -53,57 +53,34 @@ from hnsx.benchmarks.common import (
     attribute_dataset,
     build_explainers,
     check_explainers,
-    check_modality,
-    fraction_counts,
+    explainer_names,
     load_bench_data,
-    rank_order,
-    ranking_scores,
-    remove_units,
-    seed_list,
     subsample,
-    top_from_order,
     train_hns,
     train_seeker,
 )
 from hnsx.benchmarks.explainers import Explainer
-from hnsx.benchmarks.results import (
-    format_mean_std,
-    markdown_table,
-    mean_std,
-    write_outputs,
-)
+from hnsx.benchmarks.hooks import PerModality, modality_settings
+from hnsx.benchmarks.ranking import fraction_counts, rank_order, ranking_scores, top_from_order
+from hnsx.benchmarks.removal import remove_units
+from hnsx.benchmarks.results import format_mean_std, markdown_table, mean_std, write_outputs
+from hnsx.benchmarks.runner import Benchmark, seed_list
 from hnsx.model import HideAndSeek
 from hnsx.training.checkpoint import write_json_atomic
 
-MODALITIES = ("image", "text", "tabular")
+#: Every modality with benchmark hooks.
+MODALITIES = None
 MODES = ("roar", "kar")
 FRACTIONS = (0.1, 0.3, 0.5, 0.7, 0.9)
-#: Explainers compared by default, per modality.
-DEFAULT_EXPLAINERS: dict[str, tuple[str, ...]] = {
-    "image": ("hns", "integrated-gradients", "layer-gradcam", "smoothgrad-sq", "random"),
-    "text": ("hns", "integrated-gradients", "saliency", "random"),
-    "tabular": ("hns", "integrated-gradients", "feature-ablation", "random"),
-}
-#: Explainer settings that keep attributing 5,000 images three times affordable on 2 shared CPU cores: Integrated
-#: Gradients with 8 steps (Captum's Gauss-Legendre rule), SmoothGrad and VarGrad over 8 noisy copies.
-EXPLAINER_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
-    "image": {
-        "integrated-gradients": {"n_steps": 8},
-        "smoothgrad-sq": {"nt_samples": 8},
-        "vargrad": {"nt_samples": 8},
-    },
-    "text": {"integrated-gradients": {"n_steps": 16}},
-    "tabular": {},
-}
-#: Training budgets of the full runs where they differ from :data:`~hnsx.benchmarks.common.RECIPES`: the image
-#: seekers train for three epochs (4,000 digits, 189 steps; about 93 % test accuracy, 8 s on one CPU thread) and HnS
-#: for 2 + 4 epochs, so that the 5-seed MNIST run (250 retrained seekers) takes well under an hour on 2 CPU cores;
-#: ``--epochs`` changes the seekers' epochs.
-FULL_BUDGETS: dict[str, dict[str, int]] = {
-    "image": {"seeker_epochs": 3, "hns_epochs": 4, "hns_pretrain_epochs": 2},
-    "text": {},
-    "tabular": {},
-}
+#: The modalities' defaults (their hooks' ``SETTINGS["roar"]``), by modality name: the explainers compared, the
+#: explainer settings and training budgets of the full run (e.g. images: Integrated Gradients with 8 steps,
+#: SmoothGrad and VarGrad over 8 noisy copies, seekers of 3 epochs, so that attributing 5,000 images three times and
+#: 250 retrained seekers stay affordable on 2 shared CPU cores) and of ``--quick`` (with its data sizes).
+DEFAULT_EXPLAINERS = PerModality("roar", False, "explainers")
+EXPLAINER_OPTIONS = PerModality("roar", False, "explainer_options")
+FULL_BUDGETS = PerModality("roar", False)
+QUICK_OPTIONS = PerModality("roar", True, "explainer_options")
+QUICK_SIZES = PerModality("roar", True, "sizes")
 
 #: Seeds of a full run (``--quick``: :attr:`RoarConfig.seeds`, 3).
 FULL_SEEDS = 5
@@ -168,41 +145,14 @@ class RoarConfig:
         return dataclasses.asdict(self)
 
 
-#: Quick runs: at most this many (train, test) inputs per modality, and the explainer settings.
-QUICK_SIZES: dict[str, tuple[int | None, int | None]] = {
-    "image": (800, 300),
-    "text": (800, 200),
-    "tabular": (None, None),
-}
-QUICK_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
-    "image": {"integrated-gradients": {"n_steps": 8}, "smoothgrad-sq": {"nt_samples": 5}, "vargrad": {"nt_samples": 5}},
-    "text": {"integrated-gradients": {"n_steps": 8}},
-    "tabular": {},
-}
-
-
 def default_config(modality: str, *, quick: bool = False, **overrides: Any) -> RoarConfig:
     """The run ``hnsx bench roar --modality M [--quick]`` makes, before the command line's overrides.
 
-    Full runs (:data:`FULL_SEEDS` seeds, as the ROAR protocol asks): :data:`FULL_BUDGETS`, :data:`EXPLAINER_OPTIONS`.
-    Quick runs (3 seeds): fractions 0.1, 0.5, 0.9;
-    seeker epochs 2 (image and text), 30 (tables, the recipe); HnS with 1 pretraining and 2 joint epochs;
-    :data:`QUICK_SIZES` inputs; Integrated Gradients with 8 steps and SmoothGrad / VarGrad over 5 noisy copies
-    (:data:`QUICK_OPTIONS`).
+    Full runs: :data:`FULL_SEEDS` seeds, as the ROAR protocol asks, and the modality's budgets and explainer
+    options. Quick runs (3 seeds): fractions 0.1, 0.5, 0.9; HnS with 1 pretraining and 2 joint epochs; the
+    modality's quick settings (images and text: seekers of 2 epochs, smaller data, cheaper explainers).
     """
-    check_modality(modality)
-    settings: dict[str, Any] = {
-        "explainers": DEFAULT_EXPLAINERS[modality],
-        "explainer_options": (QUICK_OPTIONS if quick else EXPLAINER_OPTIONS)[modality],
-    }
-    if quick:
-        settings.update(fractions=(0.1, 0.5, 0.9), hns_epochs=2, hns_pretrain_epochs=1)
-        if modality != "tabular":
-            settings["seeker_epochs"] = 2
-    else:
-        settings.update(FULL_BUDGETS[modality], seeds=FULL_SEEDS)
-    settings.update(overrides)
-    return RoarConfig(**settings)
+    return BENCHMARK.default_config(modality, quick=quick, **overrides)
 
 
 # --- the run ---------------------------------------------------------------------------------------------------------
@@ -597,40 +547,77 @@ def save_curves(path: str | Path, results: Mapping[str, Any], mode: str) -> Path
 # --- command line ----------------------------------------------------------------------------------------------------
 
 
+class Roar(Benchmark):
+    """``hnsx bench roar`` / ``kar`` on the shared runner. ROAR caches finer than a seed (every retrained seeker,
+    :func:`run_roar`), so it overrides :meth:`run`."""
+
+    name = "roar"
+    config_class = RoarConfig
+    defaults = {
+        False: {"seeds": FULL_SEEDS},
+        True: {"fractions": (0.1, 0.5, 0.9), "hns_epochs": 2, "hns_pretrain_epochs": 1},
+    }
+    outputs = "the accuracy curves"
+
+    def default_config(self, modality: str, *, quick: bool = False, **overrides: Any) -> RoarConfig:
+        if "explainers" not in overrides and "explainers" not in modality_settings(modality, self.name, quick):
+            overrides["explainers"] = tuple(explainer_names(modality))
+        return super().default_config(modality, quick=quick, **overrides)
+
+    def cli_overrides(self, args: argparse.Namespace) -> dict[str, Any]:
+        """``--epochs`` sets the seekers' epochs (base and retrained); ``hnsx bench kar`` runs KAR alone."""
+        overrides: dict[str, Any] = {"device": getattr(args, "device", "cpu")}
+        if getattr(args, "seeds", None) is not None:
+            overrides["seeds"] = args.seeds
+        if getattr(args, "epochs", None) is not None:
+            overrides["seeker_epochs"] = args.epochs
+        if getattr(args, "explainers", None):
+            names = [n.strip() for n in args.explainers.split(",") if n.strip()]
+            overrides["explainers"] = tuple(check_explainers(args.modality, names))
+        if getattr(args, "benchmark", "roar") == "kar":
+            overrides["modes"] = ("kar",)
+        return overrides
+
+    def load_data(self, modality: str, config: RoarConfig, *, quick: bool) -> BenchData:
+        data = load_bench_data(modality, quick=quick, seed=0)
+        if quick:
+            data = subsample(data, *modality_settings(modality, self.name, True).get("sizes", (None, None)))
+        return data
+
+    def run(self, data, config: RoarConfig, seeds, out_dir, *, progress: bool = True, device: str = "cpu"):
+        if list(seeds) != seed_list(len(seeds)):
+            raise ValueError(f"ROAR runs seeds 0 .. N-1, got {list(seeds)}")
+        config = dataclasses.replace(config, seeds=len(seeds), device=device)
+        return run_roar(data, config, out_dir, progress=progress)
+
+    def execute(self, data: BenchData, config: RoarConfig, args: argparse.Namespace) -> dict[str, Any]:
+        jobs = int(getattr(args, "jobs", 1) or 1)
+        threads = max(1, int(getattr(args, "threads", 2)) // jobs)
+        return run_roar(
+            data, config, args.out, progress=not args.no_progress, benchmark=args.benchmark, jobs=jobs, threads=threads
+        )
+
+    def report(self, results: dict[str, Any]) -> str:
+        return format_report(results)
+
+    def summary(self, results: dict[str, Any]) -> str:
+        return "\n".join(
+            f"\n{mode.upper()} (test accuracy %, {len(results['seeds'])} seeds)\n{mode_table(results, mode)}"
+            for mode in results["modes"]
+        )
+
+
+BENCHMARK = Roar()
+main = BENCHMARK.main
+
+
 def config_from_args(args: argparse.Namespace) -> RoarConfig:
     """The :class:`RoarConfig` of ``hnsx bench roar|kar`` options."""
-    overrides: dict[str, Any] = {"device": getattr(args, "device", "cpu")}
-    if getattr(args, "seeds", None) is not None:
-        overrides["seeds"] = args.seeds
-    if getattr(args, "epochs", None) is not None:
-        overrides["seeker_epochs"] = args.epochs
-    if getattr(args, "explainers", None):
-        names = [n.strip() for n in args.explainers.split(",") if n.strip()]
-        overrides["explainers"] = tuple(check_explainers(args.modality, names))
-    if getattr(args, "benchmark", "roar") == "kar":
-        overrides["modes"] = ("kar",)
-    return default_config(args.modality, quick=bool(getattr(args, "quick", False)), **overrides)
-
-
-def main(args: argparse.Namespace) -> int:
-    """``hnsx bench roar`` (ROAR and KAR) or ``hnsx bench kar`` (KAR alone)."""
-    check_modality(args.modality)
-    config = config_from_args(args)
-    data = load_bench_data(args.modality, quick=bool(args.quick), seed=0)
-    if args.quick:
-        data = subsample(data, *QUICK_SIZES[args.modality])
-    jobs = int(getattr(args, "jobs", 1) or 1)
-    threads = max(1, int(getattr(args, "threads", 2)) // jobs)
-    results = run_roar(
-        data, config, args.out, progress=not args.no_progress, benchmark=args.benchmark, jobs=jobs, threads=threads
-    )
-    for mode in config.modes:
-        print(f"\n{mode.upper()} (test accuracy %, {len(results['seeds'])} seeds)\n{mode_table(results, mode)}")
-    print(f"\nwrote {Path(args.out) / 'results.json'}, report.md and {', '.join(m + '.png' for m in config.modes)}")
-    return 0
+    return BENCHMARK.config_from_args(args)
 
 
 __all__ = [
+    "BENCHMARK",
     "DEFAULT_EXPLAINERS",
     "EXPLAINER_OPTIONS",
     "FULL_BUDGETS",

@@ -24,8 +24,6 @@ Figures are the mean over samples; the report gives mean +- std over seeds.
 
 from __future__ import annotations
 
-import argparse
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -37,23 +35,19 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from hnsx.benchmarks import common
+from hnsx.benchmarks.hooks import hooks
+from hnsx.benchmarks.metrics import METRICS
 from hnsx.benchmarks.randomise import cascade, layer_groups, randomise_groups
-from hnsx.benchmarks.results import (
-    aggregate as aggregate_seeds,
-)
-from hnsx.benchmarks.results import (
-    format_mean_std,
-    markdown_table,
-    mean_std,
-    write_outputs,
-)
+from hnsx.benchmarks.results import aggregate as aggregate_seeds
+from hnsx.benchmarks.results import format_mean_std, markdown_table, mean_std
+from hnsx.benchmarks.runner import Benchmark, check_device, seed_list
 from hnsx.benchmarks.similarity import similarity
 from hnsx.model import HideAndSeek
 
 # --- the benchmark ------------------------------------------------------------------------------------------------
 
 #: The modalities this benchmark runs on (``hnsx bench --modality``).
-MODALITIES = common.MODALITIES
+MODALITIES = None
 
 #: Rows of Hide-and-Seek: which of its parts is randomised (the explanation is always the hider's keep probability).
 HNS_SEEKER = "hns (seeker randomised)"
@@ -61,12 +55,9 @@ HNS_HIDER = "hns (hider randomised)"
 #: First step of every curve: the unchanged model explained a second time (1 for deterministic methods, below 1 for
 #: the noisy ones such as SmoothGrad: their own noise floor).
 UNCHANGED = "none"
-METRICS = ("spearman_abs", "spearman", "ssim")
-METRIC_TITLES = {
-    "spearman_abs": "Spearman rank correlation of |attributions|",
-    "spearman": "Spearman rank correlation of signed attributions",
-    "ssim": "SSIM of |attributions| / max",
-}
+#: The similarity metrics (:data:`~hnsx.benchmarks.metrics.METRICS`; lower is better after randomisation).
+SIMILARITIES = ("spearman_abs", "spearman", "ssim")
+METRIC_TITLES = {m: METRICS[m].title for m in SIMILARITIES}
 
 
 #: Explainer settings of the full run: every input is explained about a dozen times (each randomisation step), so
@@ -80,7 +71,7 @@ SANITY_OPTIONS: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class SanityConfig:
-    """What ``hnsx bench sanity`` measures; the defaults are the full run, :meth:`quick` the short one.
+    """What ``hnsx bench sanity`` measures; the defaults are the full run (``--quick``: :data:`QUICK`).
 
     ``samples`` test inputs (the same for every seed) are explained; each seed trains a Hide-and-Seek model (and,
     with ``data_randomisation``, a second one on shuffled training labels). The Captum explainers explain the
@@ -102,26 +93,6 @@ class SanityConfig:
     threads: int = 2
     progress: bool = True
 
-    @classmethod
-    def quick(cls, **overrides: Any) -> SanityConfig:
-        """A short run (a few minutes on 2 cores): the quick data subsets, fewer samples and epochs, cheaper
-        Integrated Gradients, SmoothGrad and VarGrad, and no independent randomisation (cascading and data only)."""
-        modality = overrides.get("modality", "image")
-        base: dict[str, Any] = {
-            "samples": {"image": 32, "text": 100, "tabular": 200}[modality],
-            "independent": False,  # the full run has it; it nearly doubles the explaining
-            "hns_epochs": {"image": 3, "text": 6, "tabular": 15}[modality],
-            # The quick text subset (800 sentences) is too small for the seeker, a BERT trained from scratch: it
-            # stayed near chance (0.56-0.61 test accuracy) in our trials, so text keeps the full corpus.
-            "quick_data": modality != "text",
-            "explainer_options": {
-                "integrated-gradients": {"n_steps": 16},
-                "smoothgrad-sq": {"nt_samples": 8},
-                "vargrad": {"nt_samples": 8},
-            },
-        }
-        return cls(**{**base, **overrides})
-
     def __post_init__(self) -> None:
         for name in ("samples", "batch_size", "threads"):
             if int(getattr(self, name)) < 1:
@@ -130,13 +101,26 @@ class SanityConfig:
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
 
 
+#: ``--quick`` (a few minutes on 2 cores): the quick data subsets, cheaper Integrated Gradients, SmoothGrad and
+#: VarGrad, and no independent randomisation (cascading and data only); the modalities set fewer samples and epochs.
+QUICK: dict[str, Any] = {
+    "independent": False,  # the full run has it; it nearly doubles the explaining
+    "quick_data": True,
+    "explainer_options": {
+        "integrated-gradients": {"n_steps": 16},
+        "smoothgrad-sq": {"nt_samples": 8},
+        "vargrad": {"nt_samples": 8},
+    },
+}
+
+
 class _Attributor:
     """Attributions of the fixed inputs for the fixed targets by the chosen explainers of a (changed) model."""
 
     def __init__(self, data, inputs: torch.Tensor, target: torch.Tensor, config: SanityConfig, seed: int) -> None:
         self.data, self.inputs, self.target, self.config, self.seed = data, inputs, target, config, seed
         self.valid = data.adapter.valid_units(inputs)
-        self.image = data.modality == "image"
+        self.image = hooks(data.modality).SPATIAL_MAPS
 
     def __call__(self, classifier: nn.Module, hns: HideAndSeek, names: Sequence[str]) -> dict[str, torch.Tensor]:
         explainers = common.build_explainers(
@@ -295,7 +279,7 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def _metrics_of(results: dict[str, Any]) -> list[str]:
     """The similarity metrics the results hold (SSIM for images of at least 11 x 11 pixels only)."""
     first = next(iter(results["cascading"]["seeker"]["rows"].values()))
-    return [m for m in METRICS if m in first]
+    return [m for m in SIMILARITIES if m in first]
 
 
 def _ms(stats: Any) -> str:
@@ -423,67 +407,67 @@ def save_plots(results: dict[str, Any], out_dir: Path) -> list[Path]:
     return paths
 
 
-def run_sanity(config: SanityConfig, out_dir: str | Path) -> dict[str, Any]:
-    """Run the sanity checks and write ``results.json``, ``report.md`` and the ``sanity_*.png`` plots."""
-    common.check_modality(config.modality)
-    if config.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
-    torch.set_num_threads(config.threads)
-    start = time.perf_counter()
-    seeds = common.seed_list(config.seeds)
-    data = common.load_bench_data(config.modality, quick=config.quick_data)
-    if config.samples > len(data.test):  # a small test split (breast cancer: 114 rows) is used whole
-        config = replace(config, samples=len(data.test))
-    names = sanity_explainers(config.modality, config.explainers)
-    runs: list[dict[str, Any]] = []
-    for seed in seeds:  # the outputs are rewritten after every seed: an interrupted run keeps the seeds it finished
-        runs.append(evaluate_seed(data, config, seed))
-        results = {
-            "benchmark": "sanity",
+class Sanity(Benchmark):
+    """``hnsx bench sanity`` on the shared runner (one seed: :func:`evaluate_seed`)."""
+
+    name = "sanity"
+    config_class = SanityConfig
+    defaults = {True: QUICK}
+    outputs = "the sanity_*.png plots"
+
+    def load_data(self, modality: str, config: SanityConfig, *, quick: bool = False) -> Any:
+        return common.load_bench_data(modality, quick=config.quick_data)
+
+    def run_seed(self, data, config: SanityConfig, seed: int, *, progress: bool, device: str):
+        return evaluate_seed(data, config, seed), {}
+
+    def record(self, data, config: SanityConfig, seeds, per_seed) -> dict[str, Any]:
+        names = sanity_explainers(config.modality, config.explainers)
+        return {
+            "benchmark": self.name,
             "modality": config.modality,
             "dataset": data.name,
             "config": asdict(config),
-            "seeds": seeds[: len(runs)],
+            "seeds": list(seeds),
             "explainers": names,
             "rows": {"seeker": [_row(n) for n in names], "hider": [HNS_HIDER] if "hns" in names else []},
-            **aggregate(runs),
-            "per_seed": runs,
-            "seconds": time.perf_counter() - start,
-            "complete": len(runs) == len(seeds),
+            **aggregate(per_seed),
+            "per_seed": per_seed,
         }
-        write_outputs(Path(out_dir), results, format_report(results))
-        save_plots(results, Path(out_dir))
-    return results
+
+    def report(self, results: dict[str, Any]) -> str:
+        return format_report(results)
+
+    def plots(self, results: dict[str, Any], examples, out: Path) -> list[Path]:
+        return save_plots(results, out)
+
+    def execute(self, data, config: SanityConfig, args: Any) -> dict[str, Any]:
+        return run_sanity(config, args.out, data=data)
 
 
-def _options(args: argparse.Namespace) -> dict[str, Any]:
-    """Config fields from the ``hnsx bench`` arguments (``seeds`` ``None``: 3; ``epochs``: HnS joint epochs;
-    ``explainers``: comma-separated plain names)."""
-    options: dict[str, Any] = {
-        "modality": args.modality,
-        "seeds": 3 if getattr(args, "seeds", None) is None else args.seeds,
-        "threads": getattr(args, "threads", 2),
-        "device": getattr(args, "device", "cpu"),
-        "progress": not getattr(args, "no_progress", False),
-    }
-    return {**options, **common.cli_options(args)}
+BENCHMARK = Sanity()
+main = BENCHMARK.main
 
 
-def main(args: argparse.Namespace) -> int:
-    """What ``hnsx bench sanity`` runs (``args``: modality, quick, seeds, out, threads, device, no_progress,
-    and optionally epochs and explainers)."""
-    options = _options(args)
-    config = SanityConfig.quick(**options) if args.quick else SanityConfig(**options)
-    results = run_sanity(config, args.out)
-    print(format_report(results))
-    print(f"wrote {Path(args.out) / 'results.json'}, report.md and the sanity_*.png plots")
-    return 0
+def run_sanity(config: SanityConfig, out_dir: str | Path, *, data: Any = None) -> dict[str, Any]:
+    """Run the sanity checks and write ``results.json``, ``report.md`` and the ``sanity_*.png`` plots (``data``:
+    the data already loaded; default :meth:`Sanity.load_data`)."""
+    common.check_modality(config.modality)
+    check_device(config.device)
+    torch.set_num_threads(config.threads)
+    seeds = seed_list(config.seeds)
+    data = data if data is not None else BENCHMARK.load_data(config.modality, config)
+    if config.samples > len(data.test):  # a small test split (breast cancer: 114 rows) is used whole
+        config = replace(config, samples=len(data.test))
+    sanity_explainers(config.modality, config.explainers)
+    return BENCHMARK.run(data, config, seeds, out_dir, progress=config.progress, device=config.device)
 
 
 __all__ = [
-    "MODALITIES",
+    "BENCHMARK",
     "HNS_HIDER",
     "HNS_SEEKER",
+    "MODALITIES",
     "SanityConfig",
     "aggregate",
     "evaluate_seed",

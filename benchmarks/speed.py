@@ -41,11 +41,14 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from hnsx.benchmarks.explainers import build_explainer
+from hnsx.benchmarks.runner import Benchmark, check_device
 from hnsx.loss import hns_loss
 from hnsx.registry import SEEKERS
 from hnsx.spec import build_model, image_spec
 from hnsx.training.checkpoint import write_json_atomic
 
+#: The speed benchmark times image explainers at image sizes (28 to 224 pixels).
+MODALITIES = ("image",)
 #: Methods of the explain benchmark: label -> (explainer name, explainer options). ``hns`` uses the default
 #: (or chosen) hider, ``hns-paper-hider`` the paper's conv-autoencoder; both share the seeker.
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -66,7 +69,7 @@ IG_MAX_ELEMENTS = 2**26
 
 @dataclass(frozen=True)
 class SpeedConfig:
-    """What ``hnsx bench speed`` measures; the defaults are the full run, :meth:`quick` the short one."""
+    """What ``hnsx bench speed`` measures; the defaults are the full run (``--quick``: :data:`QUICK`)."""
 
     default_shape: tuple[int, int, int] = (1, 28, 28)
     default_batch: int = 256
@@ -83,18 +86,16 @@ class SpeedConfig:
     hider: str = "pyramid"
     seed: int = 0
 
-    @classmethod
-    def quick(cls, **overrides: Any) -> SpeedConfig:
-        """Under 3 minutes on 2 CPU cores: the default configuration, 28 and 224 pixels, two batch sizes."""
-        base = {
-            "sizes": (28, 224),
-            "batches": (16, 256),
-            "scaling_methods": ("hns", "layer-gradcam", "saliency"),
-            "repeats": 3,
-            "train_repeats": 5,
-            "slow_seconds": 5.0,
-        }
-        return cls(**{**base, **overrides})
+
+#: ``--quick`` (under 3 minutes on 2 CPU cores): the default configuration, 28 and 224 pixels, two batch sizes.
+QUICK: dict[str, Any] = {
+    "sizes": (28, 224),
+    "batches": (16, 256),
+    "scaling_methods": ("hns", "layer-gradcam", "saliency"),
+    "repeats": 3,
+    "train_repeats": 5,
+    "slow_seconds": 5.0,
+}
 
 
 # --- measurement --------------------------------------------------------------------------------------------------
@@ -290,10 +291,7 @@ def _machine(device: torch.device, threads: int) -> dict[str, Any]:
 
 def run_speed(config: SpeedConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
     """Run the speed benchmark and write ``results.json`` and ``report.md`` to ``out_dir``; returns the results."""
-    if config.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
-    if config.device not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu' or 'cuda', got {config.device!r}")
+    check_device(config.device)
     unknown = sorted((set(config.methods) | set(config.scaling_methods)) - set(METHODS))
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; choose from {sorted(METHODS)}")
@@ -412,13 +410,47 @@ def format_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main_speed(quick: bool, device: str, out_dir: str, threads: int = 2, progress: bool = True) -> dict[str, Any]:
-    """What ``hnsx bench speed`` runs."""
-    config = SpeedConfig.quick(device=device, threads=threads) if quick else SpeedConfig(device=device, threads=threads)
-    results = run_speed(config, out_dir, progress=progress)
-    print(format_table(results))
-    print(f"wrote {Path(out_dir) / 'results.json'} and report.md")
-    return results
+class Speed(Benchmark):
+    """``hnsx bench speed`` on the shared runner: one measurement (no seeds, no data set), so it overrides
+    :meth:`run`."""
+
+    name = "speed"
+    config_class = SpeedConfig
+    defaults = {True: QUICK}
+
+    def load_data(self, modality: str, config: SpeedConfig, *, quick: bool) -> None:
+        return None  # the inputs are random tensors of each measured shape
+
+    def run(self, data, config: SpeedConfig, seeds, out_dir, *, progress: bool = True, device: str = "cpu"):
+        return run_speed(config, out_dir, progress=progress)
+
+    def execute(self, data, config: SpeedConfig, args: Any) -> dict[str, Any]:
+        return self.run(data, config, [config.seed], args.out, progress=not getattr(args, "no_progress", False))
+
+    def report(self, results: dict[str, Any]) -> str:
+        return format_report(results)
+
+    def summary(self, results: dict[str, Any]) -> str:
+        return format_table(results)
+
+    def written(self, results: dict[str, Any]) -> str:
+        return ""
 
 
-__all__ = ["METHODS", "SpeedConfig", "Timing", "format_report", "main_speed", "ratios", "run_speed", "time_call"]
+BENCHMARK = Speed()
+main = BENCHMARK.main
+
+
+__all__ = [
+    "BENCHMARK",
+    "METHODS",
+    "MODALITIES",
+    "QUICK",
+    "SpeedConfig",
+    "Timing",
+    "format_report",
+    "main",
+    "ratios",
+    "run_speed",
+    "time_call",
+]

@@ -17,10 +17,11 @@ from hnsx.study import ALL, STOCHASTIC_CHOICES, STUDY_NAMES
 from hnsx.training.config import INIT_MODES, MIXED_PRECISION, TrainConfig
 
 MODALITIES = ("image", "text", "tabular")
-#: ``hnsx bench`` choices; every one but ``speed`` and ``all`` is ``hnsx.benchmarks.<module>.main(args) -> int``.
+#: ``hnsx bench`` choices; every one but ``all`` is ``hnsx.benchmarks.<module>.main(args) -> int``.
 BENCHMARKS = ("speed", "roar", "kar", "sanity", "faithfulness", "leakage", "shortcut", "all")
 #: The module of each benchmark under ``hnsx.benchmarks`` (``roar`` runs ROAR and KAR; ``kar`` KAR alone).
 BENCH_MODULES = {
+    "speed": "speed",
     "roar": "roar",
     "kar": "roar",
     "sanity": "sanity",
@@ -361,13 +362,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         if not torch.cuda.is_available():
             raise ValueError("--device cuda, but there is no CUDA device on this machine")
-    if args.benchmark == "speed":
-        if args.modality != "image":
-            raise ValueError(f"the speed benchmark runs on images only, not --modality {args.modality}")
-        from hnsx.benchmarks.speed import main_speed
-
-        main_speed(args.quick, args.device, args.out, threads=args.threads, progress=not args.no_progress)
-        return 0
+    if args.benchmark == "speed" and args.modality != "image":
+        raise ValueError(f"the speed benchmark runs on images only, not --modality {args.modality}")
     import torch
 
     torch.set_num_threads(args.threads)

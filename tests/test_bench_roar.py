@@ -15,11 +15,9 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
+from hnsx.adapters.image.bench import image_bench_data
 from hnsx.benchmarks import roar
-from hnsx.benchmarks.common import (
-    image_bench_data,
-    load_bench_data,
-)
+from hnsx.benchmarks.common import load_bench_data
 from hnsx.benchmarks.explainers import Explainer
 from hnsx.benchmarks.roar import RoarConfig, default_config, run_roar
 from hnsx.cli import main
@@ -150,14 +148,14 @@ def test_tabular_roar_runs_per_feature(tmp_path):
 
 def test_text_roar_hides_words_with_the_fill_token(tmp_path, monkeypatch):
     from hnsx.adapters.text import data as text_data
-    from hnsx.benchmarks import common
+    from hnsx.benchmarks import removal
 
     original = text_data.generated_data
     monkeypatch.setattr(text_data, "generated_data", lambda n, m, **kw: original(160, 60, **kw))
     data = load_bench_data("text")
     assert data.test_rationale is not None and data.test_rationale.shape == (60, data.input_shape[1])
     seen = []
-    remove = common.remove_units
+    remove = removal.remove_units
     monkeypatch.setattr(roar, "remove_units", lambda d, x, keep: seen.append(remove(d, x, keep)) or seen[-1])
     config = RoarConfig(
         explainers=("saliency", "random"),

@@ -12,15 +12,11 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from hnsx.benchmarks.common import (
-    image_bench_data,
-)
+from hnsx.adapters.image.bench import image_bench_data, plant_image
+from hnsx.adapters.tabular.bench import plant_tabular
+from hnsx.adapters.text.bench import MARKER, plant_text
 from hnsx.benchmarks.shortcut import (
-    MARKER,
     ShortcutConfig,
-    plant_image,
-    plant_tabular,
-    plant_text,
     region_scores,
     run_shortcut,
 )

@@ -1,0 +1,246 @@
+"""The independent evaluator of the label-encoding check, and Hide-and-Seek against a frozen seeker.
+
+A hider and seeker trained together can agree on a code (the mask's *shape* carries the class; DESIGN.md, "the
+scientific trap"). Two tools measure and remove that:
+
+* :func:`train_evaluator`: a classifier of the seeker's architecture trained from scratch on inputs under random
+  masks (:func:`random_masks`: a keep rate drawn per input; masks with two spatial axes in square blocks), hidden
+  units filled as the adapter fills them. It never sees an explainer's mask, so its accuracy on a mask measures what
+  the kept units say by themselves (``hnsx bench leakage``, the E column of ``hnsx study``).
+* :func:`train_hns_frozen`: the hider trained against a frozen classifier. Against an evaluator this is the
+  *leak-free* mode (:func:`leak_free_hns`, REAL-X / EVAL-X of Jethani et al. 2021): no seeker can learn a code from
+  the masks; against a deployed classifier it is post-hoc Hide-and-Seek of that classifier.
+
+Both take an :class:`ExperimentData`: the splits, the Hide-and-Seek spec and its adapter, and the training recipe
+(batch size, learning rate, the Hide-and-Seek :class:`~hnsx.training.config.TrainConfig`). The benchmarks'
+``BenchData`` is one; anything with these attributes is another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, TensorDataset
+from tqdm.auto import tqdm
+
+from hnsx.adapter import Adapter
+from hnsx.model import HideAndSeek
+from hnsx.spec import ModelSpec
+from hnsx.training.config import TrainConfig
+
+#: Evaluator epochs when the caller names none.
+DEFAULT_EVALUATOR_EPOCHS = 8
+
+
+class ExperimentData(Protocol):
+    """What the evaluator and frozen-seeker training need to know about a data set and its models.
+
+    ``train``, ``test``: ``TensorDataset(inputs, labels)``; ``spec``: the Hide-and-Seek spec (its seeker is the
+    evaluator's architecture); ``adapter``: built from ``spec``; ``batch_size``, ``lr``: Adam settings of a plain
+    classifier; ``hns_config``: the Hide-and-Seek training recipe; ``mask_blocks``: block sides of random masks
+    (``(1,)``: per unit).
+    """
+
+    train: TensorDataset
+    test: TensorDataset
+    spec: ModelSpec
+    adapter: Adapter
+    batch_size: int
+    lr: float
+    hns_config: TrainConfig
+    mask_blocks: Sequence[int]
+
+
+def new_classifier(spec: ModelSpec, *, seed: int) -> nn.Module:
+    """An untrained classifier of ``spec``'s seeker architecture, its weights drawn with ``seed``."""
+    from accelerate.utils import set_seed
+
+    from hnsx.registry import SEEKERS
+
+    set_seed(seed)
+    return SEEKERS.build(
+        spec.seeker.name, input_shape=spec.input_shape, num_classes=spec.num_classes, **spec.seeker.kwargs
+    )
+
+
+@torch.no_grad()
+def dataset_accuracy(model: nn.Module, dataset: TensorDataset, batch_size: int = 256) -> float:
+    """Accuracy of a classifier on ``dataset`` (inputs as they are), in eval mode."""
+    from hnsx.metrics import accuracy
+
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    loader = ((x.to(device), y.to(device)) for x, y in DataLoader(dataset, batch_size=batch_size))
+    return accuracy(model, loader)
+
+
+def random_masks(
+    adapter: Adapter,
+    inputs: torch.Tensor,
+    generator: torch.Generator,
+    *,
+    rates: torch.Tensor | None = None,
+    keep_range: tuple[float, float] = (0.0, 1.0),
+    blocks: Sequence[int] = (1,),
+) -> torch.Tensor:
+    """Random {0, 1} masks in the adapter's mask shape (on the CPU), one keep rate per input.
+
+    Each input draws a keep rate ``r`` (``rates``, or uniform in ``keep_range``) and keeps each unit with
+    probability ``r``. Masks with two spatial axes ``(B, C, H, W)`` are drawn per block of ``s x s`` units, ``s``
+    drawn per input from ``blocks``, and upsampled (blocks cut at the border); ``blocks=(1,)`` draws per unit, as
+    for every other mask shape (text slots that hold no word are ignored by the adapter).
+    """
+    shape = tuple(adapter.mask_shape(inputs))
+    n = shape[0]
+    if rates is None:
+        lo, hi = keep_range
+        rates = lo + (hi - lo) * torch.rand(n, generator=generator)
+    rates = rates.float().reshape(n, *([1] * (len(shape) - 1)))
+    if len(shape) != 4 or tuple(blocks) == (1,):
+        return (torch.rand(shape, generator=generator) < rates).float()
+    _, c, h, w = shape
+    sides = torch.tensor([int(b) for b in blocks])[torch.randint(len(blocks), (n,), generator=generator)]
+    masks = torch.empty(shape)
+    for side in sides.unique().tolist():
+        rows = (sides == side).nonzero().flatten()
+        coarse = torch.rand(len(rows), c, -(-h // side), -(-w // side), generator=generator) < rates[rows]
+        masks[rows] = coarse.float().repeat_interleave(side, 2).repeat_interleave(side, 3)[:, :, :h, :w]
+    return masks
+
+
+def train_evaluator(
+    data: ExperimentData,
+    *,
+    seed: int,
+    epochs: int,
+    blocks: Sequence[int] | None = None,
+    keep_range: tuple[float, float] = (0.0, 1.0),
+    batch_size: int | None = None,
+    lr: float | None = None,
+    progress: bool = False,
+    device: str = "cpu",
+) -> nn.Module:
+    """A classifier of the seeker's architecture trained from scratch on ``data.train`` under random masks.
+
+    Every batch gets fresh masks from :func:`random_masks` (``blocks``: default ``data.mask_blocks``), filled by
+    ``data.adapter.apply_mask`` (what the seeker of a Hide-and-Seek model receives); Adam with cross-entropy,
+    ``data.batch_size`` and ``data.lr`` unless given. Weights, data order and masks follow ``seed``. Returned in
+    eval mode.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    blocks = tuple(data.mask_blocks) if blocks is None else tuple(blocks)
+    model = new_classifier(data.spec, seed=seed).to(device)
+    adapter = data.adapter.to(device)
+    masks = torch.Generator().manual_seed(seed)
+    loader = DataLoader(
+        data.train,
+        batch_size=batch_size or data.batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr or data.lr)
+    model.train()
+    for epoch in range(epochs):
+        bar = tqdm(loader, desc=f"evaluator {epoch + 1}/{epochs}", disable=not progress, leave=False)
+        for inputs, labels in bar:
+            inputs, labels = inputs.to(device), labels.to(device)
+            mask = random_masks(adapter, inputs, masks, keep_range=keep_range, blocks=blocks).to(device)
+            loss = F.cross_entropy(model(adapter.apply_mask(inputs, mask)).float(), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+    return model.eval()
+
+
+def leak_free_config(config: TrainConfig) -> TrainConfig:
+    """``config`` without the seeker's pretraining: ``both`` -> ``pretrained-hider``, ``pretrained-seeker`` ->
+    ``scratch`` (the seeker is frozen and already trained)."""
+    init = {"both": "pretrained-hider", "pretrained-seeker": "scratch"}.get(config.init, config.init)
+    return dataclasses.replace(config, init=init)
+
+
+def train_hns_frozen(
+    data: ExperimentData,
+    seeker: nn.Module,
+    *,
+    seed: int,
+    baseline_accuracy: float | None = None,
+    epochs: int | None = None,
+    progress: bool = False,
+    device: str = "cpu",
+    out_dir: str | Path | None = None,
+    **overrides: Any,
+) -> tuple[HideAndSeek, dict[str, Any]]:
+    """Train the hider of ``data.spec`` against the frozen classifier ``seeker``; returns the model and its metrics.
+
+    The model is ``data.spec`` with ``freeze_seeker=True`` around ``seeker`` (wrapped in
+    :class:`~hnsx.model.FrozenModule`: its weights never change and it stays in eval mode), trained by
+    :func:`hnsx.pipeline.run_training` with ``data.hns_config`` minus seeker pretraining (:func:`leak_free_config`;
+    ``overrides`` are other :class:`~hnsx.training.config.TrainConfig` fields). With an evaluator from
+    :func:`train_evaluator` as ``seeker`` this is the *leak-free* mode; with a deployed classifier it is post-hoc
+    Hide-and-Seek of that classifier.
+
+    ``baseline_accuracy`` is the denominator of Fidelity (default: ``seeker``'s own accuracy on unmasked
+    ``data.test``). Returns the best checkpoint (highest FII among the epochs that did not collapse) in eval mode;
+    the run folder is ``out_dir`` or a temporary folder. ``seeker``'s parameters are left with
+    ``requires_grad=False``.
+    """
+    from hnsx.pipeline import run_training
+    from hnsx.training.checkpoint import load_model_state, resolve_checkpoint
+
+    seeker = seeker.to(device).eval()
+    if baseline_accuracy is None:
+        baseline_accuracy = dataset_accuracy(seeker, data.test)
+    settings = {"seed": seed, "progress": progress, "cpu": device == "cpu", **overrides}
+    if epochs is not None:
+        settings["epochs"] = epochs
+    config = leak_free_config(dataclasses.replace(data.hns_config, **settings))
+    spec = dataclasses.replace(data.spec, freeze_seeker=True)
+    with tempfile.TemporaryDirectory(prefix="hnsx-frozen-") as tmp:
+        out = Path(out_dir) if out_dir is not None else Path(tmp)
+        result = run_training(data, spec, config, out, seeker=seeker, baseline_accuracy=baseline_accuracy)
+        if result.fit.best is not None:
+            load_model_state(result.model, resolve_checkpoint(out, "best"))
+    return result.model.eval(), result.metrics
+
+
+def leak_free_hns(
+    data: ExperimentData,
+    *,
+    seed: int,
+    evaluator_epochs: int = DEFAULT_EVALUATOR_EPOCHS,
+    baseline_accuracy: float | None = None,
+    progress: bool = False,
+    device: str = "cpu",
+    **options: Any,
+) -> tuple[HideAndSeek, nn.Module]:
+    """The leak-free mode in one call: an evaluator (:func:`train_evaluator`, seed ``seed``) frozen as the seeker of
+    :func:`train_hns_frozen`. Returns the model and the evaluator (its seeker). ``options`` go to
+    :func:`train_hns_frozen`."""
+    evaluator = train_evaluator(data, seed=seed, epochs=evaluator_epochs, progress=progress, device=device)
+    model, _ = train_hns_frozen(
+        data, evaluator, seed=seed, baseline_accuracy=baseline_accuracy, progress=progress, device=device, **options
+    )
+    return model, evaluator
+
+
+__all__ = [
+    "DEFAULT_EVALUATOR_EPOCHS",
+    "ExperimentData",
+    "dataset_accuracy",
+    "leak_free_config",
+    "leak_free_hns",
+    "new_classifier",
+    "random_masks",
+    "train_evaluator",
+    "train_hns_frozen",
+]

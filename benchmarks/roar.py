@@ -63,7 +63,8 @@ from hnsx.benchmarks.explainers import Explainer
 from hnsx.benchmarks.hooks import PerModality, modality_settings
 from hnsx.benchmarks.ranking import fraction_counts, rank_order, ranking_scores, top_from_order
 from hnsx.benchmarks.removal import remove_units
-from hnsx.benchmarks.results import format_mean_std, markdown_table, mean_std, write_outputs
+from hnsx.benchmarks.reports.roar import format_report, fraction_key, mode_table, save_curves
+from hnsx.benchmarks.results import mean_std, write_outputs
 from hnsx.benchmarks.runner import Benchmark, seed_list
 from hnsx.model import HideAndSeek
 from hnsx.training.checkpoint import write_json_atomic
@@ -178,10 +179,6 @@ def cache_key(data: BenchData, config: RoarConfig) -> str:
         "options": config.explainer_options,
     }
     return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def _fraction_key(fraction: float) -> str:
-    return f"{float(fraction):g}"
 
 
 class _SeedRun:
@@ -302,10 +299,10 @@ def _run_seed_mode(
     run.unmodified()
     for name, builder in builders.items():
         for fraction in run.config.fractions:
-            key = f"{mode}/{name}/{_fraction_key(fraction)}"
+            key = f"{mode}/{name}/{fraction_key(fraction)}"
             if key not in run.accuracies:
                 run.record(key, run.retrain(run.rankings(name, builder), mode, fraction))
-            step(f"{mode} seed {run.seed} {name} {_fraction_key(fraction)}")
+            step(f"{mode} seed {run.seed} {name} {fraction_key(fraction)}")
     if "hns" in builders and "hns/accuracy" not in run.accuracies:
         run.hns()
     return run.accuracies
@@ -416,11 +413,11 @@ def summarize(
         table: dict[str, Any] = {}
         for name in explainers:
             per_fraction = {
-                _fraction_key(f): mean_std([a[f"{mode}/{name}/{_fraction_key(f)}"] for a in accuracies])
+                fraction_key(f): mean_std([a[f"{mode}/{name}/{fraction_key(f)}"] for a in accuracies])
                 for f in config.fractions
             }
             per_seed_mean = [
-                sum(a[f"{mode}/{name}/{_fraction_key(f)}"] for f in config.fractions) / len(config.fractions)
+                sum(a[f"{mode}/{name}/{fraction_key(f)}"] for f in config.fractions) / len(config.fractions)
                 for a in accuracies
             ]
             table[name] = {"fractions": per_fraction, "mean": mean_std(per_seed_mean)}
@@ -431,117 +428,6 @@ def summarize(
             "kept_fraction": mean_std([a["hns/kept_fraction"] for a in accuracies]),
         }
     return results
-
-
-# --- report and plots ------------------------------------------------------------------------------------------------
-
-_MODE_TEXT = {
-    "roar": (
-        "ROAR: test accuracy (%) of a seeker retrained from scratch after **removing** the top-ranked fraction of "
-        "units (lower is better: the explainer found what the label needs)"
-    ),
-    "kar": (
-        "KAR: test accuracy (%) of a seeker retrained from scratch after **keeping only** the top-ranked fraction of "
-        "units (higher is better)"
-    ),
-}
-
-
-#: Marks a cell clearly above the unmodified accuracy: its mean exceeds the unmodified mean by more than both
-#: standard deviations together, and by at least one percentage point.
-ABOVE = "†"
-ABOVE_NOTE = (
-    f"{ABOVE} clearly above the unmodified accuracy (by more than both standard deviations): the retrained seeker "
-    "can read the label from *which* units were hidden (the pattern of filled units depends on the class the "
-    "ranking was computed for), not only from what the kept units show; such a cell measures that leak rather than "
-    "the ranking's faithfulness."
-)
-
-
-def mode_table(results: Mapping[str, Any], mode: str) -> str:
-    """The markdown table of one mode: explainers by fraction, mean ± std over seeds in %, and the row mean.
-
-    Cells clearly above the unmodified accuracy are marked with :data:`ABOVE`.
-    """
-    fractions = [_fraction_key(f) for f in results["fractions"]]
-    unmodified = results["unmodified"]
-
-    def above(stats: Mapping[str, float]) -> bool:
-        return stats["mean"] - unmodified["mean"] > max(0.01, stats["std"] + unmodified["std"])
-
-    header = ["explainer", *(f"{mode.upper()} {f}" for f in fractions), "mean"]
-    rows = []
-    for name in results["explainers"]:
-        entry = results[mode][name]
-        cells = [
-            format_mean_std(entry["fractions"][f], percent=True) + (f" {ABOVE}" if above(entry["fractions"][f]) else "")
-            for f in fractions
-        ]
-        rows.append([name, *cells, format_mean_std(entry["mean"], percent=True)])
-    return markdown_table(header, rows)
-
-
-def format_report(results: Mapping[str, Any]) -> str:
-    config = results["config"]
-    seeds = results["seeds"]
-    lines = [
-        f"# {' and '.join(m.upper() for m in results['modes'])} on {results['dataset']} ({results['modality']})",
-        "",
-        f"- explainers: {', '.join(results['explainers'])}",
-        f"- seeds: {len(seeds)} ({', '.join(map(str, seeds))}); every figure is mean ± std over the seeds",
-        f"- data: {results['train_size']} training and {results['test_size']} test inputs; hidden units take the "
-        "adapter's fill value (images: the per-channel training mean)",
-        f"- seeker epochs (base and each retrained seeker): {config['seeker_epochs'] or 'recipe default'}; "
-        f"explainer options: {json.dumps(config['explainer_options']) if config['explainer_options'] else 'none'}",
-        f"- unmodified test accuracy: {format_mean_std(results['unmodified'], percent=True)} %",
-    ]
-    if "hns_model" in results:
-        hns = results["hns_model"]
-        lines.append(
-            f"- HnS model: accuracy {format_mean_std(hns['accuracy'], percent=True)} % with "
-            f"{format_mean_std(hns['kept_fraction'], percent=True)} % of the units kept (ranking: keep probability)"
-        )
-    if "seconds" in results:
-        lines.append(f"- wall time: {results['seconds'] / 60:.1f} min")
-    for mode in results["modes"]:
-        table = mode_table(results, mode)
-        lines += ["", f"## {mode.upper()}", "", _MODE_TEXT[mode] + ".", "", table]
-        if ABOVE in table:
-            lines += ["", ABOVE_NOTE]
-        lines += ["", f"![{mode}]({mode}.png)"]
-    return "\n".join(lines) + "\n"
-
-
-def save_curves(path: str | Path, results: Mapping[str, Any], mode: str) -> Path:
-    """Accuracy against fraction per explainer, mean line with a ±1 std band; the unmodified accuracy dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fractions = [float(f) for f in results["fractions"]]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    for name in results["explainers"]:
-        stats = [results[mode][name]["fractions"][_fraction_key(f)] for f in fractions]
-        mean = torch.tensor([s["mean"] for s in stats]) * 100
-        std = torch.tensor([s["std"] for s in stats]) * 100
-        style = {"linestyle": "--", "color": "grey"} if name == "random" else {}
-        (line,) = ax.plot(fractions, mean.tolist(), marker="o", label=name, **style)
-        ax.fill_between(fractions, (mean - std).tolist(), (mean + std).tolist(), color=line.get_color(), alpha=0.15)
-    unmodified = results["unmodified"]["mean"] * 100
-    ax.axhline(unmodified, color="black", linestyle=":", linewidth=1, label="unmodified")
-    what = "removed (ROAR)" if mode == "roar" else "kept (KAR)"
-    ax.set_xlabel(f"fraction of units {what}")
-    ax.set_ylabel("test accuracy of the retrained seeker (%)")
-    ax.set_title(f"{mode.upper()} on {results['dataset']}, {len(results['seeds'])} seeds")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
 
 
 # --- command line ----------------------------------------------------------------------------------------------------

@@ -230,4 +230,53 @@ class Benchmark(ABC):
         return 0
 
 
-__all__ = ["Benchmark", "check_device", "cli_options", "cli_run_settings", "seed_list"]
+class ConfiguredBenchmark(Benchmark):
+    """A benchmark whose configuration holds the whole run (``modality``, ``seeds``, ``samples``, ``device``,
+    ``threads``, ``progress``; sanity and faithfulness): :meth:`run_config` runs it from the config alone, and a
+    seed is :meth:`evaluate_seed` (its figures; no plot examples)."""
+
+    def run_config(self, config: Any, out_dir: str | Path, *, data: Any = None) -> dict[str, Any]:
+        """Check the config, load the data (unless given), use a small test split whole, run every seed."""
+        common.check_modality(config.modality)
+        check_device(config.device)
+        torch.set_num_threads(config.threads)
+        seeds = seed_list(config.seeds)
+        data = data if data is not None else self.load_data(config.modality, config, quick=False)
+        if config.samples > len(data.test):  # a small test split (breast cancer: 114 rows) is used whole
+            config = dataclasses.replace(config, samples=len(data.test))
+        self.explainer_names(config)
+        return self.run(data, config, seeds, out_dir, progress=config.progress, device=config.device)
+
+    def execute(self, data: Any, config: Any, args: Any) -> dict[str, Any]:
+        return self.run_config(config, args.out, data=data)
+
+    def run_seed(self, data: Any, config: Any, seed: int, *, progress: bool, device: str) -> tuple[dict, dict]:
+        return self.evaluate_seed(data, config, seed), {}
+
+    @abstractmethod
+    def evaluate_seed(self, data: Any, config: Any, seed: int) -> dict[str, Any]:
+        """One seed's figures (progress and device come from the config)."""
+
+    @abstractmethod
+    def explainer_names(self, config: Any) -> list[str]:
+        """The explainers of ``config`` (``ValueError`` for unknown ones)."""
+
+    def record(self, data: Any, config: Any, seeds: Sequence[int], per_seed: list[dict]) -> dict[str, Any]:
+        """The shared keys, :meth:`summarise` of the seeds at the top level, and every seed's figures."""
+        return {
+            "benchmark": self.name,
+            "modality": data.modality,
+            "dataset": data.name,
+            "config": dataclasses.asdict(config),
+            "seeds": list(seeds),
+            "explainers": self.explainer_names(config),
+            **self.summarise(list(seeds), per_seed),
+            "per_seed": per_seed,
+        }
+
+    @abstractmethod
+    def summarise(self, seeds: list[int], per_seed: list[dict]) -> dict[str, Any]:
+        """Mean and std over the seeds of every figure, as top-level results keys."""
+
+
+__all__ = ["Benchmark", "ConfiguredBenchmark", "check_device", "cli_options", "cli_run_settings", "seed_list"]

@@ -25,7 +25,7 @@ Figures are the mean over samples; the report gives mean +- std over seeds.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +36,11 @@ from tqdm.auto import tqdm
 
 from hnsx.benchmarks import common
 from hnsx.benchmarks.hooks import hooks
-from hnsx.benchmarks.metrics import METRICS
 from hnsx.benchmarks.randomise import cascade, layer_groups, randomise_groups
+from hnsx.benchmarks.reports.sanity import HNS_HIDER, HNS_SEEKER, format_report, save_plots
 from hnsx.benchmarks.results import aggregate as aggregate_seeds
-from hnsx.benchmarks.results import format_mean_std, markdown_table, mean_std
-from hnsx.benchmarks.runner import Benchmark, check_device, seed_list
+from hnsx.benchmarks.results import mean_std
+from hnsx.benchmarks.runner import ConfiguredBenchmark
 from hnsx.benchmarks.similarity import similarity
 from hnsx.model import HideAndSeek
 
@@ -49,15 +49,9 @@ from hnsx.model import HideAndSeek
 #: The modalities this benchmark runs on (``hnsx bench --modality``).
 MODALITIES = None
 
-#: Rows of Hide-and-Seek: which of its parts is randomised (the explanation is always the hider's keep probability).
-HNS_SEEKER = "hns (seeker randomised)"
-HNS_HIDER = "hns (hider randomised)"
 #: First step of every curve: the unchanged model explained a second time (1 for deterministic methods, below 1 for
 #: the noisy ones such as SmoothGrad: their own noise floor).
 UNCHANGED = "none"
-#: The similarity metrics (:data:`~hnsx.benchmarks.metrics.METRICS`; lower is better after randomisation).
-SIMILARITIES = ("spearman_abs", "spearman", "ssim")
-METRIC_TITLES = {m: METRICS[m].title for m in SIMILARITIES}
 
 
 #: Explainer settings of the full run: every input is explained about a dozen times (each randomisation step), so
@@ -276,138 +270,7 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _metrics_of(results: dict[str, Any]) -> list[str]:
-    """The similarity metrics the results hold (SSIM for images of at least 11 x 11 pixels only)."""
-    first = next(iter(results["cascading"]["seeker"]["rows"].values()))
-    return [m for m in SIMILARITIES if m in first]
-
-
-def _ms(stats: Any) -> str:
-    return format_mean_std(stats)
-
-
-def _step_tables(result: dict[str, Any], metrics: Sequence[str]) -> list[str]:
-    lines = []
-    for metric in metrics:
-        header = ["explainer", *result["steps"]]
-        rows = [[name] + [_ms(s) for s in row[metric]] for name, row in result["rows"].items() if metric in row]
-        lines += [f"{METRIC_TITLES[metric]}:", "", markdown_table(header, rows), ""]
-    return lines
-
-
-def format_report(results: dict[str, Any]) -> str:
-    """The Markdown report: a table per test, part and similarity metric."""
-    metrics = _metrics_of(results)
-    cfg = results["config"]
-    lines = [
-        f"# Sanity checks ({results['modality']}, {results['dataset']})",
-        "",
-        f"Adebayo et al. (2018). {cfg['samples']} test inputs, seeds {results['seeds']}; every figure is the "
-        "similarity between the attributions of the trained model and of the changed one (mean over inputs), "
-        "mean ± std over seeds. Targets: the classes the trained seeker predicts. High similarity after "
-        "randomisation means the explanation does not depend on what was randomised. Seeker accuracy "
-        f"{_ms(results['accuracy'])}.",
-        "",
-        f"The Captum explainers explain the Hide-and-Seek model's seeker; `{HNS_SEEKER}`: the seeker is randomised, "
-        "the hider untouched (HnS's explanation is the hider's keep probability, so it cannot change: the row "
-        f"shows that the check says nothing about the hider); `{HNS_HIDER}`: the hider is randomised from its "
-        "output layer down, the seeker untouched. Column `none`: the unchanged model explained again (below 1 "
-        "only for the noisy methods). Layers are re-initialised with their own `reset_parameters()`.",
-        "",
-    ]
-    for test, title in (("cascading", "Cascading randomisation"), ("independent", "Independent randomisation")):
-        if test not in results:
-            continue
-        how = (
-            "each column re-initialises that layer group and every group above it (top down)"
-            if test == "cascading"
-            else "each column re-initialises that layer group only"
-        )
-        lines += [f"## {title} of the seeker", "", f"Columns: {how}.", ""]
-        lines += _step_tables(results[test]["seeker"], metrics)
-        lines += [f"## {title} of the hider", "", f"Columns: {how}.", ""]
-        lines += _step_tables(results[test]["hider"], metrics)
-    if "data" in results:
-        lines += [
-            "## Data randomisation",
-            "",
-            "A Hide-and-Seek model (hider and seeker) trained with the same recipe on shuffled training labels; its "
-            f"seeker's test accuracy {_ms(results['shuffled_accuracy'])}. Each explainer explains the shuffled "
-            "model (HnS: its hider) and is compared with its explanation of the normally trained one.",
-            "",
-        ]
-        rows = [[name] + [_ms(row[m]) for m in metrics] for name, row in results["data"]["rows"].items()]
-        lines += [markdown_table(["explainer", *metrics], rows), ""]
-    if not results.get("complete", True):
-        lines += [f"**Incomplete run**: {len(results['seeds'])} of {cfg['seeds']} seeds finished.", ""]
-    plots = [f"`sanity_{t}.png`" for t in ("cascading", "independent", "data") if t in results]
-    lines += [f"Wall time {results['seconds']:.0f} s. Plots: {', '.join(plots)}."]
-    return "\n".join(lines) + "\n"
-
-
-def save_plots(results: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Similarity vs randomised layer group per explainer (one figure per test), and the data randomisation bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    metrics = _metrics_of(results)
-    n_seeds = len(results["seeds"])
-    paths = []
-    for test in ("cascading", "independent"):
-        if test not in results:
-            continue
-        fig, axes = plt.subplots(2, len(metrics), figsize=(4.6 * len(metrics), 7.5), squeeze=False)
-        for r, part in enumerate(("seeker", "hider")):
-            result = results[test][part]
-            steps = result["steps"]
-            for c, metric in enumerate(metrics):
-                ax = axes[r][c]
-                for name, row in result["rows"].items():
-                    if metric not in row:
-                        continue
-                    mean = [s["mean"] for s in row[metric]]
-                    std = [s["std"] for s in row[metric]]
-                    ax.errorbar(range(len(steps)), mean, yerr=std, marker="o", capsize=3, label=name)
-                ax.set_xticks(range(len(steps)), steps, rotation=45, ha="right", fontsize=7)
-                ax.set_ylim(-0.5 if metric == "spearman" else -0.1, 1.05)
-                ax.axhline(0, color="gray", lw=0.5)
-                ax.set_title(f"{part}: {metric}", fontsize=9)
-                ax.grid(alpha=0.3)
-                if c == 0:
-                    ax.set_ylabel("similarity to the trained model's map")
-                    ax.legend(fontsize=6)
-        fig.suptitle(
-            f"{test} randomisation ({results['modality']}), "
-            + ("top-down, cumulative" if test == "cascading" else "one group at a time")
-            + f"; mean ± std over {n_seeds} seed(s)"
-        )
-        fig.tight_layout()
-        paths.append(out_dir / f"sanity_{test}.png")
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
-    if "data" in results:
-        rows = results["data"]["rows"]
-        fig, ax = plt.subplots(figsize=(1.2 + 1.3 * len(rows), 3.8))
-        width = 0.8 / len(metrics)
-        for i, metric in enumerate(metrics):
-            means = [row[metric]["mean"] for row in rows.values()]
-            stds = [row[metric]["std"] for row in rows.values()]
-            ax.bar(np.arange(len(rows)) + i * width, means, width, yerr=stds, capsize=3, label=metric)
-        ax.set_xticks(np.arange(len(rows)) + width * (len(metrics) - 1) / 2, list(rows), rotation=30, ha="right")
-        ax.set_ylabel("similarity: trained vs shuffled labels")
-        ax.set_title(f"data randomisation ({results['modality']}), mean ± std over {n_seeds} seed(s)", fontsize=9)
-        ax.axhline(0, color="gray", lw=0.5)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        paths.append(out_dir / "sanity_data.png")
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
-    return paths
-
-
-class Sanity(Benchmark):
+class Sanity(ConfiguredBenchmark):
     """``hnsx bench sanity`` on the shared runner (one seed: :func:`evaluate_seed`)."""
 
     name = "sanity"
@@ -418,31 +281,25 @@ class Sanity(Benchmark):
     def load_data(self, modality: str, config: SanityConfig, *, quick: bool = False) -> Any:
         return common.load_bench_data(modality, quick=config.quick_data)
 
-    def run_seed(self, data, config: SanityConfig, seed: int, *, progress: bool, device: str):
-        return evaluate_seed(data, config, seed), {}
+    def evaluate_seed(self, data, config: SanityConfig, seed: int) -> dict[str, Any]:
+        return evaluate_seed(data, config, seed)
+
+    def explainer_names(self, config: SanityConfig) -> list[str]:
+        return sanity_explainers(config.modality, config.explainers)
+
+    def summarise(self, seeds: list[int], per_seed: list[dict]) -> dict[str, Any]:
+        return aggregate(per_seed)
 
     def record(self, data, config: SanityConfig, seeds, per_seed) -> dict[str, Any]:
-        names = sanity_explainers(config.modality, config.explainers)
-        return {
-            "benchmark": self.name,
-            "modality": config.modality,
-            "dataset": data.name,
-            "config": asdict(config),
-            "seeds": list(seeds),
-            "explainers": names,
-            "rows": {"seeker": [_row(n) for n in names], "hider": [HNS_HIDER] if "hns" in names else []},
-            **aggregate(per_seed),
-            "per_seed": per_seed,
-        }
+        names = self.explainer_names(config)
+        rows = {"seeker": [_row(n) for n in names], "hider": [HNS_HIDER] if "hns" in names else []}
+        return {**super().record(data, config, seeds, per_seed), "rows": rows}
 
     def report(self, results: dict[str, Any]) -> str:
         return format_report(results)
 
     def plots(self, results: dict[str, Any], examples, out: Path) -> list[Path]:
         return save_plots(results, out)
-
-    def execute(self, data, config: SanityConfig, args: Any) -> dict[str, Any]:
-        return run_sanity(config, args.out, data=data)
 
 
 BENCHMARK = Sanity()
@@ -452,15 +309,7 @@ main = BENCHMARK.main
 def run_sanity(config: SanityConfig, out_dir: str | Path, *, data: Any = None) -> dict[str, Any]:
     """Run the sanity checks and write ``results.json``, ``report.md`` and the ``sanity_*.png`` plots (``data``:
     the data already loaded; default :meth:`Sanity.load_data`)."""
-    common.check_modality(config.modality)
-    check_device(config.device)
-    torch.set_num_threads(config.threads)
-    seeds = seed_list(config.seeds)
-    data = data if data is not None else BENCHMARK.load_data(config.modality, config)
-    if config.samples > len(data.test):  # a small test split (breast cancer: 114 rows) is used whole
-        config = replace(config, samples=len(data.test))
-    sanity_explainers(config.modality, config.explainers)
-    return BENCHMARK.run(data, config, seeds, out_dir, progress=config.progress, device=config.device)
+    return BENCHMARK.run_config(config, out_dir, data=data)
 
 
 __all__ = [

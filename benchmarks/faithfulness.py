@@ -250,7 +250,7 @@ class Faithfulness(ConfiguredBenchmark):
     name = "faithfulness"
     config_class = FaithfulnessConfig
     defaults = {True: QUICK}
-    outputs = "curves.png and eraser.png"
+    outputs = "the plots curves.png and eraser.png"
 
     def load_data(self, modality: str, config: FaithfulnessConfig, *, quick: bool = False) -> Any:
         dataset = config.dataset or modality_settings(modality, self.name, False).get("dataset")

@@ -292,6 +292,7 @@ class Leakage(Benchmark):
     name = "leakage"
     config_class = LeakageConfig
     quick_seeds = 1
+    outputs = "plots"
 
     def run_seed(self, data: BenchData, config: LeakageConfig, seed: int, *, progress: bool, device: str):
         return run_seed(data, config, seed, progress=progress, device=device)

@@ -443,7 +443,6 @@ class Roar(Benchmark):
         False: {"seeds": FULL_SEEDS},
         True: {"fractions": (0.1, 0.5, 0.9), "hns_epochs": 2, "hns_pretrain_epochs": 1},
     }
-    outputs = "the accuracy curves"
 
     def default_config(self, modality: str, *, quick: bool = False, **overrides: Any) -> RoarConfig:
         if "explainers" not in overrides and "explainers" not in modality_settings(modality, self.name, quick):

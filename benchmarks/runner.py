@@ -91,8 +91,8 @@ class Benchmark(ABC):
     defaults: ClassVar[dict[bool, dict[str, Any]]] = {}
     #: Seeds under ``--quick`` when ``--seeds`` is not given (configs without a ``seeds`` field).
     quick_seeds: ClassVar[int] = 3
-    #: What :meth:`main` says it wrote besides ``results.json`` and ``report.md``.
-    outputs: ClassVar[str] = "the plots"
+    #: What :meth:`main` says it wrote besides ``results.json`` and ``report.md`` (``""``: nothing else).
+    outputs: ClassVar[str] = ""
 
     # -- configuration --------------------------------------------------------------------------------------------
     def fields(self) -> set[str]:

@@ -226,6 +226,7 @@ class Shortcut(Benchmark):
     name = "shortcut"
     config_class = ShortcutConfig
     quick_seeds = 1
+    outputs = "plots"
 
     def cli_overrides(self, args: Any) -> dict[str, Any]:
         return {**super().cli_overrides(args), "estimator": getattr(args, "estimator", None)}

@@ -55,6 +55,7 @@ from hnsx.benchmarks.metrics import (
 )
 from hnsx.benchmarks.ranking import ranking_scores
 from hnsx.benchmarks.removal import remove_units
+from hnsx.benchmarks.reports import faithfulness as reports_module
 from hnsx.benchmarks.reports.faithfulness import HNS_MASK, format_report, save_plots
 from hnsx.benchmarks.results import aggregate as aggregate_seeds
 from hnsx.benchmarks.results import mean_std
@@ -248,6 +249,7 @@ class Faithfulness(ConfiguredBenchmark):
     """``hnsx bench faithfulness`` on the shared runner (one seed: :func:`evaluate_seed`)."""
 
     name = "faithfulness"
+    reports = reports_module
     config_class = FaithfulnessConfig
     defaults = {True: QUICK}
     outputs = "the plots curves.png and eraser.png"
@@ -269,12 +271,6 @@ class Faithfulness(ConfiguredBenchmark):
         results = super().record(data, config, seeds, per_seed)
         names = results["explainers"]
         return {**results, "explainers": names + [n for n in per_seed[0]["metrics"] if n not in names]}
-
-    def report(self, results: dict[str, Any]) -> str:
-        return format_report(results)
-
-    def plots(self, results: dict[str, Any], examples, out: Path) -> list[Path]:
-        return save_plots(results, out)
 
 
 BENCHMARK = Faithfulness()

@@ -45,7 +45,6 @@ import json
 import math
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,7 +65,8 @@ from hnsx.benchmarks.explainers import Explainer
 from hnsx.benchmarks.hooks import hooks, modality_settings
 from hnsx.benchmarks.ranking import ranking_scores, top_counts
 from hnsx.benchmarks.removal import device_of, flatten_units, hns_masks, masked_predictions
-from hnsx.benchmarks.reports.leakage import format_report, save_plots
+from hnsx.benchmarks.reports import leakage as reports_module
+from hnsx.benchmarks.reports.leakage import format_report
 from hnsx.benchmarks.results import format_mean_std
 from hnsx.benchmarks.runner import Benchmark
 from hnsx.model import HideAndSeek
@@ -290,6 +290,7 @@ class Leakage(Benchmark):
     """``hnsx bench leakage`` on the shared runner (one seed: :func:`run_seed`)."""
 
     name = "leakage"
+    reports = reports_module
     config_class = LeakageConfig
     quick_seeds = 1
     outputs = "plots"
@@ -303,12 +304,6 @@ class Leakage(Benchmark):
         results["config"] = {**results["config"], **resolved}
         return results
 
-    def report(self, results: dict[str, Any]) -> str:
-        return format_report(results)
-
-    def plots(self, results: dict[str, Any], examples, out: Path) -> list[Path]:
-        return save_plots(results, examples, out)
-
     def summary(self, results: dict[str, Any]) -> str:
         return "\n".join(
             f"{mode}: F {format_mean_std(figures['fidelity'])}, I {format_mean_std(figures['interpretability'])}, "
@@ -321,22 +316,11 @@ BENCHMARK = Leakage()
 main = BENCHMARK.main
 
 
-def run_leakage(
-    data: BenchData,
-    config: LeakageConfig,
-    seeds: Sequence[int],
-    out_dir: str | Path,
-    *,
-    progress: bool = True,
-    device: str = "cpu",
-) -> dict[str, Any]:
-    """Run the benchmark over ``seeds`` and write ``results.json``, ``report.md`` and the plots; returns results.
-
-    Each seed's figures are kept under ``out_dir/seeds/`` (:func:`~hnsx.benchmarks.results.cached_seed`): rerunning
-    with the same settings reuses them, so an interrupted run resumes and seeds may run in parallel processes into
-    the same folder.
-    """
-    return BENCHMARK.run(data, config, seeds, out_dir, progress=progress, device=device)
+#: ``run_leakage(data, config, seeds, out_dir, *, progress=True, device="cpu")``: run the benchmark over ``seeds``
+#: and write ``results.json``, ``report.md`` and the plots; returns the results. Each seed's figures are kept under
+#: ``out_dir/seeds/`` (:func:`~hnsx.benchmarks.results.cached_seed`): rerunning with the same settings reuses them, so
+#: an interrupted run resumes and seeds may run in parallel processes into the same folder.
+run_leakage = BENCHMARK.run
 
 
 __all__ = [

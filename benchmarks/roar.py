@@ -63,6 +63,7 @@ from hnsx.benchmarks.explainers import Explainer
 from hnsx.benchmarks.hooks import PerModality, modality_settings
 from hnsx.benchmarks.ranking import fraction_counts, rank_order, ranking_scores, top_from_order
 from hnsx.benchmarks.removal import remove_units
+from hnsx.benchmarks.reports import roar as reports_module
 from hnsx.benchmarks.reports.roar import format_report, fraction_key, mode_table, save_curves
 from hnsx.benchmarks.results import mean_std, write_outputs
 from hnsx.benchmarks.runner import Benchmark, seed_list
@@ -438,6 +439,7 @@ class Roar(Benchmark):
     :func:`run_roar`), so it overrides :meth:`run`."""
 
     name = "roar"
+    reports = reports_module
     config_class = RoarConfig
     defaults = {
         False: {"seeds": FULL_SEEDS},
@@ -481,9 +483,6 @@ class Roar(Benchmark):
         return run_roar(
             data, config, args.out, progress=not args.no_progress, benchmark=args.benchmark, jobs=jobs, threads=threads
         )
-
-    def report(self, results: dict[str, Any]) -> str:
-        return format_report(results)
 
     def summary(self, results: dict[str, Any]) -> str:
         return "\n".join(

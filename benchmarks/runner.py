@@ -19,7 +19,8 @@ runs (:meth:`Benchmark.run_seed`), the report and the plots. The runner does the
   and ``MODALITIES`` (``None``: every modality with benchmark hooks).
 
 Adding a benchmark: subclass :class:`Benchmark`, set :attr:`~Benchmark.name` and :attr:`~Benchmark.config_class`,
-implement :meth:`~Benchmark.run_seed` and :meth:`~Benchmark.report`, and register the module in ``hnsx.cli``'s
+implement :meth:`~Benchmark.run_seed`, point :attr:`~Benchmark.reports` at a module with ``format_report(results)``
+(and ``save_plots(results, examples, out)``), and register the module in ``hnsx.cli``'s
 ``BENCH_MODULES`` (see ``docs/benchmarks-runner.md``).
 """
 
@@ -31,6 +32,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ClassVar
 
 import torch
@@ -91,6 +93,8 @@ class Benchmark(ABC):
     defaults: ClassVar[dict[bool, dict[str, Any]]] = {}
     #: Seeds under ``--quick`` when ``--seeds`` is not given (configs without a ``seeds`` field).
     quick_seeds: ClassVar[int] = 3
+    #: The module that writes the report and the plots (:mod:`hnsx.benchmarks.reports`).
+    reports: ClassVar[ModuleType | None] = None
     #: What :meth:`main` says it wrote besides ``results.json`` and ``report.md`` (``""``: nothing else).
     outputs: ClassVar[str] = ""
 
@@ -141,15 +145,22 @@ class Benchmark(ABC):
         return fingerprint(benchmark=self.name, data=data.name, test=len(data.test), config=dataclasses.asdict(config))
 
     # -- results --------------------------------------------------------------------------------------------------
-    def record(self, data: Any, config: Any, seeds: Sequence[int], per_seed: list[dict]) -> dict[str, Any]:
-        """The ``results.json`` record: the shared keys and ``results`` (:func:`aggregate` of the seeds)."""
+    def shared_keys(self, data: Any, config: Any, seeds: Sequence[int], explainers: list[str]) -> dict[str, Any]:
+        """What every ``results.json`` holds: ``benchmark``, ``modality``, ``dataset``, ``config``, ``seeds``,
+        ``explainers``."""
         return {
             "benchmark": self.name,
             "modality": data.modality,
             "dataset": data.name,
             "config": dataclasses.asdict(config),
             "seeds": list(seeds),
-            "explainers": self.explainers_of(per_seed),
+            "explainers": explainers,
+        }
+
+    def record(self, data: Any, config: Any, seeds: Sequence[int], per_seed: list[dict]) -> dict[str, Any]:
+        """The ``results.json`` record: the shared keys and ``results`` (:func:`aggregate` of the seeds)."""
+        return {
+            **self.shared_keys(data, config, seeds, self.explainers_of(per_seed)),
             "test_size": len(data.test),
             "results": aggregate(per_seed),
         }
@@ -158,13 +169,16 @@ class Benchmark(ABC):
         """The explainer rows of the results (default: the keys of a seed's ``explainers``)."""
         return list(per_seed[0].get("explainers", {}))
 
-    @abstractmethod
     def report(self, results: dict[str, Any]) -> str:
-        """``report.md`` from the results."""
+        """``report.md`` from the results: :attr:`reports`' ``format_report`` (override without a module)."""
+        if self.reports is None:
+            raise NotImplementedError(f"the {self.name} benchmark has neither a reports module nor report()")
+        return self.reports.format_report(results)
 
     def plots(self, results: dict[str, Any], examples: dict | None, out: Path) -> list[Path]:
-        """The plots written beside the report (default: none)."""
-        return []
+        """The plots written beside the report: :attr:`reports`' ``save_plots`` (none without one)."""
+        save = getattr(self.reports, "save_plots", None)
+        return save(results, examples, out) if save is not None else []
 
     def summary(self, results: dict[str, Any]) -> str:
         """What :meth:`main` prints (default: the report)."""
@@ -264,12 +278,7 @@ class ConfiguredBenchmark(Benchmark):
     def record(self, data: Any, config: Any, seeds: Sequence[int], per_seed: list[dict]) -> dict[str, Any]:
         """The shared keys, :meth:`summarise` of the seeds at the top level, and every seed's figures."""
         return {
-            "benchmark": self.name,
-            "modality": data.modality,
-            "dataset": data.name,
-            "config": dataclasses.asdict(config),
-            "seeds": list(seeds),
-            "explainers": self.explainer_names(config),
+            **self.shared_keys(data, config, seeds, self.explainer_names(config)),
             **self.summarise(list(seeds), per_seed),
             "per_seed": per_seed,
         }

@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 from hnsx.benchmarks import common
 from hnsx.benchmarks.hooks import hooks
 from hnsx.benchmarks.randomise import cascade, layer_groups, randomise_groups
+from hnsx.benchmarks.reports import sanity as reports_module
 from hnsx.benchmarks.reports.sanity import HNS_HIDER, HNS_SEEKER, format_report, save_plots
 from hnsx.benchmarks.results import aggregate as aggregate_seeds
 from hnsx.benchmarks.results import mean_std
@@ -274,6 +275,7 @@ class Sanity(ConfiguredBenchmark):
     """``hnsx bench sanity`` on the shared runner (one seed: :func:`evaluate_seed`)."""
 
     name = "sanity"
+    reports = reports_module
     config_class = SanityConfig
     defaults = {True: QUICK}
     outputs = "the sanity_*.png plots"
@@ -294,12 +296,6 @@ class Sanity(ConfiguredBenchmark):
         names = self.explainer_names(config)
         rows = {"seeker": [_row(n) for n in names], "hider": [HNS_HIDER] if "hns" in names else []}
         return {**super().record(data, config, seeds, per_seed), "rows": rows}
-
-    def report(self, results: dict[str, Any]) -> str:
-        return format_report(results)
-
-    def plots(self, results: dict[str, Any], examples, out: Path) -> list[Path]:
-        return save_plots(results, out)
 
 
 BENCHMARK = Sanity()

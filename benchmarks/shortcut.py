@@ -43,9 +43,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -69,7 +68,8 @@ from hnsx.benchmarks.hooks import Planted, hooks
 from hnsx.benchmarks.leakage import QUICK_OPTIONS
 from hnsx.benchmarks.ranking import order_ranks, rank_order, ranking_scores
 from hnsx.benchmarks.removal import hns_masks, masked_predictions, unit_shape
-from hnsx.benchmarks.reports.shortcut import format_report, save_plots
+from hnsx.benchmarks.reports import shortcut as reports_module
+from hnsx.benchmarks.reports.shortcut import format_report
 from hnsx.benchmarks.results import format_mean_std
 from hnsx.benchmarks.runner import Benchmark
 from hnsx.binarizers import ESTIMATORS
@@ -224,12 +224,18 @@ class Shortcut(Benchmark):
     modality (one seed: :func:`run_seed`)."""
 
     name = "shortcut"
+    reports = reports_module
     config_class = ShortcutConfig
     quick_seeds = 1
     outputs = "plots"
 
     def cli_overrides(self, args: Any) -> dict[str, Any]:
         return {**super().cli_overrides(args), "estimator": getattr(args, "estimator", None)}
+
+    def run(self, planted: Planted, config: ShortcutConfig, seeds, out_dir, *, progress=True, device="cpu"):
+        if not bool(planted.affected.any()):
+            raise ValueError("no test row carries the planted shortcut")
+        return super().run(planted, config, seeds, out_dir, progress=progress, device=device)
 
     def load_data(self, modality: str, config: ShortcutConfig, *, quick: bool) -> Planted:
         return plant(modality, quick=quick, seed=0)
@@ -252,12 +258,6 @@ class Shortcut(Benchmark):
     def explainers_of(self, per_seed: list[dict]) -> list[str]:
         return list(per_seed[0]["attribution"])
 
-    def report(self, results: dict[str, Any]) -> str:
-        return format_report(results)
-
-    def plots(self, results: dict[str, Any], examples, out: Path) -> list[Path]:
-        return save_plots(results, examples, out)
-
     def summary(self, results: dict[str, Any]) -> str:
         agg = results["results"]
         lines = [
@@ -273,22 +273,11 @@ BENCHMARK = Shortcut()
 main = BENCHMARK.main
 
 
-def run_shortcut(
-    planted: Planted,
-    config: ShortcutConfig,
-    seeds: Sequence[int],
-    out_dir: str | Path,
-    *,
-    progress: bool = True,
-    device: str = "cpu",
-) -> dict[str, Any]:
-    """Run the benchmark over ``seeds``; write ``results.json``, ``report.md`` and the plots; return the results.
-
-    Each seed's figures are kept under ``out_dir/seeds/`` (:func:`~hnsx.benchmarks.results.cached_seed`), so a rerun
-    with the same settings resumes, and seeds may run in parallel processes into the same folder."""
-    if not bool(planted.affected.any()):
-        raise ValueError("no test row carries the planted shortcut")
-    return BENCHMARK.run(planted, config, seeds, out_dir, progress=progress, device=device)
+#: ``run_shortcut(planted, config, seeds, out_dir, *, progress=True, device="cpu")``: run the benchmark over
+#: ``seeds`` and write ``results.json``, ``report.md`` and the plots; returns the results. Each seed's figures are
+#: kept under ``out_dir/seeds/``, so a rerun with the same settings resumes, and seeds may run in parallel
+#: processes into the same folder.
+run_shortcut = BENCHMARK.run
 
 
 __all__ = [

@@ -10,6 +10,7 @@ import numpy as np
 from hnsx.benchmarks.metrics import (
     METRICS,
 )
+from hnsx.benchmarks.reports import pyplot, save_figure
 from hnsx.benchmarks.results import format_mean_std, markdown_table
 
 #: Hide-and-Seek's binary mask taken as a set (its own kept fraction).
@@ -97,12 +98,9 @@ def format_report(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def save_plots(results: dict[str, Any], out_dir: Path) -> list[Path]:
+def save_plots(results: dict[str, Any], examples: dict | None, out_dir: Path) -> list[Path]:
     """``curves.png`` (deletion and insertion, mean ± std over seeds) and ``eraser.png`` (per bin)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     metrics = {k: v for k, v in results["metrics"].items() if k != HNS_MASK}
     fractions = np.asarray(results["fractions"])
@@ -126,10 +124,7 @@ def save_plots(results: dict[str, Any], out_dir: Path) -> list[Path]:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle(f"{results['modality']}: mean ± std over {n_seeds} seed(s)")
-    fig.tight_layout()
-    paths.append(out_dir / "curves.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths.append(save_figure(fig, out_dir / "curves.png", dpi=110))
 
     bins = results["config"]["bins"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -145,8 +140,5 @@ def save_plots(results: dict[str, Any], out_dir: Path) -> list[Path]:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle(f"{results['modality']}: ERASER metrics, mean ± std over {n_seeds} seed(s)")
-    fig.tight_layout()
-    paths.append(out_dir / "eraser.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths.append(save_figure(fig, out_dir / "eraser.png", dpi=110))
     return paths

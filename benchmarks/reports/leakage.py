@@ -8,7 +8,8 @@ from typing import Any
 import torch
 
 from hnsx.benchmarks.hooks import hooks
-from hnsx.benchmarks.results import format_mean_std, markdown_table, timing_line
+from hnsx.benchmarks.reports import pyplot, save_figure
+from hnsx.benchmarks.results import figure_table, format_mean_std, markdown_table, timing_line
 
 MODE_COLUMNS = (
     ("fidelity", "F"),
@@ -48,9 +49,7 @@ def format_report(results: dict[str, Any]) -> str:
         "second, frozen evaluator; the judging evaluator is another one.",
         "",
     ]
-    header = ["mode", *(label for _, label in MODE_COLUMNS)]
-    rows = [[mode, *(format_mean_std(figures[k]) for k, _ in MODE_COLUMNS)] for mode, figures in agg["modes"].items()]
-    lines += [markdown_table(header, rows), ""]
+    lines += [figure_table("mode", MODE_COLUMNS, agg["modes"]), ""]
     kept = agg["kept_fraction"]
     lines += [
         "## Explainers at HnS's kept fraction",
@@ -60,9 +59,7 @@ def format_report(results: dict[str, Any]) -> str:
         "probability). Post-hoc methods explain the plain seeker, for the class it predicts.",
         "",
     ]
-    header = ["explainer", *(label for _, label in EXPLAINER_COLUMNS)]
-    rows = [[n, *(format_mean_std(f[k]) for k, _ in EXPLAINER_COLUMNS)] for n, f in agg["explainers"].items()]
-    lines += [markdown_table(header, rows), ""]
+    lines += [figure_table("explainer", EXPLAINER_COLUMNS, agg["explainers"]), ""]
     ref = agg["reference"]
     lines += [
         "## Reference accuracies (unmasked test inputs)",
@@ -85,10 +82,7 @@ def format_report(results: dict[str, Any]) -> str:
 
 def save_plots(results: dict[str, Any], examples: dict[str, torch.Tensor] | None, out: Path) -> list[Path]:
     """``leakage-explainers.png``, ``leakage-modes.png`` and (images) ``leakage-masks.png``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     agg = results["results"]
     paths = []
@@ -104,10 +98,7 @@ def save_plots(results: dict[str, Any], examples: dict[str, torch.Tensor] | None
     ax.set_ylim(0, 1)
     ax.set_title(f"kept units matched to HnS (mean {agg['kept_fraction']['mean']:.1%})")
     ax.legend()
-    fig.tight_layout()
-    paths.append(out / "leakage-explainers.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(save_figure(fig, out / "leakage-explainers.png", dpi=120))
 
     modes = list(agg["modes"])
     keys = [k for k, _ in MODE_COLUMNS if k not in ("gap", "evaluator_fidelity")]
@@ -121,10 +112,7 @@ def save_plots(results: dict[str, Any], examples: dict[str, torch.Tensor] | None
     ax.set_ylim(0, max(1.05, max(agg["modes"][m]["fidelity"]["mean"] for m in modes) + 0.05))
     ax.set_title("Hide-and-Seek modes")
     ax.legend()
-    fig.tight_layout()
-    paths.append(out / "leakage-modes.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(save_figure(fig, out / "leakage-modes.png", dpi=120))
 
     if examples is not None and hooks(results["modality"]).SPATIAL_MAPS:
         kinds = [k for k in ("hns", "hns-leak-free") if k in examples]
@@ -141,8 +129,5 @@ def save_plots(results: dict[str, Any], examples: dict[str, torch.Tensor] | None
         for ax in axes.flat:
             ax.set_xticks([])
             ax.set_yticks([])
-        fig.tight_layout()
-        paths.append(out / "leakage-masks.png")
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
+        paths.append(save_figure(fig, out / "leakage-masks.png", dpi=120))
     return paths

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from hnsx.benchmarks.reports import pyplot, save_figure
 from hnsx.benchmarks.results import format_mean_std, markdown_table
 
 
@@ -98,10 +99,7 @@ def format_report(results: Mapping[str, Any]) -> str:
 
 def save_curves(path: str | Path, results: Mapping[str, Any], mode: str) -> Path:
     """Accuracy against fraction per explainer, mean line with a ±1 std band; the unmodified accuracy dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fractions = [float(f) for f in results["fractions"]]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
@@ -120,9 +118,4 @@ def save_curves(path: str | Path, results: Mapping[str, Any], mode: str) -> Path
     ax.set_title(f"{mode.upper()} on {results['dataset']}, {len(results['seeds'])} seeds")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)

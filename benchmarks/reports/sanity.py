@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from hnsx.benchmarks.metrics import METRICS
+from hnsx.benchmarks.reports import pyplot, save_figure
 from hnsx.benchmarks.results import format_mean_std, markdown_table
 
 #: Rows of Hide-and-Seek: which of its parts is randomised (the explanation is always the hider's keep probability).
@@ -88,12 +89,9 @@ def format_report(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def save_plots(results: dict[str, Any], out_dir: Path) -> list[Path]:
+def save_plots(results: dict[str, Any], examples: dict | None, out_dir: Path) -> list[Path]:
     """Similarity vs randomised layer group per explainer (one figure per test), and the data randomisation bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     metrics = _metrics_of(results)
     n_seeds = len(results["seeds"])
@@ -126,10 +124,7 @@ def save_plots(results: dict[str, Any], out_dir: Path) -> list[Path]:
             + ("top-down, cumulative" if test == "cascading" else "one group at a time")
             + f"; mean ± std over {n_seeds} seed(s)"
         )
-        fig.tight_layout()
-        paths.append(out_dir / f"sanity_{test}.png")
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
+        paths.append(save_figure(fig, out_dir / f"sanity_{test}.png", dpi=110))
     if "data" in results:
         rows = results["data"]["rows"]
         fig, ax = plt.subplots(figsize=(1.2 + 1.3 * len(rows), 3.8))
@@ -143,8 +138,5 @@ def save_plots(results: dict[str, Any], out_dir: Path) -> list[Path]:
         ax.set_title(f"data randomisation ({results['modality']}), mean ± std over {n_seeds} seed(s)", fontsize=9)
         ax.axhline(0, color="gray", lw=0.5)
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        paths.append(out_dir / "sanity_data.png")
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
+        paths.append(save_figure(fig, out_dir / "sanity_data.png", dpi=110))
     return paths

@@ -8,7 +8,8 @@ from typing import Any
 import torch
 
 from hnsx.benchmarks.hooks import hooks
-from hnsx.benchmarks.results import format_mean_std, markdown_table, timing_line
+from hnsx.benchmarks.reports import pyplot, save_figure
+from hnsx.benchmarks.results import figure_table, format_mean_std, markdown_table, timing_line
 
 USAGE_COLUMNS = (
     ("accuracy_biased", "accuracy, biased test"),
@@ -54,9 +55,7 @@ def format_report(results: dict[str, Any]) -> str:
         "the shortcut is added.",
         "",
     ]
-    header = ["model", *(label for _, label in USAGE_COLUMNS)]
-    rows = [[m, *(format_mean_std(f[k]) for k, _ in USAGE_COLUMNS)] for m, f in agg["usage"].items()]
-    lines += [markdown_table(header, rows), ""]
+    lines += [figure_table("model", USAGE_COLUMNS, agg["usage"]), ""]
     lines += [
         "## Attribution on the planted units (affected rows, true class)",
         "",
@@ -73,19 +72,14 @@ def format_report(results: dict[str, Any]) -> str:
     ]
     lines += [markdown_table(header, rows), ""]
     lines += ["## Hide-and-Seek masks on affected rows", ""]
-    header = ["model", *(label for _, label in MASK_COLUMNS)]
-    rows = [[m, *(format_mean_std(f[k]) for k, _ in MASK_COLUMNS)] for m, f in agg["masks"].items()]
-    lines += [markdown_table(header, rows)]
+    lines += [figure_table("model", MASK_COLUMNS, agg["masks"])]
     return "\n".join(lines)
 
 
 def save_plots(results: dict[str, Any], examples: dict[str, torch.Tensor] | None, out: Path) -> list[Path]:
     """``shortcut-share.png`` (share per explainer, random expectation dashed) and, for images, ``shortcut-maps.png``
     (each explainer's map of one affected test image, first seed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     agg = results["results"]["attribution"]
     names = sorted(agg, key=lambda n: -agg[n]["share"]["mean"])
@@ -97,10 +91,7 @@ def save_plots(results: dict[str, Any], examples: dict[str, torch.Tensor] | None
     ax.set_ylim(0, 1.05)
     ax.set_title(f"{results['modality']}: attribution on the shortcut (affected rows)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    paths = [out / "shortcut-share.png"]
-    fig.savefig(paths[0], dpi=120)
-    plt.close(fig)
+    paths = [save_figure(fig, out / "shortcut-share.png")]
     if examples is not None and hooks(results["modality"]).SPATIAL_MAPS and examples["input"].shape[0]:
         image = examples["input"][0]
         shown = [n for n in names if n in examples]
@@ -113,8 +104,5 @@ def save_plots(results: dict[str, Any], examples: dict[str, torch.Tensor] | None
         for ax in axes:
             ax.set_xticks([])
             ax.set_yticks([])
-        fig.tight_layout()
-        paths.append(out / "shortcut-maps.png")
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
+        paths.append(save_figure(fig, out / "shortcut-maps.png", dpi=120))
     return paths

@@ -446,6 +446,9 @@ class Roar(Benchmark):
         True: {"fractions": (0.1, 0.5, 0.9), "hns_epochs": 2, "hns_pretrain_epochs": 1},
     }
 
+    def written(self, results: dict[str, Any]) -> str:
+        return ", ".join(f"{mode}.png" for mode in results["modes"])
+
     def default_config(self, modality: str, *, quick: bool = False, **overrides: Any) -> RoarConfig:
         if "explainers" not in overrides and "explainers" not in modality_settings(modality, self.name, quick):
             overrides["explainers"] = tuple(explainer_names(modality))

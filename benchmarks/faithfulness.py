@@ -57,8 +57,7 @@ from hnsx.benchmarks.ranking import ranking_scores
 from hnsx.benchmarks.removal import remove_units
 from hnsx.benchmarks.reports import faithfulness as reports_module
 from hnsx.benchmarks.reports.faithfulness import HNS_MASK, format_report, save_plots
-from hnsx.benchmarks.results import aggregate as aggregate_seeds
-from hnsx.benchmarks.results import mean_std
+from hnsx.benchmarks.results import aggregate
 from hnsx.benchmarks.runner import ConfiguredBenchmark
 
 #: Every modality with benchmark hooks.
@@ -235,16 +234,6 @@ def _hns_accuracy(model, dataset, batch_size: int = 256) -> float:
     return hits / total
 
 
-def aggregate(seeds: list[int], runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per explainer and metric: mean +- std over seeds (``mean_std`` records)."""
-    metrics: dict[str, dict[str, Any]] = {}
-    for name in runs[0]["metrics"]:
-        keys = runs[0]["metrics"][name]
-        metrics[name] = {k: aggregate_seeds([r["metrics"][name][k] for r in runs]) for k in keys}
-    models = {k: mean_std([r[k] for r in runs]) for k in ("classifier_accuracy", "hns_accuracy")}
-    return {"metrics": metrics, "fractions": runs[0]["fractions"], "models": models}
-
-
 class Faithfulness(ConfiguredBenchmark):
     """``hnsx bench faithfulness`` on the shared runner (one seed: :func:`evaluate_seed`)."""
 
@@ -265,7 +254,13 @@ class Faithfulness(ConfiguredBenchmark):
         return common.check_explainers(config.modality, config.explainers or common.explainer_names(config.modality))
 
     def summarise(self, seeds: list[int], per_seed: list[dict]) -> dict[str, Any]:
-        return aggregate(seeds, per_seed)
+        """Per explainer and metric, and for both models' accuracies: mean +- std over seeds."""
+        models = aggregate([{k: r[k] for k in ("classifier_accuracy", "hns_accuracy")} for r in per_seed])
+        return {
+            "metrics": aggregate([r["metrics"] for r in per_seed]),
+            "fractions": per_seed[0]["fractions"],
+            "models": models,
+        }
 
     def record(self, data, config: FaithfulnessConfig, seeds, per_seed) -> dict[str, Any]:
         results = super().record(data, config, seeds, per_seed)
@@ -295,7 +290,6 @@ __all__ = [
     "CLASSIFIERS",
     "MODALITIES",
     "FaithfulnessConfig",
-    "aggregate",
     "evaluate_seed",
     "format_report",
     "main",

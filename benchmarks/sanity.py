@@ -39,8 +39,7 @@ from hnsx.benchmarks.hooks import hooks
 from hnsx.benchmarks.randomise import cascade, layer_groups, randomise_groups
 from hnsx.benchmarks.reports import sanity as reports_module
 from hnsx.benchmarks.reports.sanity import HNS_HIDER, HNS_SEEKER, format_report, save_plots
-from hnsx.benchmarks.results import aggregate as aggregate_seeds
-from hnsx.benchmarks.results import mean_std
+from hnsx.benchmarks.results import aggregate
 from hnsx.benchmarks.runner import ConfiguredBenchmark
 from hnsx.benchmarks.similarity import similarity
 from hnsx.model import HideAndSeek
@@ -246,31 +245,6 @@ def sanity_explainers(modality: str, names: Sequence[str] | None) -> list[str]:
     return common.check_explainers(modality, list(names))
 
 
-def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean +- std over seeds of every similarity (same structure as one seed's results, ``mean_std`` records)."""
-    out: dict[str, Any] = {}
-    for test in ("cascading", "independent"):
-        if test not in runs[0]:
-            continue
-        out[test] = {}
-        for part, first in runs[0][test].items():
-            rows = {
-                name: {m: aggregate_seeds([r[test][part]["rows"][name][m] for r in runs]) for m in metrics}
-                for name, metrics in first["rows"].items()
-            }
-            out[test][part] = {"steps": first["steps"], "groups": first["groups"], "rows": rows}
-    if "data" in runs[0]:
-        out["data"] = {
-            "rows": {
-                name: {m: aggregate_seeds([r["data"]["rows"][name][m] for r in runs]) for m in metrics}
-                for name, metrics in runs[0]["data"]["rows"].items()
-            }
-        }
-        out["shuffled_accuracy"] = mean_std([r["shuffled_accuracy"] for r in runs])
-    out["accuracy"] = mean_std([r["accuracy"] for r in runs])
-    return out
-
-
 class Sanity(ConfiguredBenchmark):
     """``hnsx bench sanity`` on the shared runner (one seed: :func:`evaluate_seed`)."""
 
@@ -290,7 +264,20 @@ class Sanity(ConfiguredBenchmark):
         return sanity_explainers(config.modality, config.explainers)
 
     def summarise(self, seeds: list[int], per_seed: list[dict]) -> dict[str, Any]:
-        return aggregate(per_seed)
+        """Mean +- std over seeds of every similarity and accuracy; the step labels and layer groups as they are."""
+        first, out = per_seed[0], {}
+        for test in ("cascading", "independent"):
+            if test in first:
+                out[test] = {
+                    part: {
+                        **{k: run[k] for k in ("steps", "groups")},
+                        "rows": aggregate([r[test][part]["rows"] for r in per_seed]),
+                    }
+                    for part, run in first[test].items()
+                }
+        if "data" in first:
+            out["data"] = {"rows": aggregate([r["data"]["rows"] for r in per_seed])}
+        return {**out, **aggregate([{k: r[k] for k in ("accuracy", "shuffled_accuracy") if k in r} for r in per_seed])}
 
     def record(self, data, config: SanityConfig, seeds, per_seed) -> dict[str, Any]:
         names = self.explainer_names(config)
@@ -314,7 +301,6 @@ __all__ = [
     "HNS_SEEKER",
     "MODALITIES",
     "SanityConfig",
-    "aggregate",
     "evaluate_seed",
     "format_report",
     "main",

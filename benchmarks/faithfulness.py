@@ -7,7 +7,8 @@ random, seeded; units that are not valid, such as the empty word slots of a shor
 text, the training mean or a "missing" code for tables), exactly as in Hide-and-Seek training. What is tracked is
 the softmax probability, under the explained classifier, of the class it predicts on the full input.
 
-Metrics (per sample, then mean over samples; the report gives mean +- std over seeds):
+Metrics (:mod:`hnsx.benchmarks.metrics`, each with its direction; per sample, then mean over samples; the report
+gives mean +- std over seeds):
 
 * **deletion AUC** (lower is better): hide the top ``f`` of the units for ``f`` on a grid of ``steps + 1`` points
   from 0 to 1 (``k = round(f * n)`` of the sample's ``n`` valid units) and take the area under the probability curve
@@ -30,10 +31,7 @@ Which classifier is explained: see :func:`run_faithfulness`.
 
 from __future__ import annotations
 
-import argparse
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,199 +41,58 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from hnsx.benchmarks import common
-from hnsx.benchmarks.results import (
-    aggregate as aggregate_seeds,
+from hnsx.benchmarks.hooks import hooks, modality_settings
+from hnsx.benchmarks.metrics import (
+    BINS,
+    Comprehensiveness,
+    Deletion,
+    Insertion,
+    ProbFn,
+    Sufficiency,
+    mask_scores,
+    rationale_top_k,
+    set_overlap,
 )
-from hnsx.benchmarks.results import (
-    format_mean_std,
-    markdown_table,
-    mean_std,
-    write_outputs,
-)
+from hnsx.benchmarks.ranking import ranking_scores
+from hnsx.benchmarks.removal import remove_units
+from hnsx.benchmarks.reports import faithfulness as reports_module
+from hnsx.benchmarks.reports.faithfulness import HNS_MASK, format_report, save_plots
+from hnsx.benchmarks.results import aggregate
+from hnsx.benchmarks.runner import ConfiguredBenchmark
 
-#: ERASER's bins: fractions of the units for comprehensiveness and sufficiency.
-BINS: tuple[float, ...] = (0.01, 0.05, 0.10, 0.20, 0.50)
-
-#: ``prob_fn(x, mask) -> (B, K)`` class probabilities of the classifier on ``x`` with the units where ``mask == 0``
-#: filled; ``mask`` has the adapter's mask shape.
-ProbFn = Callable[[Any, torch.Tensor], torch.Tensor]
-
-
-# --- ranking units ------------------------------------------------------------------------------------------------
-
-
-def _flat_valid(scores: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
-    if valid is None:
-        return torch.ones(scores.shape[0], scores[0].numel(), dtype=torch.bool, device=scores.device)
-    if valid.shape != scores.shape:
-        raise ValueError(f"valid has shape {tuple(valid.shape)} but the scores {tuple(scores.shape)}")
-    return valid.flatten(1) > 0
-
-
-def rank_units(scores: torch.Tensor, valid: torch.Tensor | None = None, seed: int = 0) -> torch.Tensor:
-    """Rank of every unit, ``(B, *mask_shape)`` int64: 0 for the highest score; invalid units rank after all valid.
-
-    Ties are broken by a seeded random permutation (so that a constant map ranks its units at random, not in
-    reading order).
-    """
-    if not torch.isfinite(scores).all():
-        raise ValueError("attribution scores contain NaN or inf")
-    order = common.rank_order(scores.detach().flatten(1).cpu(), _flat_valid(scores, valid).cpu(), seed=seed)
-    ranks = common.order_ranks(order)
-    return ranks.view(scores.shape).to(scores.device)
-
-
-def top_k_mask(ranks: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """``(B, *mask_shape)`` float, 1 for the ``k[b]`` best-ranked units of sample ``b`` (``ranks`` from
-    :func:`rank_units`, ``k`` ``(B,)``)."""
-    view = (-1,) + (1,) * (ranks.dim() - 1)
-    return (ranks < k.to(ranks.device).view(view)).float()
-
-
-def count_valid(scores: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
-    """Number of valid units per sample, ``(B,)`` int64."""
-    return _flat_valid(scores, valid).sum(1).cpu()
-
-
-def units_at(fraction: float, n: torch.Tensor, at_least_one: bool = False) -> torch.Tensor:
-    """``round(fraction * n)`` units per sample (at least 1 with ``at_least_one``), ``(B,)`` int64."""
-    k = torch.round(fraction * n.double()).long()
-    return k.clamp(min=1).minimum(n) if at_least_one else k
-
-
-# --- the metrics --------------------------------------------------------------------------------------------------
-
-
-def trapezoid_auc(fractions: Sequence[float], values: np.ndarray) -> np.ndarray:
-    """Area under ``values`` ``(..., S)`` over ``fractions`` ``(S,)`` from 0 to 1, by the trapezoid rule."""
-    f = np.asarray(fractions, dtype=np.float64)
-    if f[0] != 0.0 or f[-1] != 1.0 or np.any(np.diff(f) <= 0):
-        raise ValueError("the fraction grid must rise strictly from 0 to 1")
-    v = np.asarray(values, dtype=np.float64)
-    return ((v[..., 1:] + v[..., :-1]) / 2 * np.diff(f)).sum(-1)
-
-
-def _class_prob(prob_fn: ProbFn, x: Any, mask: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    with torch.inference_mode():
-        probs = prob_fn(x, mask)
-    return probs.gather(1, target.view(-1, 1).to(probs.device)).squeeze(1).float().cpu()
-
-
-def perturbation_curves(
-    prob_fn: ProbFn,
-    x: Any,
-    scores: torch.Tensor,
-    target: torch.Tensor,
-    valid: torch.Tensor | None = None,
-    steps: int = 20,
-    seed: int = 0,
-) -> dict[str, np.ndarray]:
-    """Deletion and insertion curves of one batch: ``deletion`` and ``insertion`` ``(B, steps + 1)`` probabilities of
-    ``target`` at the fractions ``fractions`` ``(steps + 1,)``."""
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
-    ranks = rank_units(scores, valid, seed)
-    n = count_valid(scores, valid)
-    fractions = np.linspace(0.0, 1.0, steps + 1)
-    deletion, insertion = [], []
-    for f in fractions:
-        top = top_k_mask(ranks, units_at(float(f), n))
-        deletion.append(_class_prob(prob_fn, x, 1.0 - top, target))
-        insertion.append(_class_prob(prob_fn, x, top, target))
-    return {
-        "fractions": fractions,
-        "deletion": torch.stack(deletion, 1).numpy(),
-        "insertion": torch.stack(insertion, 1).numpy(),
-    }
-
-
-def eraser_scores(
-    prob_fn: ProbFn,
-    x: Any,
-    scores: torch.Tensor,
-    target: torch.Tensor,
-    valid: torch.Tensor | None = None,
-    bins: Sequence[float] = BINS,
-    seed: int = 0,
-) -> dict[str, np.ndarray]:
-    """Per-sample comprehensiveness and sufficiency ``(B, len(bins))`` (see the module docstring)."""
-    ranks = rank_units(scores, valid, seed)
-    n = count_valid(scores, valid)
-    full = _class_prob(prob_fn, x, torch.ones_like(scores), target)
-    comp, suff = [], []
-    for f in bins:
-        top = top_k_mask(ranks, units_at(float(f), n, at_least_one=True))
-        comp.append(full - _class_prob(prob_fn, x, 1.0 - top, target))
-        suff.append(full - _class_prob(prob_fn, x, top, target))
-    return {"comprehensiveness": torch.stack(comp, 1).numpy(), "sufficiency": torch.stack(suff, 1).numpy()}
-
-
-def mask_scores(
-    prob_fn: ProbFn, x: Any, mask: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None
-) -> dict[str, np.ndarray]:
-    """Comprehensiveness, sufficiency and kept fraction ``(B,)`` of a binary mask taken as the set of kept units."""
-    mask = (mask > 0.5).float()
-    full = _class_prob(prob_fn, x, torch.ones_like(mask), target)
-    ok = _flat_valid(mask, valid).float()
-    kept = ((mask.flatten(1).cpu() * ok).sum(1) / ok.sum(1).clamp_min(1)).numpy()
-    return {
-        "comprehensiveness": (full - _class_prob(prob_fn, x, 1.0 - mask, target)).numpy(),
-        "sufficiency": (full - _class_prob(prob_fn, x, mask, target)).numpy(),
-        "kept_fraction": kept,
-    }
-
-
-def set_overlap(selected: torch.Tensor, gold: torch.Tensor, valid: torch.Tensor | None = None) -> dict[str, np.ndarray]:
-    """Per-sample F1 and IoU of selected units against gold units (both ``(B, *mask_shape)`` {0, 1}).
-
-    ``F1 = 2 |S ∩ G| / (|S| + |G|)``, ``IoU = |S ∩ G| / |S ∪ G|``; samples without a gold unit get NaN.
-    """
-    ok = _flat_valid(gold, valid).float().cpu()
-    s = (selected.flatten(1).float().cpu() > 0.5).float() * ok
-    g = (gold.flatten(1).float().cpu() > 0.5).float() * ok
-    hit = (s * g).sum(1)
-    size_s, size_g = s.sum(1), g.sum(1)
-    union = size_s + size_g - hit
-    has_gold = size_g > 0
-    f1 = torch.where(has_gold, 2 * hit / (size_s + size_g).clamp_min(1), torch.full_like(hit, float("nan")))
-    iou = torch.where(has_gold, hit / union.clamp_min(1), torch.full_like(hit, float("nan")))
-    return {"f1": f1.numpy(), "iou": iou.numpy()}
-
-
-def rationale_top_k(
-    scores: torch.Tensor, gold: torch.Tensor, valid: torch.Tensor | None = None, seed: int = 0
-) -> dict[str, np.ndarray]:
-    """F1 and IoU of the top ``k`` units, ``k`` = the sample's number of gold units (see :func:`set_overlap`)."""
-    ok = _flat_valid(scores, valid).cpu()
-    k = ((gold.flatten(1).cpu() > 0.5) & ok).sum(1)
-    return set_overlap(top_k_mask(rank_units(scores, valid, seed).cpu(), k), gold, valid)
-
-
-# --- the benchmark ------------------------------------------------------------------------------------------------
-
-#: The modalities this benchmark runs on (``hnsx bench --modality``).
-MODALITIES = common.MODALITIES
+#: Every modality with benchmark hooks.
+MODALITIES = None
 
 #: The row of the ground-truth ranking (text and tabular switch only): its scores are the true units.
 ORACLE = "oracle"
-#: Hide-and-Seek's binary mask taken as a set (its own kept fraction).
-HNS_MASK = "hns-mask"
 #: Which classifier is explained and measured: the Hide-and-Seek model's seeker (default) or a plain classifier of
 #: the same architecture trained alone (``independent``).
 CLASSIFIERS = ("hns-seeker", "independent")
-#: Data set per modality (``None``: the modality's default of :func:`hnsx.benchmarks.common.load_bench_data`); the
-#: tabular benchmark runs on the switch table, whose relevant features are known.
-DATASETS: dict[str, str | None] = {"image": None, "text": None, "tabular": "switch"}
+#: Result keys of the metrics' curves.
+CURVES = {"deletion": "deletion_curve", "insertion": "insertion_curve"}
+#: ``--quick``: fewer fraction steps, the quick data subsets, cheaper Integrated Gradients and SmoothGrad (the
+#: modalities set fewer samples and epochs).
+QUICK: dict[str, Any] = {
+    "steps": 10,
+    "quick_data": True,
+    "explainer_options": {
+        "integrated-gradients": {"n_steps": 16},
+        "smoothgrad-sq": {"nt_samples": 8},
+        "vargrad": {"nt_samples": 8},
+    },
+}
 
 
 @dataclass(frozen=True)
 class FaithfulnessConfig:
-    """What ``hnsx bench faithfulness`` measures; the defaults are the full run, :meth:`quick` the short one.
+    """What ``hnsx bench faithfulness`` measures; the defaults are the full run (``--quick``: :data:`QUICK`).
 
     ``samples`` test inputs (the first of the fixed test split, the same for every seed) are explained; each seed
     trains a new Hide-and-Seek model (and, with ``classifier="independent"``, a new classifier). ``explainers``:
     plain names of :func:`hnsx.benchmarks.common.explainer_names` (``None``: all of the modality);
     ``explainer_options``: extra builder arguments per name. ``hns_epochs``: joint epochs (``None``: the recipe).
+    ``dataset``: a data set of the modality (``None``: the modality's ``faithfulness`` setting, else its default;
+    tabular runs on the switch table, whose relevant features are known).
     """
 
     modality: str = "image"
@@ -247,31 +104,12 @@ class FaithfulnessConfig:
     explainer_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     hns_epochs: int | None = None
     classifier: str = "hns-seeker"
+    dataset: str | None = None
     quick_data: bool = False
     batch_size: int = 100
     device: str = "cpu"
     threads: int = 2
     progress: bool = True
-
-    @classmethod
-    def quick(cls, **overrides: Any) -> FaithfulnessConfig:
-        """A short run (a few minutes on 2 cores): the quick data subsets, fewer samples, steps and epochs, cheaper
-        Integrated Gradients and SmoothGrad."""
-        modality = overrides.get("modality", "image")
-        base: dict[str, Any] = {
-            "samples": {"image": 100, "text": 200, "tabular": 300}[modality],
-            "steps": 10,
-            "hns_epochs": {"image": 3, "text": 6, "tabular": 15}[modality],
-            # The quick text subset (800 sentences) is too small for the seeker, a BERT trained from scratch: it
-            # stayed near chance (0.56-0.61 test accuracy) in our trials, so text keeps the full corpus.
-            "quick_data": modality != "text",
-            "explainer_options": {
-                "integrated-gradients": {"n_steps": 16},
-                "smoothgrad-sq": {"nt_samples": 8},
-                "vargrad": {"nt_samples": 8},
-            },
-        }
-        return cls(**{**base, **overrides})
 
     def __post_init__(self) -> None:
         if self.classifier not in CLASSIFIERS:
@@ -291,20 +129,9 @@ def _batches(n: int, size: int) -> list[slice]:
 
 def _prob_fn(data, classifier: nn.Module) -> ProbFn:
     def fn(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return classifier(common.remove_units(data, x, mask)).float().softmax(1)
+        return classifier(remove_units(data, x, mask)).float().softmax(1)
 
     return fn
-
-
-def _ignored_units(data) -> torch.Tensor | None:
-    """``(U,)`` 0 for units left out of the rationale scores (the switch table's switch column), else ``None``."""
-    if data.modality != "tabular" or data.test_rationale is None:
-        return None
-    from hnsx.adapters.tabular.synthetic import SWITCH
-
-    keep = torch.ones(data.test_rationale.shape[1])
-    keep[SWITCH] = 0  # the switch is scored apart (see hnsx.adapters.tabular.synthetic)
-    return keep
 
 
 def _seed_models(data, config: FaithfulnessConfig, seed: int) -> tuple[Any, nn.Module]:
@@ -326,8 +153,14 @@ def evaluate_seed(data, config: FaithfulnessConfig, seed: int) -> dict[str, Any]
     explainers = common.build_explainers(data, classifier, model, names, options=config.explainer_options, seed=seed)
     inputs = data.test.tensors[0][: config.samples]
     gold_all = data.test_rationale[: config.samples] if data.test_rationale is not None else None
-    ignored = _ignored_units(data)
+    ignored = hooks(data.modality).ignored_units(data)
     prob_fn = _prob_fn(data, classifier)
+    metrics = (
+        Deletion(config.steps),
+        Insertion(config.steps),
+        Comprehensiveness(config.bins),
+        Sufficiency(config.bins),
+    )
     rows: dict[str, dict[str, list[np.ndarray]]] = {}
 
     def add(name: str, values: dict[str, np.ndarray]) -> None:
@@ -353,16 +186,11 @@ def evaluate_seed(data, config: FaithfulnessConfig, seed: int) -> dict[str, Any]
                 scores = gold.float()
             else:
                 explainer = explainers[name]
-                scores = common.ranking_scores(explainer, explainer.attribute(x, target.clone()).detach())
+                scores = ranking_scores(explainer, explainer.attribute(x, target.clone()).detach())
             scores = scores.reshape(data.adapter.mask_shape(x))
-            curves = perturbation_curves(prob_fn, x, scores, target, valid, config.steps, seed)
-            add(name, {
-                "deletion_auc": trapezoid_auc(curves["fractions"], curves["deletion"]),
-                "insertion_auc": trapezoid_auc(curves["fractions"], curves["insertion"]),
-                "deletion_curve": curves["deletion"],
-                "insertion_curve": curves["insertion"],
-                **eraser_scores(prob_fn, x, scores, target, valid, config.bins, seed),
-            })  # fmt: skip
+            for metric in metrics:
+                values = metric(prob_fn, x, scores, target, valid, seed)
+                add(name, {CURVES.get(k, k): v for k, v in values.items()})
             if gold is not None:
                 add(name, {f"rationale_{k}": v for k, v in rationale_top_k(scores, gold, gold_valid, seed).items()})
             if name == "hns":
@@ -406,231 +234,65 @@ def _hns_accuracy(model, dataset, batch_size: int = 256) -> float:
     return hits / total
 
 
-def aggregate(seeds: list[int], runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per explainer and metric: mean +- std over seeds (``mean_std`` records)."""
-    metrics: dict[str, dict[str, Any]] = {}
-    for name in runs[0]["metrics"]:
-        keys = runs[0]["metrics"][name]
-        metrics[name] = {k: aggregate_seeds([r["metrics"][name][k] for r in runs]) for k in keys}
-    models = {k: mean_std([r[k] for r in runs]) for k in ("classifier_accuracy", "hns_accuracy")}
-    return {"metrics": metrics, "fractions": runs[0]["fractions"], "models": models}
+class Faithfulness(ConfiguredBenchmark):
+    """``hnsx bench faithfulness`` on the shared runner (one seed: :func:`evaluate_seed`)."""
+
+    name = "faithfulness"
+    reports = reports_module
+    config_class = FaithfulnessConfig
+    defaults = {True: QUICK}
+    outputs = "the plots curves.png and eraser.png"
+
+    def load_data(self, modality: str, config: FaithfulnessConfig, *, quick: bool = False) -> Any:
+        dataset = config.dataset or modality_settings(modality, self.name, False).get("dataset")
+        return common.load_bench_data(modality, quick=config.quick_data, name=dataset)
+
+    def evaluate_seed(self, data, config: FaithfulnessConfig, seed: int) -> dict[str, Any]:
+        return evaluate_seed(data, config, seed)
+
+    def explainer_names(self, config: FaithfulnessConfig) -> list[str]:
+        return common.check_explainers(config.modality, config.explainers or common.explainer_names(config.modality))
+
+    def summarise(self, seeds: list[int], per_seed: list[dict]) -> dict[str, Any]:
+        """Per explainer and metric, and for both models' accuracies: mean +- std over seeds."""
+        models = aggregate([{k: r[k] for k in ("classifier_accuracy", "hns_accuracy")} for r in per_seed])
+        return {
+            "metrics": aggregate([r["metrics"] for r in per_seed]),
+            "fractions": per_seed[0]["fractions"],
+            "models": models,
+        }
+
+    def record(self, data, config: FaithfulnessConfig, seeds, per_seed) -> dict[str, Any]:
+        results = super().record(data, config, seeds, per_seed)
+        names = results["explainers"]
+        return {**results, "explainers": names + [n for n in per_seed[0]["metrics"] if n not in names]}
 
 
-def _ms(stats: Any) -> str:
-    if stats is None:
-        return "n/a"
-    if not np.isfinite(stats["mean"]):
-        return "n/a"
-    return format_mean_std(stats)
+BENCHMARK = Faithfulness()
+main = BENCHMARK.main
 
 
-def format_report(results: dict[str, Any]) -> str:
-    """The Markdown report: one table of the summary metrics, one per ERASER bin family, and the HnS mask."""
-    metrics = results["metrics"]
-    bins = results["config"]["bins"]
-    rationale = any("rationale_f1" in m for m in metrics.values())
-    models = results["models"]
-    which = (
-        "the Hide-and-Seek model's seeker (every explainer explains the same classifier; HnS through its hider)"
-        if results["config"]["classifier"] == "hns-seeker"
-        else "a classifier of the seeker's architecture trained alone (HnS's hider ranks units for its own seeker)"
-    )
-    lines = [
-        f"# Faithfulness without retraining ({results['modality']}, {results['dataset']})",
-        "",
-        f"{results['config']['samples']} test inputs, seeds {results['seeds']} (mean ± std over seeds of the "
-        f"per-seed mean over inputs). Explained and measured classifier: {which}. Its test accuracy "
-        f"{_ms(models['classifier_accuracy'])}; HnS accuracy on its own masked inputs "
-        f"{_ms(models['hns_accuracy'])}. Hidden units take the adapter's fill; the tracked probability is "
-        "that of the class predicted on the full input. Deletion AUC: lower is better; insertion AUC, "
-        "comprehensiveness: higher is better; sufficiency: lower is better. Bins: "
-        + ", ".join(f"{b:.0%}" for b in bins)
-        + f"; curves over {results['config']['steps'] + 1} fractions from 0 to 1.",
-        "",
-        "## Summary",
-        "",
-    ]
-    header = ["explainer", "deletion AUC ↓", "insertion AUC ↑", "AOPC comprehensiveness ↑", "AOPC sufficiency ↓"]
-    if rationale:
-        header += ["rationale F1 (top-k)", "rationale IoU (top-k)"]
-    rows = []
-    for name, m in metrics.items():
-        if name == HNS_MASK:
-            continue
-        row = [name] + [_ms(m[k]) for k in ("deletion_auc", "insertion_auc")]
-        row += [_ms(m["aopc_comprehensiveness"]), _ms(m["aopc_sufficiency"])]
-        if rationale:
-            row += [_ms(m.get("rationale_f1")), _ms(m.get("rationale_iou"))]
-        rows.append(row)
-    lines += [markdown_table(header, rows), ""]
-    for key, title in (("comprehensiveness", "Comprehensiveness ↑"), ("sufficiency", "Sufficiency ↓")):
-        lines += [f"## {title} per bin (top k% of the units)", ""]
-        table = []
-        for name, m in metrics.items():
-            if name == HNS_MASK:
-                continue
-            table.append([name] + [_ms(s) for s in m[key]] + [_ms(m[f"aopc_{key}"])])
-        lines += [markdown_table(["explainer", *[f"{b:.0%}" for b in bins], "AOPC"], table), ""]
-    if HNS_MASK in metrics:
-        m = metrics[HNS_MASK]
-        lines += [
-            "## Hide-and-Seek's binary mask as a set",
-            "",
-            "The units the deterministic mask keeps (keep probability >= 0.5), at the mask's own kept fraction.",
-            "",
-        ]
-        header = ["explainer", "kept fraction", "comprehensiveness ↑", "sufficiency ↓"]
-        row = [HNS_MASK] + [_ms(m[k]) for k in ("kept_fraction", "comprehensiveness", "sufficiency")]
-        if "rationale_f1" in m:
-            header += ["rationale F1", "rationale IoU"]
-            row += [_ms(m["rationale_f1"]), _ms(m["rationale_iou"])]
-        lines += [markdown_table(header, [row]), ""]
-    if not results.get("complete", True):
-        lines += [f"**Incomplete run**: {len(results['seeds'])} of {results['config']['seeds']} seeds finished.", ""]
-    lines += [f"Wall time {results['seconds']:.0f} s. Plots: `curves.png`, `eraser.png`."]
-    return "\n".join(lines) + "\n"
-
-
-def save_plots(results: dict[str, Any], out_dir: Path) -> list[Path]:
-    """``curves.png`` (deletion and insertion, mean ± std over seeds) and ``eraser.png`` (per bin)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    metrics = {k: v for k, v in results["metrics"].items() if k != HNS_MASK}
-    fractions = np.asarray(results["fractions"])
-    n_seeds = len(results["seeds"])
-    paths = []
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, key, title in (
-        (axes[0], "deletion_curve", "deletion (lower is better)"),
-        (axes[1], "insertion_curve", "insertion (higher is better)"),
-    ):
-        for name, m in metrics.items():
-            mean = np.array([s["mean"] for s in m[key]])
-            std = np.array([s["std"] for s in m[key]])
-            auc = m[key.replace("_curve", "_auc")]["mean"]
-            (line,) = ax.plot(fractions, mean, label=f"{name} (AUC {auc:.3f})")
-            ax.fill_between(fractions, mean - std, mean + std, color=line.get_color(), alpha=0.15)
-        ax.set_xlabel("fraction of units " + ("removed" if key.startswith("deletion") else "inserted"))
-        ax.set_ylabel("probability of the predicted class")
-        ax.set_title(title)
-        ax.set_ylim(0, 1.02)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle(f"{results['modality']}: mean ± std over {n_seeds} seed(s)")
-    fig.tight_layout()
-    paths.append(out_dir / "curves.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
-
-    bins = results["config"]["bins"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, key, title in (
-        (axes[0], "comprehensiveness", "comprehensiveness (higher is better)"),
-        (axes[1], "sufficiency", "sufficiency (lower is better)"),
-    ):
-        for name, m in metrics.items():
-            mean = [s["mean"] for s in m[key]]
-            std = [s["std"] for s in m[key]]
-            ax.errorbar([100 * b for b in bins], mean, yerr=std, marker="o", capsize=3, label=name)
-        ax.set_xscale("log")
-        ax.set_xticks([100 * b for b in bins], [f"{b:.0%}" for b in bins])
-        ax.set_xlabel("top k% of the units")
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle(f"{results['modality']}: ERASER metrics, mean ± std over {n_seeds} seed(s)")
-    fig.tight_layout()
-    paths.append(out_dir / "eraser.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
-    return paths
-
-
-def run_faithfulness(config: FaithfulnessConfig, out_dir: str | Path) -> dict[str, Any]:
+def run_faithfulness(config: FaithfulnessConfig, out_dir: str | Path, *, data: Any = None) -> dict[str, Any]:
     """Run the benchmark and write ``results.json``, ``report.md``, ``curves.png`` and ``eraser.png``.
 
     Which classifier: by default the Hide-and-Seek model's seeker, trained per seed. Every explainer explains that
     one classifier (Captum's methods through its gradients, HnS through its hider, which was trained to keep what
     this seeker needs), and every metric reads that classifier's probabilities, so the rows compare like with
     like. ``classifier="independent"`` trains a plain classifier of the same architecture instead, for the Captum
-    methods and the measurement; HnS's hider then ranks units for a model it was not trained with.
+    methods and the measurement; HnS's hider then ranks units for a model it was not trained with. ``data``:
+    the data already loaded (default: :meth:`Faithfulness.load_data`).
     """
-    common.check_modality(config.modality)
-    if config.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
-    torch.set_num_threads(config.threads)
-    start = time.perf_counter()
-    seeds = common.seed_list(config.seeds)
-    data = common.load_bench_data(config.modality, quick=config.quick_data, name=DATASETS[config.modality])
-    if config.samples > len(data.test):  # a small test split (breast cancer: 114 rows) is used whole
-        config = replace(config, samples=len(data.test))
-    names = common.check_explainers(config.modality, config.explainers or common.explainer_names(config.modality))
-    runs: list[dict[str, Any]] = []
-    for seed in seeds:  # the outputs are rewritten after every seed: an interrupted run keeps the seeds it finished
-        runs.append(evaluate_seed(data, config, seed))
-        results = {
-            "benchmark": "faithfulness",
-            "modality": config.modality,
-            "dataset": data.name,
-            "config": asdict(config),
-            "seeds": seeds[: len(runs)],
-            "explainers": names + [n for n in runs[0]["metrics"] if n not in names],
-            **aggregate(seeds, runs),
-            "per_seed": runs,
-            "seconds": time.perf_counter() - start,
-            "complete": len(runs) == len(seeds),
-        }
-        write_outputs(Path(out_dir), results, format_report(results))
-        save_plots(results, Path(out_dir))
-    return results
-
-
-def _options(args: argparse.Namespace) -> dict[str, Any]:
-    """Config fields from the ``hnsx bench`` arguments (``seeds`` ``None``: 3; ``epochs``: HnS joint epochs;
-    ``explainers``: comma-separated plain names)."""
-    options: dict[str, Any] = {
-        "modality": args.modality,
-        "seeds": 3 if getattr(args, "seeds", None) is None else args.seeds,
-        "threads": getattr(args, "threads", 2),
-        "device": getattr(args, "device", "cpu"),
-        "progress": not getattr(args, "no_progress", False),
-    }
-    return {**options, **common.cli_options(args)}
-
-
-def main(args: argparse.Namespace) -> int:
-    """What ``hnsx bench faithfulness`` runs (``args``: modality, quick, seeds, out, threads, device,
-    no_progress, and optionally epochs and explainers)."""
-    options = _options(args)
-    config = FaithfulnessConfig.quick(**options) if args.quick else FaithfulnessConfig(**options)
-    results = run_faithfulness(config, args.out)
-    print(format_report(results))
-    print(f"wrote {Path(args.out) / 'results.json'}, report.md, curves.png and eraser.png")
-    return 0
+    return BENCHMARK.run_config(config, out_dir, data=data)
 
 
 __all__ = [
-    "MODALITIES",
-    "BINS",
+    "BENCHMARK",
     "CLASSIFIERS",
+    "MODALITIES",
     "FaithfulnessConfig",
-    "aggregate",
-    "count_valid",
-    "eraser_scores",
     "evaluate_seed",
     "format_report",
     "main",
-    "mask_scores",
-    "perturbation_curves",
-    "rank_units",
-    "rationale_top_k",
     "run_faithfulness",
     "save_plots",
-    "set_overlap",
-    "top_k_mask",
-    "trapezoid_auc",
-    "units_at",
 ]

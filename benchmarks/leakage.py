@@ -9,7 +9,7 @@ Per seed:
 
 1. **Models.** The plain seeker (:func:`~hnsx.benchmarks.common.train_seeker`, unmasked data), which the post-hoc
    methods explain, and Hide-and-Seek (:func:`~hnsx.benchmarks.common.train_hns`, the modality's recipe).
-2. **Evaluator** (:func:`~hnsx.benchmarks.evaluator.train_evaluator`): the seeker's architecture, trained from
+2. **Evaluator** (:func:`~hnsx.training.evaluator.train_evaluator`): the seeker's architecture, trained from
    scratch on training inputs under random masks. The keep rate is drawn per input, ``r ~ U(0, 1)``; each unit is
    kept with probability ``r``. Image masks are drawn on a grid of square blocks whose side is drawn per input from
    ``blocks`` (1, 2, 4 and 7 pixels on 28 x 28) and upsampled, so the evaluator sees pixel noise as well as
@@ -27,10 +27,10 @@ Per seed:
 The label-encoding signature: HnS's seeker is accurate on its masks while the evaluator is not, although the
 evaluator is accurate on other explainers' masks (or random ones) of the same size.
 
-**Leak-free mode** (:func:`~hnsx.benchmarks.evaluator.train_hns_frozen`,
-:func:`~hnsx.benchmarks.evaluator.leak_free_hns`): the hider is trained against a *frozen*
+**Leak-free mode** (:func:`~hnsx.training.evaluator.train_hns_frozen`,
+:func:`~hnsx.training.evaluator.leak_free_hns`): the hider is trained against a *frozen*
 evaluator (a second one, seed ``seed + 1000``) as its seeker, so no seeker can learn a code from the masks. It keeps
-the recipe, minus the seeker's pretraining (:func:`~hnsx.benchmarks.evaluator.leak_free_config`). Both modes are
+the recipe, minus the seeker's pretraining (:func:`~hnsx.training.evaluator.leak_free_config`). Both modes are
 judged by the first evaluator, which the leak-free hider never saw (its own frozen seeker is not an independent
 judge: the hider is fitted to it). F is always accuracy on the own mask over the same baseline (the normal run's
 baseline seeker).
@@ -41,15 +41,11 @@ Outputs: ``results.json`` (every figure as mean, std and per-seed values), ``rep
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import functools
 import json
 import math
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,45 +54,29 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from hnsx.benchmarks.common import (
-    MODALITIES,
     BenchData,
     build_explainers,
     check_explainers,
-    cli_options,
-    cli_run_settings,
-    device_of,
     explainer_names,
-    flatten_units,
-    hns_masks,
-    load_bench_data,
-    masked_predictions,
-    ranking_scores,
-    top_counts,
     train_hns,
     train_seeker,
 )
-from hnsx.benchmarks.evaluator import (
-    EVALUATOR_EPOCHS,
-    IMAGE_BLOCKS,
-    train_evaluator,
-    train_hns_frozen,
-)
 from hnsx.benchmarks.explainers import Explainer
-from hnsx.benchmarks.results import (
-    aggregate,
-    cached_seed,
-    fingerprint,
-    format_mean_std,
-    markdown_table,
-    timing_line,
-    write_outputs,
-)
+from hnsx.benchmarks.hooks import hooks, modality_settings
+from hnsx.benchmarks.ranking import ranking_scores, top_counts
+from hnsx.benchmarks.removal import device_of, flatten_units, hns_masks, masked_predictions
+from hnsx.benchmarks.reports import leakage as reports_module
+from hnsx.benchmarks.reports.leakage import format_report
+from hnsx.benchmarks.results import format_mean_std
+from hnsx.benchmarks.runner import Benchmark
 from hnsx.model import HideAndSeek
+from hnsx.training.evaluator import train_evaluator, train_hns_frozen
+
+#: Every modality with benchmark hooks.
+MODALITIES = None
 
 #: The frozen seeker of the leak-free mode is an evaluator trained with this seed offset.
 FROZEN_SEED_OFFSET = 1000
-#: Image explainers of the default run (the slow ``vargrad`` and ``occlusion`` can be asked for by name).
-IMAGE_EXPLAINERS = ("hns", "integrated-gradients", "layer-gradcam", "saliency", "smoothgrad-sq", "random")
 #: Explainer settings of the default run: rankings of 1,000 test digits, not completeness, are what matters here.
 DEFAULT_OPTIONS = {"integrated-gradients": {"n_steps": 25}, "smoothgrad-sq": {"nt_samples": 10}}
 #: Cheaper settings of the slow explainers under ``--quick``.
@@ -114,12 +94,12 @@ class LeakageConfig:
     Attributes
     ----------
     explainers:
-        Explainer names (default: :data:`IMAGE_EXPLAINERS` for images, every explainer of the modality otherwise).
+        Explainer names (default: the modality's ``leakage`` setting, else every explainer of the modality).
     evaluator_epochs:
-        Epochs of each evaluator (``None``: :data:`EVALUATOR_EPOCHS`).
+        Epochs of each evaluator (``None``: the modality's ``EVALUATOR_EPOCHS`` hook).
     blocks:
-        Block sides of random image masks (:func:`~hnsx.benchmarks.evaluator.random_masks`); ignored for text and
-        tables.
+        Block sides of random masks with two spatial axes (:func:`~hnsx.training.evaluator.random_masks`;
+        ``None``: the modality's ``MASK_BLOCKS`` hook).
     keep_range:
         ``(low, high)``: the evaluator's keep rate per input is drawn uniformly from it.
     hns_epochs:
@@ -136,7 +116,7 @@ class LeakageConfig:
 
     explainers: tuple[str, ...] | None = None
     evaluator_epochs: int | None = None
-    blocks: tuple[int, ...] = IMAGE_BLOCKS
+    blocks: tuple[int, ...] | None = None
     keep_range: tuple[float, float] = (0.0, 1.0)
     hns_epochs: int | None = None
     leak_free: bool = True
@@ -148,13 +128,20 @@ class LeakageConfig:
         lo, hi = self.keep_range
         if not 0.0 <= lo <= hi <= 1.0:
             raise ValueError(f"keep_range must satisfy 0 <= low <= high <= 1, got {self.keep_range}")
-        if not self.blocks or any(int(b) < 1 for b in self.blocks):
+        if self.blocks is not None and (not self.blocks or any(int(b) < 1 for b in self.blocks)):
             raise ValueError(f"blocks must be positive side lengths, got {self.blocks}")
         if self.evaluator_epochs is not None and self.evaluator_epochs < 1:
             raise ValueError(f"evaluator_epochs must be at least 1, got {self.evaluator_epochs}")
 
     def epochs_for(self, modality: str) -> int:
-        return self.evaluator_epochs or EVALUATOR_EPOCHS[modality][self.quick]
+        return self.evaluator_epochs or hooks(modality).EVALUATOR_EPOCHS[self.quick]
+
+    def blocks_for(self, modality: str) -> tuple[int, ...]:
+        return tuple(self.blocks) if self.blocks is not None else tuple(hooks(modality).MASK_BLOCKS)
+
+    def explainers_for(self, modality: str) -> list[str]:
+        default = modality_settings(modality, "leakage", self.quick).get("explainers") or explainer_names(modality)
+        return check_explainers(modality, list(self.explainers or default))
 
 
 # --- scoring ---------------------------------------------------------------------------------------------------------
@@ -229,9 +216,8 @@ def _one_per_class(labels: torch.Tensor, limit: int = 10) -> torch.Tensor:
 def run_seed(data: BenchData, config: LeakageConfig, seed: int, *, progress: bool = False, device: str = "cpu"):
     """Everything of one seed: ``(results, examples)``; ``examples`` holds masks of a few test inputs for plots."""
     start = time.perf_counter()
-    default = IMAGE_EXPLAINERS if data.modality == "image" else explainer_names(data.modality)
-    names = check_explainers(data.modality, list(config.explainers or default))
-    epochs = config.epochs_for(data.modality)
+    names = config.explainers_for(data.modality)
+    epochs, blocks = config.epochs_for(data.modality), config.blocks_for(data.modality)
     batch = config.batch_size
     inputs, labels = data.test.tensors
     seeker = train_seeker(data, seed=seed, progress=progress, device=device)
@@ -242,7 +228,7 @@ def run_seed(data: BenchData, config: LeakageConfig, seed: int, *, progress: boo
         data,
         seed=seed,
         epochs=epochs,
-        blocks=config.blocks,
+        blocks=blocks,
         keep_range=config.keep_range,
         progress=progress,
         device=device,
@@ -279,7 +265,7 @@ def run_seed(data: BenchData, config: LeakageConfig, seed: int, *, progress: boo
             data,
             seed=seed + FROZEN_SEED_OFFSET,
             epochs=epochs,
-            blocks=config.blocks,
+            blocks=blocks,
             keep_range=config.keep_range,
             progress=progress,
             device=device,
@@ -300,206 +286,46 @@ def run_seed(data: BenchData, config: LeakageConfig, seed: int, *, progress: boo
     return results, examples
 
 
-MODE_COLUMNS = (
-    ("fidelity", "F"),
-    ("interpretability", "I"),
-    ("accuracy", "accuracy (own seeker, own mask)"),
-    ("evaluator_accuracy", "evaluator accuracy (own mask)"),
-    ("evaluator_random_accuracy", "evaluator accuracy (random mask, same size)"),
-    ("evaluator_fidelity", "evaluator F (own mask / unmasked)"),
-    ("gap", "gap (own - evaluator)"),
-)
-EXPLAINER_COLUMNS = (
-    ("evaluator_accuracy", "evaluator acc., HnS's kept count per input"),
-    ("evaluator_accuracy_mean_k", "evaluator acc., HnS's mean kept fraction"),
-    ("hns_seeker_accuracy", "HnS seeker acc. (per input)"),
-    ("seeker_accuracy", "plain seeker acc. (per input)"),
-)
+class Leakage(Benchmark):
+    """``hnsx bench leakage`` on the shared runner (one seed: :func:`run_seed`)."""
 
+    name = "leakage"
+    reports = reports_module
+    config_class = LeakageConfig
+    quick_seeds = 1
+    outputs = "plots"
 
-def format_report(results: dict[str, Any]) -> str:
-    """``report.md``: the two modes, the explainers at matched kept fraction, and the reference accuracies."""
-    agg = results["results"]
-    seeds = results["seeds"]
-    cfg = results["config"]
-    lines = [
-        f"# hnsx leakage benchmark: {results['modality']} ({results['dataset']})",
-        "",
-        f"{len(seeds)} seed(s) ({', '.join(map(str, seeds))}), mean ± std over seeds; "
-        f"{results['test_size']} test inputs; evaluator: {cfg['evaluator_epochs']} epochs on random masks "
-        f"(keep rate U{tuple(cfg['keep_range'])}"
-        + (f", square blocks of {', '.join(map(str, cfg['blocks']))} px" if results["modality"] == "image" else "")
-        + f"); {timing_line(results)}.",
-        "",
-        "## Hide-and-Seek: own fidelity against an independent evaluator",
-        "",
-        "F = accuracy of the model's own seeker on its own masks / baseline accuracy (the same baseline for both "
-        "modes); the evaluator never trained with any explainer's masks. In the leak-free mode the seeker is a "
-        "second, frozen evaluator; the judging evaluator is another one.",
-        "",
-    ]
-    header = ["mode", *(label for _, label in MODE_COLUMNS)]
-    rows = [[mode, *(format_mean_std(figures[k]) for k, _ in MODE_COLUMNS)] for mode, figures in agg["modes"].items()]
-    lines += [markdown_table(header, rows), ""]
-    kept = agg["kept_fraction"]
-    lines += [
-        "## Explainers at HnS's kept fraction",
-        "",
-        f"Each explainer keeps its top units, as many per input as the HnS mask keeps (mean kept fraction "
-        f"{format_mean_std(kept)}); the `hns` row is the HnS mask itself (second column: the top of its keep "
-        "probability). Post-hoc methods explain the plain seeker, for the class it predicts.",
-        "",
-    ]
-    header = ["explainer", *(label for _, label in EXPLAINER_COLUMNS)]
-    rows = [[n, *(format_mean_std(f[k]) for k, _ in EXPLAINER_COLUMNS)] for n, f in agg["explainers"].items()]
-    lines += [markdown_table(header, rows), ""]
-    ref = agg["reference"]
-    lines += [
-        "## Reference accuracies (unmasked test inputs)",
-        "",
-        markdown_table(
-            ["model", "accuracy"],
-            [
-                ["plain seeker", format_mean_std(ref["seeker_accuracy"])],
-                ["evaluator", format_mean_std(ref["evaluator_accuracy_unmasked"])],
-                ["HnS baseline seeker (denominator of F)", format_mean_std(ref["baseline_accuracy"])],
-            ],
-        ),
-        "",
-        "How to read: a large gap between HnS's own accuracy and the evaluator's on the same masks, while the "
-        "evaluator does well on other explainers' masks of the same size, is the label-encoding signature (the mask's "
-        "shape, not its content, carries the class).",
-    ]
-    return "\n".join(lines)
+    def run_seed(self, data: BenchData, config: LeakageConfig, seed: int, *, progress: bool, device: str):
+        return run_seed(data, config, seed, progress=progress, device=device)
 
+    def record(self, data: BenchData, config: LeakageConfig, seeds, per_seed) -> dict[str, Any]:
+        results = super().record(data, config, seeds, per_seed)
+        resolved = {"evaluator_epochs": config.epochs_for(data.modality), "blocks": config.blocks_for(data.modality)}
+        results["config"] = {**results["config"], **resolved}
+        return results
 
-def save_plots(results: dict[str, Any], examples: dict[str, torch.Tensor] | None, out: Path) -> list[Path]:
-    """``leakage-explainers.png``, ``leakage-modes.png`` and (images) ``leakage-masks.png``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    agg = results["results"]
-    paths = []
-    names = list(agg["explainers"])
-    fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2, 3.6))
-    width = 0.38
-    for j, (key, label) in enumerate((("evaluator_accuracy", "evaluator"), ("hns_seeker_accuracy", "HnS seeker"))):
-        means = [agg["explainers"][n][key]["mean"] for n in names]
-        stds = [agg["explainers"][n][key]["std"] for n in names]
-        ax.bar([i + (j - 0.5) * width for i in range(len(names))], means, width, yerr=stds, label=label, capsize=3)
-    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
-    ax.set_ylabel("accuracy on kept units")
-    ax.set_ylim(0, 1)
-    ax.set_title(f"kept units matched to HnS (mean {agg['kept_fraction']['mean']:.1%})")
-    ax.legend()
-    fig.tight_layout()
-    paths.append(out / "leakage-explainers.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
-
-    modes = list(agg["modes"])
-    keys = [k for k, _ in MODE_COLUMNS if k not in ("gap", "evaluator_fidelity")]
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    width = 0.8 / max(len(modes), 1)
-    for j, mode in enumerate(modes):
-        means = [agg["modes"][mode][k]["mean"] for k in keys]
-        stds = [agg["modes"][mode][k]["std"] for k in keys]
-        ax.bar([i + (j - (len(modes) - 1) / 2) * width for i in range(len(keys))], means, width, yerr=stds, label=mode)
-    ax.set_xticks(range(len(keys)), ["F", "I", "own acc.", "evaluator acc.", "evaluator acc.\n(random)"])
-    ax.set_ylim(0, max(1.05, max(agg["modes"][m]["fidelity"]["mean"] for m in modes) + 0.05))
-    ax.set_title("Hide-and-Seek modes")
-    ax.legend()
-    fig.tight_layout()
-    paths.append(out / "leakage-modes.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
-
-    if examples is not None and results["modality"] == "image":
-        kinds = [k for k in ("hns", "hns-leak-free") if k in examples]
-        images = examples["inputs"]
-        n = images.shape[0]
-        fig, axes = plt.subplots(1 + len(kinds), n, figsize=(1.3 * n, 1.4 * (1 + len(kinds))), squeeze=False)
-        for i in range(n):
-            axes[0][i].imshow(images[i, 0].numpy(), cmap="gray", vmin=0, vmax=1)
-            axes[0][i].set_title(f"y={int(examples['labels'][i])}", fontsize=8)
-            for r, kind in enumerate(kinds, start=1):
-                mask = examples[kind][i].reshape(images.shape[-2:]).float()
-                axes[r][i].imshow((images[i, 0] * mask).numpy(), cmap="gray", vmin=0, vmax=1)
-                axes[r][i].set_title(f"{kind}: {float(mask.mean()):.0%}", fontsize=7)
-        for ax in axes.flat:
-            ax.set_xticks([])
-            ax.set_yticks([])
-        fig.tight_layout()
-        paths.append(out / "leakage-masks.png")
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
-    return paths
-
-
-def run_leakage(
-    data: BenchData,
-    config: LeakageConfig,
-    seeds: Sequence[int],
-    out_dir: str | Path,
-    *,
-    progress: bool = True,
-    device: str = "cpu",
-) -> dict[str, Any]:
-    """Run the benchmark over ``seeds`` and write ``results.json``, ``report.md`` and the plots; returns results.
-
-    Each seed's figures are kept under ``out_dir/seeds/`` (:func:`~hnsx.benchmarks.results.cached_seed`): rerunning
-    with the same settings reuses them, so an interrupted run resumes and seeds may run in parallel processes into
-    the same folder.
-    """
-    if not seeds:
-        raise ValueError("no seeds given")
-    start = time.perf_counter()
-    per_seed, examples = [], None
-    key = fingerprint(benchmark="leakage", data=data.name, test=len(data.test), config=asdict(config))
-    for seed in tqdm(list(seeds), desc="leakage seeds", disable=not progress):
-        run = functools.partial(run_seed, data, config, seed, progress=progress, device=device)
-        result, shown = cached_seed(out_dir, seed, key, run)
-        per_seed.append(result)
-        examples = examples or shown
-    names = list(per_seed[0]["explainers"])
-    results = {
-        "benchmark": "leakage",
-        "modality": data.modality,
-        "dataset": data.name,
-        "config": {**dataclasses.asdict(config), "evaluator_epochs": config.epochs_for(data.modality)},
-        "seeds": list(seeds),
-        "explainers": names,
-        "test_size": len(data.test),
-        "results": aggregate(per_seed),
-        "seconds": time.perf_counter() - start,
-    }
-    out = write_outputs(out_dir, results, format_report(results))
-    save_plots(results, examples, out)
-    return results
-
-
-def main(args: argparse.Namespace) -> int:
-    """``hnsx bench leakage --modality M [--quick] [--seeds N] --out DIR``."""
-    quick = bool(args.quick)
-    seeds, device = cli_run_settings(args, quick_seeds=1)
-    data = load_bench_data(args.modality, quick=quick, seed=0)
-    config = LeakageConfig(quick=quick, **cli_options(args))
-    results = run_leakage(data, config, seeds, args.out, progress=not args.no_progress, device=device)
-    modes = results["results"]["modes"]
-    for mode, figures in modes.items():
-        print(
+    def summary(self, results: dict[str, Any]) -> str:
+        return "\n".join(
             f"{mode}: F {format_mean_std(figures['fidelity'])}, I {format_mean_std(figures['interpretability'])}, "
             f"evaluator accuracy on its masks {format_mean_std(figures['evaluator_accuracy'])}"
+            for mode, figures in results["results"]["modes"].items()
         )
-    print(f"wrote {Path(args.out) / 'results.json'}, report.md and plots ({results['seconds']:.0f} s)")
-    return 0
+
+
+BENCHMARK = Leakage()
+main = BENCHMARK.main
+
+
+#: ``run_leakage(data, config, seeds, out_dir, *, progress=True, device="cpu")``: run the benchmark over ``seeds``
+#: and write ``results.json``, ``report.md`` and the plots; returns the results. Each seed's figures are kept under
+#: ``out_dir/seeds/`` (:func:`~hnsx.benchmarks.results.cached_seed`): rerunning with the same settings reuses them, so
+#: an interrupted run resumes and seeds may run in parallel processes into the same folder.
+run_leakage = BENCHMARK.run
 
 
 __all__ = [
+    "BENCHMARK",
     "DEFAULT_OPTIONS",
-    "IMAGE_EXPLAINERS",
     "LeakageConfig",
     "MODALITIES",
     "attribute_predicted",

@@ -52,6 +52,13 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def figure_table(first: str, columns: Sequence[tuple[str, str]], rows: Mapping[str, Mapping[str, Any]]) -> str:
+    """A :func:`markdown_table` of :func:`mean_std` records: one row per ``rows`` entry (its name in the column
+    ``first``), one column per ``(key, label)`` of ``columns``."""
+    header = [first, *(label for _, label in columns)]
+    return markdown_table(header, [[name, *(format_mean_std(f[k]) for k, _ in columns)] for name, f in rows.items()])
+
+
 def write_outputs(out_dir: str | Path, results: Mapping[str, Any], report_md: str) -> Path:
     """Write ``results.json`` (atomically) and ``report.md`` into ``out_dir``; returns the folder.
 
@@ -125,6 +132,7 @@ __all__ = [
     "aggregate",
     "cached_seed",
     "fingerprint",
+    "figure_table",
     "format_mean_std",
     "markdown_table",
     "mean_std",

@@ -37,79 +37,44 @@ import dataclasses
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
-from torch.utils.data import TensorDataset
 from tqdm.auto import tqdm
 
 from hnsx.benchmarks.common import (
     BenchData,
-    accuracy,
-    attribute_dataset,
-    build_explainers,
     check_explainers,
-    check_modality,
-    fraction_counts,
+    explainer_names,
     load_bench_data,
-    rank_order,
-    ranking_scores,
-    remove_units,
-    seed_list,
     subsample,
-    top_from_order,
-    train_hns,
-    train_seeker,
 )
-from hnsx.benchmarks.explainers import Explainer
-from hnsx.benchmarks.results import (
-    format_mean_std,
-    markdown_table,
-    mean_std,
-    write_outputs,
-)
-from hnsx.model import HideAndSeek
-from hnsx.training.checkpoint import write_json_atomic
+from hnsx.benchmarks.hooks import PerModality, modality_settings
+from hnsx.benchmarks.reports import roar as reports_module
+from hnsx.benchmarks.reports.roar import format_report, fraction_key, mode_table, save_curves
+from hnsx.benchmarks.results import mean_std, write_outputs
+from hnsx.benchmarks.roar_seed import ExplainerBuilder, _run_seed_mode, _seed_mode_job, _SeedRun, explainer_builders
+from hnsx.benchmarks.runner import Benchmark, seed_list
 
-MODALITIES = ("image", "text", "tabular")
+#: Every modality with benchmark hooks.
+MODALITIES = None
 MODES = ("roar", "kar")
 FRACTIONS = (0.1, 0.3, 0.5, 0.7, 0.9)
-#: Explainers compared by default, per modality.
-DEFAULT_EXPLAINERS: dict[str, tuple[str, ...]] = {
-    "image": ("hns", "integrated-gradients", "layer-gradcam", "smoothgrad-sq", "random"),
-    "text": ("hns", "integrated-gradients", "saliency", "random"),
-    "tabular": ("hns", "integrated-gradients", "feature-ablation", "random"),
-}
-#: Explainer settings that keep attributing 5,000 images three times affordable on 2 shared CPU cores: Integrated
-#: Gradients with 8 steps (Captum's Gauss-Legendre rule), SmoothGrad and VarGrad over 8 noisy copies.
-EXPLAINER_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
-    "image": {
-        "integrated-gradients": {"n_steps": 8},
-        "smoothgrad-sq": {"nt_samples": 8},
-        "vargrad": {"nt_samples": 8},
-    },
-    "text": {"integrated-gradients": {"n_steps": 16}},
-    "tabular": {},
-}
-#: Training budgets of the full runs where they differ from :data:`~hnsx.benchmarks.common.RECIPES`: the image
-#: seekers train for three epochs (4,000 digits, 189 steps; about 93 % test accuracy, 8 s on one CPU thread) and HnS
-#: for 2 + 4 epochs, so that the 5-seed MNIST run (250 retrained seekers) takes well under an hour on 2 CPU cores;
-#: ``--epochs`` changes the seekers' epochs.
-FULL_BUDGETS: dict[str, dict[str, int]] = {
-    "image": {"seeker_epochs": 3, "hns_epochs": 4, "hns_pretrain_epochs": 2},
-    "text": {},
-    "tabular": {},
-}
+#: The modalities' defaults (their hooks' ``SETTINGS["roar"]``), by modality name: the explainers compared, the
+#: explainer settings and training budgets of the full run (e.g. images: Integrated Gradients with 8 steps,
+#: SmoothGrad and VarGrad over 8 noisy copies, seekers of 3 epochs, so that attributing 5,000 images three times and
+#: 250 retrained seekers stay affordable on 2 shared CPU cores) and of ``--quick`` (with its data sizes).
+DEFAULT_EXPLAINERS = PerModality("roar", False, "explainers")
+EXPLAINER_OPTIONS = PerModality("roar", False, "explainer_options")
+FULL_BUDGETS = PerModality("roar", False)
+QUICK_OPTIONS = PerModality("roar", True, "explainer_options")
+QUICK_SIZES = PerModality("roar", True, "sizes")
 
 #: Seeds of a full run (``--quick``: :attr:`RoarConfig.seeds`, 3).
 FULL_SEEDS = 5
-
-#: ``builder(seeker, hns_model, seed) -> Explainer``: how a run builds one explainer around one seed's models.
-ExplainerBuilder = Callable[[nn.Module, "HideAndSeek | None", int], Explainer]
 
 
 @dataclass(frozen=True)
@@ -168,41 +133,14 @@ class RoarConfig:
         return dataclasses.asdict(self)
 
 
-#: Quick runs: at most this many (train, test) inputs per modality, and the explainer settings.
-QUICK_SIZES: dict[str, tuple[int | None, int | None]] = {
-    "image": (800, 300),
-    "text": (800, 200),
-    "tabular": (None, None),
-}
-QUICK_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
-    "image": {"integrated-gradients": {"n_steps": 8}, "smoothgrad-sq": {"nt_samples": 5}, "vargrad": {"nt_samples": 5}},
-    "text": {"integrated-gradients": {"n_steps": 8}},
-    "tabular": {},
-}
-
-
 def default_config(modality: str, *, quick: bool = False, **overrides: Any) -> RoarConfig:
     """The run ``hnsx bench roar --modality M [--quick]`` makes, before the command line's overrides.
 
-    Full runs (:data:`FULL_SEEDS` seeds, as the ROAR protocol asks): :data:`FULL_BUDGETS`, :data:`EXPLAINER_OPTIONS`.
-    Quick runs (3 seeds): fractions 0.1, 0.5, 0.9;
-    seeker epochs 2 (image and text), 30 (tables, the recipe); HnS with 1 pretraining and 2 joint epochs;
-    :data:`QUICK_SIZES` inputs; Integrated Gradients with 8 steps and SmoothGrad / VarGrad over 5 noisy copies
-    (:data:`QUICK_OPTIONS`).
+    Full runs: :data:`FULL_SEEDS` seeds, as the ROAR protocol asks, and the modality's budgets and explainer
+    options. Quick runs (3 seeds): fractions 0.1, 0.5, 0.9; HnS with 1 pretraining and 2 joint epochs; the
+    modality's quick settings (images and text: seekers of 2 epochs, smaller data, cheaper explainers).
     """
-    check_modality(modality)
-    settings: dict[str, Any] = {
-        "explainers": DEFAULT_EXPLAINERS[modality],
-        "explainer_options": (QUICK_OPTIONS if quick else EXPLAINER_OPTIONS)[modality],
-    }
-    if quick:
-        settings.update(fractions=(0.1, 0.5, 0.9), hns_epochs=2, hns_pretrain_epochs=1)
-        if modality != "tabular":
-            settings["seeker_epochs"] = 2
-    else:
-        settings.update(FULL_BUDGETS[modality], seeds=FULL_SEEDS)
-    settings.update(overrides)
-    return RoarConfig(**settings)
+    return BENCHMARK.default_config(modality, quick=quick, **overrides)
 
 
 # --- the run ---------------------------------------------------------------------------------------------------------
@@ -228,144 +166,6 @@ def cache_key(data: BenchData, config: RoarConfig) -> str:
         "options": config.explainer_options,
     }
     return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def _fraction_key(fraction: float) -> str:
-    return f"{float(fraction):g}"
-
-
-class _SeedRun:
-    """One seed: models trained on demand, rankings and accuracies cached on disk."""
-
-    def __init__(self, data: BenchData, config: RoarConfig, folder: Path, seed: int, progress: bool) -> None:
-        self.data, self.config, self.folder, self.seed, self.progress = data, config, folder, seed, progress
-        self.accuracy_file = folder / "accuracy.json"
-        self.accuracies: dict[str, float] = (
-            json.loads(self.accuracy_file.read_text()) if self.accuracy_file.is_file() else {}
-        )
-        self._seeker: nn.Module | None = None
-        self._hns: HideAndSeek | None = None
-        self._ranks: dict[str, dict[str, torch.Tensor]] = {}
-
-    def record(self, key: str, value: float) -> None:
-        self.accuracies[key] = float(value)
-        write_json_atomic(self.accuracy_file, self.accuracies)
-
-    def seeker(self) -> nn.Module:
-        if self._seeker is None:
-            self._seeker = train_seeker(
-                self.data, seed=self.seed, epochs=self.config.seeker_epochs, device=self.config.device
-            )
-            if "unmodified" not in self.accuracies:
-                self.record("unmodified", accuracy(self._seeker, self.data.test))
-        return self._seeker
-
-    def unmodified(self) -> float:
-        if "unmodified" not in self.accuracies:
-            self.seeker()
-        return self.accuracies["unmodified"]
-
-    def hns(self) -> HideAndSeek:
-        if self._hns is None:
-            overrides = {}
-            if self.config.hns_pretrain_epochs is not None:
-                overrides["pretrain_epochs"] = self.config.hns_pretrain_epochs
-            self._hns = train_hns(
-                self.data,
-                seed=self.seed,
-                epochs=self.config.hns_epochs,
-                device=self.config.device,
-                baseline_accuracy=self.unmodified(),
-                **overrides,
-            )
-            x, y = self.data.test.tensors
-            device = next(self._hns.parameters()).device
-            classes, mask, _ = self._hns.predict_explain(x.to(device))
-            kept = self.data.adapter.kept_fraction(mask, self.data.adapter.valid_units(x.to(device)))
-            self.record("hns/accuracy", float((classes.cpu() == y).float().mean()))
-            self.record("hns/kept_fraction", float(kept.mean()))
-        return self._hns
-
-    def rankings(self, name: str, builder: ExplainerBuilder) -> dict[str, torch.Tensor]:
-        """``{"train_order", "train_valid", "test_order", "test_valid"}`` of explainer ``name``, cached."""
-        if name in self._ranks:
-            return self._ranks[name]
-        path = self.folder / f"{name}.pt"
-        if path.is_file():
-            self._ranks[name] = torch.load(path, weights_only=True)
-            return self._ranks[name]
-        seeker = self.seeker()
-        hns = self.hns() if name == "hns" else None
-        explainer = builder(seeker, hns, self.seed)
-        ranks = {}
-        for split in ("train", "test"):
-            scores, valid = attribute_dataset(
-                explainer,
-                self.data,
-                getattr(self.data, split),
-                batch_size=self.config.batch_size,
-                progress=self.progress,
-                desc=f"seed {self.seed} {name} {split}",
-            )
-            order = rank_order(ranking_scores(explainer, scores), valid, seed=self.seed)
-            small = torch.int16 if order.shape[1] < 2**15 else torch.int32
-            ranks[f"{split}_order"] = order.to(small)
-            ranks[f"{split}_valid"] = valid.sum(1).to(torch.int32)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(ranks, tmp)
-        tmp.replace(path)
-        self._ranks[name] = ranks
-        return ranks
-
-    def retrain(self, ranks: dict[str, torch.Tensor], mode: str, fraction: float) -> float:
-        """Accuracy on the modified test set of a seeker trained from scratch on the modified training set."""
-        splits = []
-        for split in ("train", "test"):
-            inputs, labels = getattr(self.data, split).tensors
-            top = top_from_order(ranks[f"{split}_order"], fraction_counts(ranks[f"{split}_valid"], fraction))
-            keep = ~top if mode == "roar" else top
-            splits.append(TensorDataset(remove_units(self.data, inputs, keep), labels))
-        modified = self.data.with_splits(*splits)
-        seeker = train_seeker(modified, seed=self.seed, epochs=self.config.seeker_epochs, device=self.config.device)
-        return accuracy(seeker, modified.test)
-
-
-def explainer_builders(data: BenchData, config: RoarConfig) -> dict[str, ExplainerBuilder]:
-    """``config.explainers`` as builders for :func:`run_roar` (registry explainers with ``config``'s options)."""
-    names = check_explainers(data.modality, config.explainers)
-
-    def builder_for(name: str) -> ExplainerBuilder:
-        def build(seeker: nn.Module, hns: HideAndSeek | None, seed: int) -> Explainer:
-            built = build_explainers(data, seeker, hns, [name], options=config.explainer_options, seed=seed)
-            return built[name]
-
-        return build
-
-    return {name: builder_for(name) for name in names}
-
-
-def _run_seed_mode(
-    run: _SeedRun, builders: Mapping[str, ExplainerBuilder], mode: str, step: Callable[[str], None]
-) -> dict[str, float]:
-    """Every retraining of one seed and mode (cached ones are skipped); ``step(label)`` after each."""
-    run.unmodified()
-    for name, builder in builders.items():
-        for fraction in run.config.fractions:
-            key = f"{mode}/{name}/{_fraction_key(fraction)}"
-            if key not in run.accuracies:
-                run.record(key, run.retrain(run.rankings(name, builder), mode, fraction))
-            step(f"{mode} seed {run.seed} {name} {_fraction_key(fraction)}")
-    if "hns" in builders and "hns/accuracy" not in run.accuracies:
-        run.hns()
-    return run.accuracies
-
-
-def _seed_mode_job(data: BenchData, config: RoarConfig, folder: Path, seed: int, mode: str, threads: int):
-    """:func:`_run_seed_mode` in a worker process, with the registry explainers of ``config``."""
-    torch.set_num_threads(threads)
-    run = _SeedRun(data, config, folder, seed, progress=False)
-    return _run_seed_mode(run, explainer_builders(data, config), mode, lambda label: None)
 
 
 def run_roar(
@@ -466,11 +266,11 @@ def summarize(
         table: dict[str, Any] = {}
         for name in explainers:
             per_fraction = {
-                _fraction_key(f): mean_std([a[f"{mode}/{name}/{_fraction_key(f)}"] for a in accuracies])
+                fraction_key(f): mean_std([a[f"{mode}/{name}/{fraction_key(f)}"] for a in accuracies])
                 for f in config.fractions
             }
             per_seed_mean = [
-                sum(a[f"{mode}/{name}/{_fraction_key(f)}"] for f in config.fractions) / len(config.fractions)
+                sum(a[f"{mode}/{name}/{fraction_key(f)}"] for f in config.fractions) / len(config.fractions)
                 for a in accuracies
             ]
             table[name] = {"fractions": per_fraction, "mean": mean_std(per_seed_mean)}
@@ -483,154 +283,80 @@ def summarize(
     return results
 
 
-# --- report and plots ------------------------------------------------------------------------------------------------
-
-_MODE_TEXT = {
-    "roar": (
-        "ROAR: test accuracy (%) of a seeker retrained from scratch after **removing** the top-ranked fraction of "
-        "units (lower is better: the explainer found what the label needs)"
-    ),
-    "kar": (
-        "KAR: test accuracy (%) of a seeker retrained from scratch after **keeping only** the top-ranked fraction of "
-        "units (higher is better)"
-    ),
-}
-
-
-#: Marks a cell clearly above the unmodified accuracy: its mean exceeds the unmodified mean by more than both
-#: standard deviations together, and by at least one percentage point.
-ABOVE = "†"
-ABOVE_NOTE = (
-    f"{ABOVE} clearly above the unmodified accuracy (by more than both standard deviations): the retrained seeker "
-    "can read the label from *which* units were hidden (the pattern of filled units depends on the class the "
-    "ranking was computed for), not only from what the kept units show; such a cell measures that leak rather than "
-    "the ranking's faithfulness."
-)
-
-
-def mode_table(results: Mapping[str, Any], mode: str) -> str:
-    """The markdown table of one mode: explainers by fraction, mean ± std over seeds in %, and the row mean.
-
-    Cells clearly above the unmodified accuracy are marked with :data:`ABOVE`.
-    """
-    fractions = [_fraction_key(f) for f in results["fractions"]]
-    unmodified = results["unmodified"]
-
-    def above(stats: Mapping[str, float]) -> bool:
-        return stats["mean"] - unmodified["mean"] > max(0.01, stats["std"] + unmodified["std"])
-
-    header = ["explainer", *(f"{mode.upper()} {f}" for f in fractions), "mean"]
-    rows = []
-    for name in results["explainers"]:
-        entry = results[mode][name]
-        cells = [
-            format_mean_std(entry["fractions"][f], percent=True) + (f" {ABOVE}" if above(entry["fractions"][f]) else "")
-            for f in fractions
-        ]
-        rows.append([name, *cells, format_mean_std(entry["mean"], percent=True)])
-    return markdown_table(header, rows)
-
-
-def format_report(results: Mapping[str, Any]) -> str:
-    config = results["config"]
-    seeds = results["seeds"]
-    lines = [
-        f"# {' and '.join(m.upper() for m in results['modes'])} on {results['dataset']} ({results['modality']})",
-        "",
-        f"- explainers: {', '.join(results['explainers'])}",
-        f"- seeds: {len(seeds)} ({', '.join(map(str, seeds))}); every figure is mean ± std over the seeds",
-        f"- data: {results['train_size']} training and {results['test_size']} test inputs; hidden units take the "
-        "adapter's fill value (images: the per-channel training mean)",
-        f"- seeker epochs (base and each retrained seeker): {config['seeker_epochs'] or 'recipe default'}; "
-        f"explainer options: {json.dumps(config['explainer_options']) if config['explainer_options'] else 'none'}",
-        f"- unmodified test accuracy: {format_mean_std(results['unmodified'], percent=True)} %",
-    ]
-    if "hns_model" in results:
-        hns = results["hns_model"]
-        lines.append(
-            f"- HnS model: accuracy {format_mean_std(hns['accuracy'], percent=True)} % with "
-            f"{format_mean_std(hns['kept_fraction'], percent=True)} % of the units kept (ranking: keep probability)"
-        )
-    if "seconds" in results:
-        lines.append(f"- wall time: {results['seconds'] / 60:.1f} min")
-    for mode in results["modes"]:
-        table = mode_table(results, mode)
-        lines += ["", f"## {mode.upper()}", "", _MODE_TEXT[mode] + ".", "", table]
-        if ABOVE in table:
-            lines += ["", ABOVE_NOTE]
-        lines += ["", f"![{mode}]({mode}.png)"]
-    return "\n".join(lines) + "\n"
-
-
-def save_curves(path: str | Path, results: Mapping[str, Any], mode: str) -> Path:
-    """Accuracy against fraction per explainer, mean line with a ±1 std band; the unmodified accuracy dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fractions = [float(f) for f in results["fractions"]]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    for name in results["explainers"]:
-        stats = [results[mode][name]["fractions"][_fraction_key(f)] for f in fractions]
-        mean = torch.tensor([s["mean"] for s in stats]) * 100
-        std = torch.tensor([s["std"] for s in stats]) * 100
-        style = {"linestyle": "--", "color": "grey"} if name == "random" else {}
-        (line,) = ax.plot(fractions, mean.tolist(), marker="o", label=name, **style)
-        ax.fill_between(fractions, (mean - std).tolist(), (mean + std).tolist(), color=line.get_color(), alpha=0.15)
-    unmodified = results["unmodified"]["mean"] * 100
-    ax.axhline(unmodified, color="black", linestyle=":", linewidth=1, label="unmodified")
-    what = "removed (ROAR)" if mode == "roar" else "kept (KAR)"
-    ax.set_xlabel(f"fraction of units {what}")
-    ax.set_ylabel("test accuracy of the retrained seeker (%)")
-    ax.set_title(f"{mode.upper()} on {results['dataset']}, {len(results['seeds'])} seeds")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
-
-
 # --- command line ----------------------------------------------------------------------------------------------------
+
+
+class Roar(Benchmark):
+    """``hnsx bench roar`` / ``kar`` on the shared runner. ROAR caches finer than a seed (every retrained seeker,
+    :func:`run_roar`), so it overrides :meth:`run`."""
+
+    name = "roar"
+    reports = reports_module
+    config_class = RoarConfig
+    defaults = {
+        False: {"seeds": FULL_SEEDS},
+        True: {"fractions": (0.1, 0.5, 0.9), "hns_epochs": 2, "hns_pretrain_epochs": 1},
+    }
+
+    def written(self, results: dict[str, Any]) -> str:
+        return ", ".join(f"{mode}.png" for mode in results["modes"])
+
+    def default_config(self, modality: str, *, quick: bool = False, **overrides: Any) -> RoarConfig:
+        if "explainers" not in overrides and "explainers" not in modality_settings(modality, self.name, quick):
+            overrides["explainers"] = tuple(explainer_names(modality))
+        return super().default_config(modality, quick=quick, **overrides)
+
+    def cli_overrides(self, args: argparse.Namespace) -> dict[str, Any]:
+        """``--epochs`` sets the seekers' epochs (base and retrained); ``hnsx bench kar`` runs KAR alone."""
+        overrides: dict[str, Any] = {"device": getattr(args, "device", "cpu")}
+        if getattr(args, "seeds", None) is not None:
+            overrides["seeds"] = args.seeds
+        if getattr(args, "epochs", None) is not None:
+            overrides["seeker_epochs"] = args.epochs
+        if getattr(args, "explainers", None):
+            names = [n.strip() for n in args.explainers.split(",") if n.strip()]
+            overrides["explainers"] = tuple(check_explainers(args.modality, names))
+        if getattr(args, "benchmark", "roar") == "kar":
+            overrides["modes"] = ("kar",)
+        return overrides
+
+    def load_data(self, modality: str, config: RoarConfig, *, quick: bool) -> BenchData:
+        data = load_bench_data(modality, quick=quick, seed=0)
+        if quick:
+            data = subsample(data, *modality_settings(modality, self.name, True).get("sizes", (None, None)))
+        return data
+
+    def run(self, data, config: RoarConfig, seeds, out_dir, *, progress: bool = True, device: str = "cpu"):
+        if list(seeds) != seed_list(len(seeds)):
+            raise ValueError(f"ROAR runs seeds 0 .. N-1, got {list(seeds)}")
+        config = dataclasses.replace(config, seeds=len(seeds), device=device)
+        return run_roar(data, config, out_dir, progress=progress)
+
+    def execute(self, data: BenchData, config: RoarConfig, args: argparse.Namespace) -> dict[str, Any]:
+        jobs = int(getattr(args, "jobs", 1) or 1)
+        threads = max(1, int(getattr(args, "threads", 2)) // jobs)
+        return run_roar(
+            data, config, args.out, progress=not args.no_progress, benchmark=args.benchmark, jobs=jobs, threads=threads
+        )
+
+    def summary(self, results: dict[str, Any]) -> str:
+        return "\n".join(
+            f"\n{mode.upper()} (test accuracy %, {len(results['seeds'])} seeds)\n{mode_table(results, mode)}"
+            for mode in results["modes"]
+        )
+
+
+BENCHMARK = Roar()
+main = BENCHMARK.main
 
 
 def config_from_args(args: argparse.Namespace) -> RoarConfig:
     """The :class:`RoarConfig` of ``hnsx bench roar|kar`` options."""
-    overrides: dict[str, Any] = {"device": getattr(args, "device", "cpu")}
-    if getattr(args, "seeds", None) is not None:
-        overrides["seeds"] = args.seeds
-    if getattr(args, "epochs", None) is not None:
-        overrides["seeker_epochs"] = args.epochs
-    if getattr(args, "explainers", None):
-        names = [n.strip() for n in args.explainers.split(",") if n.strip()]
-        overrides["explainers"] = tuple(check_explainers(args.modality, names))
-    if getattr(args, "benchmark", "roar") == "kar":
-        overrides["modes"] = ("kar",)
-    return default_config(args.modality, quick=bool(getattr(args, "quick", False)), **overrides)
-
-
-def main(args: argparse.Namespace) -> int:
-    """``hnsx bench roar`` (ROAR and KAR) or ``hnsx bench kar`` (KAR alone)."""
-    check_modality(args.modality)
-    config = config_from_args(args)
-    data = load_bench_data(args.modality, quick=bool(args.quick), seed=0)
-    if args.quick:
-        data = subsample(data, *QUICK_SIZES[args.modality])
-    jobs = int(getattr(args, "jobs", 1) or 1)
-    threads = max(1, int(getattr(args, "threads", 2)) // jobs)
-    results = run_roar(
-        data, config, args.out, progress=not args.no_progress, benchmark=args.benchmark, jobs=jobs, threads=threads
-    )
-    for mode in config.modes:
-        print(f"\n{mode.upper()} (test accuracy %, {len(results['seeds'])} seeds)\n{mode_table(results, mode)}")
-    print(f"\nwrote {Path(args.out) / 'results.json'}, report.md and {', '.join(m + '.png' for m in config.modes)}")
-    return 0
+    return BENCHMARK.config_from_args(args)
 
 
 __all__ = [
+    "BENCHMARK",
     "DEFAULT_EXPLAINERS",
     "EXPLAINER_OPTIONS",
     "FULL_BUDGETS",

@@ -24,10 +24,8 @@ Figures are the mean over samples; the report gives mean +- std over seeds.
 
 from __future__ import annotations
 
-import argparse
-import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,36 +35,23 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from hnsx.benchmarks import common
+from hnsx.benchmarks.hooks import hooks
 from hnsx.benchmarks.randomise import cascade, layer_groups, randomise_groups
-from hnsx.benchmarks.results import (
-    aggregate as aggregate_seeds,
-)
-from hnsx.benchmarks.results import (
-    format_mean_std,
-    markdown_table,
-    mean_std,
-    write_outputs,
-)
+from hnsx.benchmarks.reports import sanity as reports_module
+from hnsx.benchmarks.reports.sanity import HNS_HIDER, HNS_SEEKER, format_report, save_plots
+from hnsx.benchmarks.results import aggregate
+from hnsx.benchmarks.runner import ConfiguredBenchmark
 from hnsx.benchmarks.similarity import similarity
 from hnsx.model import HideAndSeek
 
 # --- the benchmark ------------------------------------------------------------------------------------------------
 
 #: The modalities this benchmark runs on (``hnsx bench --modality``).
-MODALITIES = common.MODALITIES
+MODALITIES = None
 
-#: Rows of Hide-and-Seek: which of its parts is randomised (the explanation is always the hider's keep probability).
-HNS_SEEKER = "hns (seeker randomised)"
-HNS_HIDER = "hns (hider randomised)"
 #: First step of every curve: the unchanged model explained a second time (1 for deterministic methods, below 1 for
 #: the noisy ones such as SmoothGrad: their own noise floor).
 UNCHANGED = "none"
-METRICS = ("spearman_abs", "spearman", "ssim")
-METRIC_TITLES = {
-    "spearman_abs": "Spearman rank correlation of |attributions|",
-    "spearman": "Spearman rank correlation of signed attributions",
-    "ssim": "SSIM of |attributions| / max",
-}
 
 
 #: Explainer settings of the full run: every input is explained about a dozen times (each randomisation step), so
@@ -80,7 +65,7 @@ SANITY_OPTIONS: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class SanityConfig:
-    """What ``hnsx bench sanity`` measures; the defaults are the full run, :meth:`quick` the short one.
+    """What ``hnsx bench sanity`` measures; the defaults are the full run (``--quick``: :data:`QUICK`).
 
     ``samples`` test inputs (the same for every seed) are explained; each seed trains a Hide-and-Seek model (and,
     with ``data_randomisation``, a second one on shuffled training labels). The Captum explainers explain the
@@ -102,26 +87,6 @@ class SanityConfig:
     threads: int = 2
     progress: bool = True
 
-    @classmethod
-    def quick(cls, **overrides: Any) -> SanityConfig:
-        """A short run (a few minutes on 2 cores): the quick data subsets, fewer samples and epochs, cheaper
-        Integrated Gradients, SmoothGrad and VarGrad, and no independent randomisation (cascading and data only)."""
-        modality = overrides.get("modality", "image")
-        base: dict[str, Any] = {
-            "samples": {"image": 32, "text": 100, "tabular": 200}[modality],
-            "independent": False,  # the full run has it; it nearly doubles the explaining
-            "hns_epochs": {"image": 3, "text": 6, "tabular": 15}[modality],
-            # The quick text subset (800 sentences) is too small for the seeker, a BERT trained from scratch: it
-            # stayed near chance (0.56-0.61 test accuracy) in our trials, so text keeps the full corpus.
-            "quick_data": modality != "text",
-            "explainer_options": {
-                "integrated-gradients": {"n_steps": 16},
-                "smoothgrad-sq": {"nt_samples": 8},
-                "vargrad": {"nt_samples": 8},
-            },
-        }
-        return cls(**{**base, **overrides})
-
     def __post_init__(self) -> None:
         for name in ("samples", "batch_size", "threads"):
             if int(getattr(self, name)) < 1:
@@ -130,13 +95,26 @@ class SanityConfig:
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
 
 
+#: ``--quick`` (a few minutes on 2 cores): the quick data subsets, cheaper Integrated Gradients, SmoothGrad and
+#: VarGrad, and no independent randomisation (cascading and data only); the modalities set fewer samples and epochs.
+QUICK: dict[str, Any] = {
+    "independent": False,  # the full run has it; it nearly doubles the explaining
+    "quick_data": True,
+    "explainer_options": {
+        "integrated-gradients": {"n_steps": 16},
+        "smoothgrad-sq": {"nt_samples": 8},
+        "vargrad": {"nt_samples": 8},
+    },
+}
+
+
 class _Attributor:
     """Attributions of the fixed inputs for the fixed targets by the chosen explainers of a (changed) model."""
 
     def __init__(self, data, inputs: torch.Tensor, target: torch.Tensor, config: SanityConfig, seed: int) -> None:
         self.data, self.inputs, self.target, self.config, self.seed = data, inputs, target, config, seed
         self.valid = data.adapter.valid_units(inputs)
-        self.image = data.modality == "image"
+        self.image = hooks(data.modality).SPATIAL_MAPS
 
     def __call__(self, classifier: nn.Module, hns: HideAndSeek, names: Sequence[str]) -> dict[str, torch.Tensor]:
         explainers = common.build_explainers(
@@ -267,225 +245,62 @@ def sanity_explainers(modality: str, names: Sequence[str] | None) -> list[str]:
     return common.check_explainers(modality, list(names))
 
 
-def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean +- std over seeds of every similarity (same structure as one seed's results, ``mean_std`` records)."""
-    out: dict[str, Any] = {}
-    for test in ("cascading", "independent"):
-        if test not in runs[0]:
-            continue
-        out[test] = {}
-        for part, first in runs[0][test].items():
-            rows = {
-                name: {m: aggregate_seeds([r[test][part]["rows"][name][m] for r in runs]) for m in metrics}
-                for name, metrics in first["rows"].items()
-            }
-            out[test][part] = {"steps": first["steps"], "groups": first["groups"], "rows": rows}
-    if "data" in runs[0]:
-        out["data"] = {
-            "rows": {
-                name: {m: aggregate_seeds([r["data"]["rows"][name][m] for r in runs]) for m in metrics}
-                for name, metrics in runs[0]["data"]["rows"].items()
-            }
-        }
-        out["shuffled_accuracy"] = mean_std([r["shuffled_accuracy"] for r in runs])
-    out["accuracy"] = mean_std([r["accuracy"] for r in runs])
-    return out
+class Sanity(ConfiguredBenchmark):
+    """``hnsx bench sanity`` on the shared runner (one seed: :func:`evaluate_seed`)."""
+
+    name = "sanity"
+    reports = reports_module
+    config_class = SanityConfig
+    defaults = {True: QUICK}
+    outputs = "the sanity_*.png plots"
+
+    def load_data(self, modality: str, config: SanityConfig, *, quick: bool = False) -> Any:
+        return common.load_bench_data(modality, quick=config.quick_data)
+
+    def evaluate_seed(self, data, config: SanityConfig, seed: int) -> dict[str, Any]:
+        return evaluate_seed(data, config, seed)
+
+    def explainer_names(self, config: SanityConfig) -> list[str]:
+        return sanity_explainers(config.modality, config.explainers)
+
+    def summarise(self, seeds: list[int], per_seed: list[dict]) -> dict[str, Any]:
+        """Mean +- std over seeds of every similarity and accuracy; the step labels and layer groups as they are."""
+        first, out = per_seed[0], {}
+        for test in ("cascading", "independent"):
+            if test in first:
+                out[test] = {
+                    part: {
+                        **{k: run[k] for k in ("steps", "groups")},
+                        "rows": aggregate([r[test][part]["rows"] for r in per_seed]),
+                    }
+                    for part, run in first[test].items()
+                }
+        if "data" in first:
+            out["data"] = {"rows": aggregate([r["data"]["rows"] for r in per_seed])}
+        return {**out, **aggregate([{k: r[k] for k in ("accuracy", "shuffled_accuracy") if k in r} for r in per_seed])}
+
+    def record(self, data, config: SanityConfig, seeds, per_seed) -> dict[str, Any]:
+        names = self.explainer_names(config)
+        rows = {"seeker": [_row(n) for n in names], "hider": [HNS_HIDER] if "hns" in names else []}
+        return {**super().record(data, config, seeds, per_seed), "rows": rows}
 
 
-def _metrics_of(results: dict[str, Any]) -> list[str]:
-    """The similarity metrics the results hold (SSIM for images of at least 11 x 11 pixels only)."""
-    first = next(iter(results["cascading"]["seeker"]["rows"].values()))
-    return [m for m in METRICS if m in first]
+BENCHMARK = Sanity()
+main = BENCHMARK.main
 
 
-def _ms(stats: Any) -> str:
-    return format_mean_std(stats)
-
-
-def _step_tables(result: dict[str, Any], metrics: Sequence[str]) -> list[str]:
-    lines = []
-    for metric in metrics:
-        header = ["explainer", *result["steps"]]
-        rows = [[name] + [_ms(s) for s in row[metric]] for name, row in result["rows"].items() if metric in row]
-        lines += [f"{METRIC_TITLES[metric]}:", "", markdown_table(header, rows), ""]
-    return lines
-
-
-def format_report(results: dict[str, Any]) -> str:
-    """The Markdown report: a table per test, part and similarity metric."""
-    metrics = _metrics_of(results)
-    cfg = results["config"]
-    lines = [
-        f"# Sanity checks ({results['modality']}, {results['dataset']})",
-        "",
-        f"Adebayo et al. (2018). {cfg['samples']} test inputs, seeds {results['seeds']}; every figure is the "
-        "similarity between the attributions of the trained model and of the changed one (mean over inputs), "
-        "mean ± std over seeds. Targets: the classes the trained seeker predicts. High similarity after "
-        "randomisation means the explanation does not depend on what was randomised. Seeker accuracy "
-        f"{_ms(results['accuracy'])}.",
-        "",
-        f"The Captum explainers explain the Hide-and-Seek model's seeker; `{HNS_SEEKER}`: the seeker is randomised, "
-        "the hider untouched (HnS's explanation is the hider's keep probability, so it cannot change: the row "
-        f"shows that the check says nothing about the hider); `{HNS_HIDER}`: the hider is randomised from its "
-        "output layer down, the seeker untouched. Column `none`: the unchanged model explained again (below 1 "
-        "only for the noisy methods). Layers are re-initialised with their own `reset_parameters()`.",
-        "",
-    ]
-    for test, title in (("cascading", "Cascading randomisation"), ("independent", "Independent randomisation")):
-        if test not in results:
-            continue
-        how = (
-            "each column re-initialises that layer group and every group above it (top down)"
-            if test == "cascading"
-            else "each column re-initialises that layer group only"
-        )
-        lines += [f"## {title} of the seeker", "", f"Columns: {how}.", ""]
-        lines += _step_tables(results[test]["seeker"], metrics)
-        lines += [f"## {title} of the hider", "", f"Columns: {how}.", ""]
-        lines += _step_tables(results[test]["hider"], metrics)
-    if "data" in results:
-        lines += [
-            "## Data randomisation",
-            "",
-            "A Hide-and-Seek model (hider and seeker) trained with the same recipe on shuffled training labels; its "
-            f"seeker's test accuracy {_ms(results['shuffled_accuracy'])}. Each explainer explains the shuffled "
-            "model (HnS: its hider) and is compared with its explanation of the normally trained one.",
-            "",
-        ]
-        rows = [[name] + [_ms(row[m]) for m in metrics] for name, row in results["data"]["rows"].items()]
-        lines += [markdown_table(["explainer", *metrics], rows), ""]
-    if not results.get("complete", True):
-        lines += [f"**Incomplete run**: {len(results['seeds'])} of {cfg['seeds']} seeds finished.", ""]
-    plots = [f"`sanity_{t}.png`" for t in ("cascading", "independent", "data") if t in results]
-    lines += [f"Wall time {results['seconds']:.0f} s. Plots: {', '.join(plots)}."]
-    return "\n".join(lines) + "\n"
-
-
-def save_plots(results: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Similarity vs randomised layer group per explainer (one figure per test), and the data randomisation bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    metrics = _metrics_of(results)
-    n_seeds = len(results["seeds"])
-    paths = []
-    for test in ("cascading", "independent"):
-        if test not in results:
-            continue
-        fig, axes = plt.subplots(2, len(metrics), figsize=(4.6 * len(metrics), 7.5), squeeze=False)
-        for r, part in enumerate(("seeker", "hider")):
-            result = results[test][part]
-            steps = result["steps"]
-            for c, metric in enumerate(metrics):
-                ax = axes[r][c]
-                for name, row in result["rows"].items():
-                    if metric not in row:
-                        continue
-                    mean = [s["mean"] for s in row[metric]]
-                    std = [s["std"] for s in row[metric]]
-                    ax.errorbar(range(len(steps)), mean, yerr=std, marker="o", capsize=3, label=name)
-                ax.set_xticks(range(len(steps)), steps, rotation=45, ha="right", fontsize=7)
-                ax.set_ylim(-0.5 if metric == "spearman" else -0.1, 1.05)
-                ax.axhline(0, color="gray", lw=0.5)
-                ax.set_title(f"{part}: {metric}", fontsize=9)
-                ax.grid(alpha=0.3)
-                if c == 0:
-                    ax.set_ylabel("similarity to the trained model's map")
-                    ax.legend(fontsize=6)
-        fig.suptitle(
-            f"{test} randomisation ({results['modality']}), "
-            + ("top-down, cumulative" if test == "cascading" else "one group at a time")
-            + f"; mean ± std over {n_seeds} seed(s)"
-        )
-        fig.tight_layout()
-        paths.append(out_dir / f"sanity_{test}.png")
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
-    if "data" in results:
-        rows = results["data"]["rows"]
-        fig, ax = plt.subplots(figsize=(1.2 + 1.3 * len(rows), 3.8))
-        width = 0.8 / len(metrics)
-        for i, metric in enumerate(metrics):
-            means = [row[metric]["mean"] for row in rows.values()]
-            stds = [row[metric]["std"] for row in rows.values()]
-            ax.bar(np.arange(len(rows)) + i * width, means, width, yerr=stds, capsize=3, label=metric)
-        ax.set_xticks(np.arange(len(rows)) + width * (len(metrics) - 1) / 2, list(rows), rotation=30, ha="right")
-        ax.set_ylabel("similarity: trained vs shuffled labels")
-        ax.set_title(f"data randomisation ({results['modality']}), mean ± std over {n_seeds} seed(s)", fontsize=9)
-        ax.axhline(0, color="gray", lw=0.5)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        paths.append(out_dir / "sanity_data.png")
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
-    return paths
-
-
-def run_sanity(config: SanityConfig, out_dir: str | Path) -> dict[str, Any]:
-    """Run the sanity checks and write ``results.json``, ``report.md`` and the ``sanity_*.png`` plots."""
-    common.check_modality(config.modality)
-    if config.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
-    torch.set_num_threads(config.threads)
-    start = time.perf_counter()
-    seeds = common.seed_list(config.seeds)
-    data = common.load_bench_data(config.modality, quick=config.quick_data)
-    if config.samples > len(data.test):  # a small test split (breast cancer: 114 rows) is used whole
-        config = replace(config, samples=len(data.test))
-    names = sanity_explainers(config.modality, config.explainers)
-    runs: list[dict[str, Any]] = []
-    for seed in seeds:  # the outputs are rewritten after every seed: an interrupted run keeps the seeds it finished
-        runs.append(evaluate_seed(data, config, seed))
-        results = {
-            "benchmark": "sanity",
-            "modality": config.modality,
-            "dataset": data.name,
-            "config": asdict(config),
-            "seeds": seeds[: len(runs)],
-            "explainers": names,
-            "rows": {"seeker": [_row(n) for n in names], "hider": [HNS_HIDER] if "hns" in names else []},
-            **aggregate(runs),
-            "per_seed": runs,
-            "seconds": time.perf_counter() - start,
-            "complete": len(runs) == len(seeds),
-        }
-        write_outputs(Path(out_dir), results, format_report(results))
-        save_plots(results, Path(out_dir))
-    return results
-
-
-def _options(args: argparse.Namespace) -> dict[str, Any]:
-    """Config fields from the ``hnsx bench`` arguments (``seeds`` ``None``: 3; ``epochs``: HnS joint epochs;
-    ``explainers``: comma-separated plain names)."""
-    options: dict[str, Any] = {
-        "modality": args.modality,
-        "seeds": 3 if getattr(args, "seeds", None) is None else args.seeds,
-        "threads": getattr(args, "threads", 2),
-        "device": getattr(args, "device", "cpu"),
-        "progress": not getattr(args, "no_progress", False),
-    }
-    return {**options, **common.cli_options(args)}
-
-
-def main(args: argparse.Namespace) -> int:
-    """What ``hnsx bench sanity`` runs (``args``: modality, quick, seeds, out, threads, device, no_progress,
-    and optionally epochs and explainers)."""
-    options = _options(args)
-    config = SanityConfig.quick(**options) if args.quick else SanityConfig(**options)
-    results = run_sanity(config, args.out)
-    print(format_report(results))
-    print(f"wrote {Path(args.out) / 'results.json'}, report.md and the sanity_*.png plots")
-    return 0
+def run_sanity(config: SanityConfig, out_dir: str | Path, *, data: Any = None) -> dict[str, Any]:
+    """Run the sanity checks and write ``results.json``, ``report.md`` and the ``sanity_*.png`` plots (``data``:
+    the data already loaded; default :meth:`Sanity.load_data`)."""
+    return BENCHMARK.run_config(config, out_dir, data=data)
 
 
 __all__ = [
-    "MODALITIES",
+    "BENCHMARK",
     "HNS_HIDER",
     "HNS_SEEKER",
+    "MODALITIES",
     "SanityConfig",
-    "aggregate",
     "evaluate_seed",
     "format_report",
     "main",

@@ -23,16 +23,10 @@ one batch's gradients. Both are reported; ``hns_vs_integrated_gradients`` compar
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import gc
 import os
 import platform
-import statistics
-import threading
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +36,17 @@ from tqdm.auto import tqdm
 
 from hnsx.adapters.image.spec import image_spec
 from hnsx.benchmarks.explainers import build_explainer
+from hnsx.benchmarks.reports import speed as reports_module
+from hnsx.benchmarks.reports.speed import format_report, format_table
+from hnsx.benchmarks.runner import Benchmark, check_device
+from hnsx.benchmarks.timing import Timing, time_call
 from hnsx.loss import hns_loss
 from hnsx.registry import SEEKERS
 from hnsx.spec import build_model
 from hnsx.training.checkpoint import write_json_atomic
 
+#: The speed benchmark times image explainers at image sizes (28 to 224 pixels).
+MODALITIES = ("image",)
 #: Methods of the explain benchmark: label -> (explainer name, explainer options). ``hns`` uses the default
 #: (or chosen) hider, ``hns-paper-hider`` the paper's conv-autoencoder; both share the seeker.
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -67,7 +67,7 @@ IG_MAX_ELEMENTS = 2**26
 
 @dataclass(frozen=True)
 class SpeedConfig:
-    """What ``hnsx bench speed`` measures; the defaults are the full run, :meth:`quick` the short one."""
+    """What ``hnsx bench speed`` measures; the defaults are the full run (``--quick``: :data:`QUICK`)."""
 
     default_shape: tuple[int, int, int] = (1, 28, 28)
     default_batch: int = 256
@@ -84,119 +84,16 @@ class SpeedConfig:
     hider: str = "pyramid"
     seed: int = 0
 
-    @classmethod
-    def quick(cls, **overrides: Any) -> SpeedConfig:
-        """Under 3 minutes on 2 CPU cores: the default configuration, 28 and 224 pixels, two batch sizes."""
-        base = {
-            "sizes": (28, 224),
-            "batches": (16, 256),
-            "scaling_methods": ("hns", "layer-gradcam", "saliency"),
-            "repeats": 3,
-            "train_repeats": 5,
-            "slow_seconds": 5.0,
-        }
-        return cls(**{**base, **overrides})
 
-
-# --- measurement --------------------------------------------------------------------------------------------------
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _rss_bytes() -> int | None:
-    try:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _release_memory() -> None:
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):  # glibc only: hand freed heap pages back to the OS
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-class _PeakMemory:
-    """Peak memory of a block in MiB: CUDA allocator peak, or sampled RSS growth on the CPU."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.peak_mb: float | None = None
-
-    def __enter__(self) -> _PeakMemory:
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self._start = torch.cuda.memory_allocated(self.device)
-            return self
-        _release_memory()
-        self._start = _rss_bytes()
-        self._peak = self._start
-        self._stop = threading.Event()
-        if self._start is not None:
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.001):
-            rss = _rss_bytes()
-            if rss is not None and rss > self._peak:
-                self._peak = rss
-
-    def __exit__(self, *exc: object) -> None:
-        if self.device.type == "cuda":
-            self.peak_mb = (torch.cuda.max_memory_allocated(self.device) - self._start) / 2**20
-            return
-        if self._start is None:
-            return
-        self._stop.set()
-        self._thread.join()
-        rss = _rss_bytes() or self._peak
-        self.peak_mb = (max(self._peak, rss) - self._start) / 2**20
-
-
-@dataclass
-class Timing:
-    """The median seconds of one call, how many calls it rests on, and peak memory."""
-
-    seconds: float
-    repeats: int
-    peak_memory_mb: float | None
-    samples: int
-    all_seconds: list[float] = field(default_factory=list)
-
-    @property
-    def throughput(self) -> float:
-        return self.samples / self.seconds
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "samples_per_s": self.throughput}
-
-
-def time_call(
-    fn: Callable[[], object], device: torch.device, samples: int, repeats: int, slow_seconds: float
-) -> Timing:
-    """Median wall time of ``fn()`` after one warm-up call (the warm-up alone if it took over ``slow_seconds``)."""
-    with _PeakMemory(device) as memory:
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        warmup = time.perf_counter() - start
-    if warmup > slow_seconds:
-        return Timing(warmup, 1, memory.peak_mb, samples, [warmup])
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return Timing(statistics.median(times), len(times), memory.peak_mb, samples, times)
+#: ``--quick`` (under 3 minutes on 2 CPU cores): the default configuration, 28 and 224 pixels, two batch sizes.
+QUICK: dict[str, Any] = {
+    "sizes": (28, 224),
+    "batches": (16, 256),
+    "scaling_methods": ("hns", "layer-gradcam", "saliency"),
+    "repeats": 3,
+    "train_repeats": 5,
+    "slow_seconds": 5.0,
+}
 
 
 # --- what is timed ------------------------------------------------------------------------------------------------
@@ -291,10 +188,7 @@ def _machine(device: torch.device, threads: int) -> dict[str, Any]:
 
 def run_speed(config: SpeedConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
     """Run the speed benchmark and write ``results.json`` and ``report.md`` to ``out_dir``; returns the results."""
-    if config.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
-    if config.device not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu' or 'cuda', got {config.device!r}")
+    check_device(config.device)
     unknown = sorted((set(config.methods) | set(config.scaling_methods)) - set(METHODS))
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; choose from {sorted(METHODS)}")
@@ -361,65 +255,45 @@ def ratios(methods: dict, train: dict, config: SpeedConfig) -> dict[str, float |
     }
 
 
-def format_report(results: dict[str, Any]) -> str:
-    """A Markdown report: machine, ratios, and one throughput table per configuration."""
-    m = results["machine"]
-    lines = [
-        "# hnsx speed benchmark",
-        "",
-        f"Device {m['device']} ({m.get('gpu') or m['processor']}), {m['threads']} threads, torch {m['torch']}. "
-        "Throughput is predict + explain, samples per second, median of the timed calls; memory is the peak "
-        "growth over the call (CPU: resident set; CUDA: allocator).",
-        "",
-        "## Ratios",
-        "",
-        "| ratio | value |",
-        "|---|---|",
-    ]
-    for name, value in results["ratios"].items():
-        lines.append(f"| {name} | {'n/a' if value is None else f'{value:.2f}'} |")
-    lines += ["", "## Training step (seconds, median)", "", "| input / batch | HnS | seeker alone | ratio |"]
-    lines.append("|---|---|---|---|")
-    for key, row in results["train_step"].items():
-        h, s = row["hns"]["seconds"], row["seeker"]["seconds"]
-        lines.append(f"| {key} | {h:.4f} | {s:.4f} | {h / s:.2f} |")
-    lines += ["", "## Predict + explain throughput", ""]
-    names = list(dict.fromkeys(n for row in results["methods"].values() for n in row))
-    lines.append("| input / batch | " + " | ".join(names) + " |")
-    lines.append("|---|" + "---|" * len(names))
-    for key, row in results["methods"].items():
-        cells = []
-        for name in names:
-            if name not in row:
-                cells.append("")
-                continue
-            t = row[name]
-            mem = "" if t["peak_memory_mb"] is None else f", {t['peak_memory_mb']:.0f} MiB"
-            cells.append(f"{t['samples_per_s']:.1f}/s{mem}" + (" (1 call)" if t["repeats"] == 1 else ""))
-        lines.append(f"| {key} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+class Speed(Benchmark):
+    """``hnsx bench speed`` on the shared runner: one measurement (no seeds, no data set), so it overrides
+    :meth:`run`."""
+
+    name = "speed"
+    reports = reports_module
+    config_class = SpeedConfig
+    defaults = {True: QUICK}
+
+    def load_data(self, modality: str, config: SpeedConfig, *, quick: bool) -> None:
+        return None  # the inputs are random tensors of each measured shape
+
+    def run(self, data, config: SpeedConfig, seeds, out_dir, *, progress: bool = True, device: str = "cpu"):
+        return run_speed(config, out_dir, progress=progress)
+
+    def execute(self, data, config: SpeedConfig, args: Any) -> dict[str, Any]:
+        return self.run(data, config, [config.seed], args.out, progress=not getattr(args, "no_progress", False))
+
+    def summary(self, results: dict[str, Any]) -> str:
+        return format_table(results)
+
+    def written(self, results: dict[str, Any]) -> str:
+        return ""
 
 
-def format_table(results: dict[str, Any]) -> str:
-    """The console table: default configuration and ratios."""
-    row = results["methods"][results["default"]]
-    width = max(len(n) for n in row)
-    lines = [f"predict + explain at {results['default']} ({results['machine']['device']})"]
-    for name, t in sorted(row.items(), key=lambda kv: -kv[1]["samples_per_s"]):
-        lines.append(f"  {name.ljust(width)}  {t['samples_per_s']:10.1f} samples/s  ({t['repeats']} calls)")
-    lines.append("ratios")
-    for name, value in results["ratios"].items():
-        lines.append(f"  {name}: {'n/a' if value is None else f'{value:.2f}'}")
-    return "\n".join(lines)
+BENCHMARK = Speed()
+main = BENCHMARK.main
 
 
-def main_speed(quick: bool, device: str, out_dir: str, threads: int = 2, progress: bool = True) -> dict[str, Any]:
-    """What ``hnsx bench speed`` runs."""
-    config = SpeedConfig.quick(device=device, threads=threads) if quick else SpeedConfig(device=device, threads=threads)
-    results = run_speed(config, out_dir, progress=progress)
-    print(format_table(results))
-    print(f"wrote {Path(out_dir) / 'results.json'} and report.md")
-    return results
-
-
-__all__ = ["METHODS", "SpeedConfig", "Timing", "format_report", "main_speed", "ratios", "run_speed", "time_call"]
+__all__ = [
+    "BENCHMARK",
+    "METHODS",
+    "MODALITIES",
+    "QUICK",
+    "SpeedConfig",
+    "Timing",
+    "format_report",
+    "main",
+    "ratios",
+    "run_speed",
+    "time_call",
+]

@@ -235,6 +235,10 @@ class Modality:
         """A Hide-and-Seek model and its spec around a user's ``classifier`` (:func:`hnsx.wrap.wrap_classifier`)."""
         raise ValueError(f"wrapping a classifier is not supported for {self.name} inputs")
 
+    #: Side lengths of the square blocks that random masks are drawn in (the label-encoding evaluator's training
+    #: masks, :func:`hnsx.training.evaluator.random_masks`); ``(1,)``: unit by unit.
+    mask_blocks: tuple[int, ...] = (1,)
+
     # -- benchmarks -----------------------------------------------------------------------------------------------
     def bench(self) -> Any:
         """This modality's benchmark hooks (the module named by :attr:`bench_module`); ``ValueError`` if none."""

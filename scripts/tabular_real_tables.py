@@ -11,7 +11,7 @@ Per table and seed (the seed fixes the stratified 75/25 train/test split and eve
   ``HistGradientBoostingClassifier`` (native categorical support), fitted on the same training rows;
 * ``HnSClassifier`` with its defaults: masked test accuracy, mean kept features per row, keep rate per feature,
   the accuracy of its own unmasked baseline seeker (on its validation split) and the fit time;
-* the independent evaluator of the label-encoding check (:func:`hnsx.benchmarks.evaluator.train_evaluator`: the
+* the independent evaluator of the label-encoding check (:func:`hnsx.training.evaluator.train_evaluator`: the
   seeker's architecture trained on random masks): its accuracy on the test rows under HnS's masks.
 
 And on the generated switch table with categorical columns
@@ -104,7 +104,8 @@ def _baselines(train: tuple, test: tuple, seed: int) -> dict[str, float]:
 def _evaluator_accuracy(est: HnSClassifier, train: tuple, test: tuple, masks: np.ndarray, seed: int) -> float:
     """Accuracy of the independent random-mask evaluator on the test rows under HnS's masks."""
     from hnsx.benchmarks.common import BenchData
-    from hnsx.benchmarks.evaluator import EVALUATOR_EPOCHS, train_evaluator
+    from hnsx.benchmarks.hooks import hooks
+    from hnsx.training.evaluator import train_evaluator
 
     def rows(X, y) -> tuple[torch.Tensor, torch.Tensor]:
         codes = np.searchsorted(est.classes_, y)
@@ -122,7 +123,7 @@ def _evaluator_accuracy(est: HnSClassifier, train: tuple, test: tuple, masks: np
         spec=est.spec_,
         adapter=est.model_.adapter,
     )
-    evaluator = train_evaluator(data, seed=seed, epochs=EVALUATOR_EPOCHS["tabular"][False])
+    evaluator = train_evaluator(data, seed=seed, epochs=hooks("tabular").EVALUATOR_EPOCHS[False])
     with torch.no_grad():
         masked = est.model_.adapter.apply_mask(x_test, torch.from_numpy(masks).float())
         predicted = evaluator(masked).argmax(1)

@@ -13,21 +13,18 @@ import pytest
 import torch
 from torch import nn
 
+from hnsx.adapters.image.bench import image_bench_data
 from hnsx.benchmarks.common import (
     BenchData,
     build_explainers,
     explainer_names,
-    flatten_units,
-    image_bench_data,
     load_bench_data,
     new_seeker,
-    order_ranks,
-    rank_order,
-    remove_units,
-    top_units,
     train_seeker,
 )
 from hnsx.benchmarks.explainers import EXPLAINERS, unit_sum
+from hnsx.benchmarks.ranking import order_ranks, rank_order, top_units
+from hnsx.benchmarks.removal import flatten_units, remove_units
 from hnsx.benchmarks.results import (
     aggregate,
     markdown_table,

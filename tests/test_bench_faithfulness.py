@@ -9,16 +9,16 @@ import pytest
 import torch
 from torch import nn
 
-from hnsx.benchmarks.faithfulness import (
+from hnsx.benchmarks.metrics import (
     BINS,
     eraser_scores,
     mask_scores,
     perturbation_curves,
-    rank_units,
     rationale_top_k,
     set_overlap,
     trapezoid_auc,
 )
+from hnsx.benchmarks.ranking import rank_units
 
 FILL = torch.tensor([0.5, -0.5, 0.0, 1.0, 0.25, 0.0])
 
@@ -133,11 +133,12 @@ def test_set_overlap_and_mask_scores():
 
 @pytest.fixture
 def short_tabular_recipe(monkeypatch):
-    from hnsx.benchmarks import common
+    from hnsx.adapters.tabular import bench
+    from hnsx.benchmarks.hooks import Recipe
     from hnsx.training.config import TrainConfig
 
     hns = TrainConfig(epochs=8, batch_size=128, lr=3e-3, alpha=0.8, init="pretrained-seeker", pretrain_epochs=12)
-    monkeypatch.setitem(common.RECIPES, "tabular", common.Recipe(seeker_epochs=12, batch_size=128, lr=3e-3, hns=hns))
+    monkeypatch.setattr(bench, "RECIPE", Recipe(seeker_epochs=12, batch_size=128, lr=3e-3, hns=hns))
 
 
 def test_faithfulness_end_to_end_on_the_switch_table(short_tabular_recipe, tmp_path):

@@ -13,24 +13,22 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
+from hnsx.adapters.image.bench import image_bench_data
 from hnsx.adapters.image.data import load_sklearn_digits
-from hnsx.benchmarks.common import (
-    image_bench_data,
-    masked_predictions,
-    top_counts,
+from hnsx.benchmarks.leakage import (
+    LeakageConfig,
+    run_leakage,
 )
-from hnsx.benchmarks.evaluator import (
+from hnsx.benchmarks.ranking import top_counts
+from hnsx.benchmarks.removal import masked_predictions
+from hnsx.model import FrozenModule
+from hnsx.training.config import TrainConfig
+from hnsx.training.evaluator import (
     leak_free_config,
     random_masks,
     train_evaluator,
     train_hns_frozen,
 )
-from hnsx.benchmarks.leakage import (
-    LeakageConfig,
-    run_leakage,
-)
-from hnsx.model import FrozenModule
-from hnsx.training.config import TrainConfig
 
 
 def digits(n_train: int | None = None, n_test: int | None = None):

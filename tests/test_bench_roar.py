@@ -15,11 +15,9 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from hnsx.benchmarks import roar
-from hnsx.benchmarks.common import (
-    image_bench_data,
-    load_bench_data,
-)
+from hnsx.adapters.image.bench import image_bench_data
+from hnsx.benchmarks import roar, roar_seed
+from hnsx.benchmarks.common import load_bench_data
 from hnsx.benchmarks.explainers import Explainer
 from hnsx.benchmarks.roar import RoarConfig, default_config, run_roar
 from hnsx.cli import main
@@ -112,13 +110,13 @@ def test_tiny_run_writes_results_report_and_plots_and_reuses_its_cache(toy, tmp_
     def no_training(*args, **kwargs):
         raise AssertionError("a cached run trained a model")
 
-    monkeypatch.setattr(roar, "train_hns", no_training)
-    monkeypatch.setattr(roar, "train_seeker", no_training)
+    monkeypatch.setattr(roar_seed, "train_hns", no_training)
+    monkeypatch.setattr(roar_seed, "train_seeker", no_training)
     again = run_roar(toy, config, tmp_path, progress=False)
     assert again["roar"] == results["roar"] and again["kar"] == results["kar"]
 
     calls = []
-    monkeypatch.setattr(roar, "train_seeker", lambda data, **kw: calls.append(kw) or _Constant())
+    monkeypatch.setattr(roar_seed, "train_seeker", lambda data, **kw: calls.append(kw) or _Constant())
     run_roar(toy, dataclasses_replace(config, fractions=(0.0, 0.5, 0.25, 1.0)), tmp_path, progress=False)
     assert len(calls) == 2 * 3 * 2  # seeds x explainers x modes, for the new fraction only
 
@@ -150,15 +148,15 @@ def test_tabular_roar_runs_per_feature(tmp_path):
 
 def test_text_roar_hides_words_with_the_fill_token(tmp_path, monkeypatch):
     from hnsx.adapters.text import data as text_data
-    from hnsx.benchmarks import common
+    from hnsx.benchmarks import removal
 
     original = text_data.generated_data
     monkeypatch.setattr(text_data, "generated_data", lambda n, m, **kw: original(160, 60, **kw))
     data = load_bench_data("text")
     assert data.test_rationale is not None and data.test_rationale.shape == (60, data.input_shape[1])
     seen = []
-    remove = common.remove_units
-    monkeypatch.setattr(roar, "remove_units", lambda d, x, keep: seen.append(remove(d, x, keep)) or seen[-1])
+    remove = removal.remove_units
+    monkeypatch.setattr(roar_seed, "remove_units", lambda d, x, keep: seen.append(remove(d, x, keep)) or seen[-1])
     config = RoarConfig(
         explainers=("saliency", "random"),
         fractions=(0.5,),

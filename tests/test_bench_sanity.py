@@ -178,8 +178,11 @@ def tiny_images(monkeypatch):
     from torch.nn import functional as F
     from torch.utils.data import TensorDataset
 
+    from hnsx.adapters.image import bench
+    from hnsx.adapters.image.bench import image_bench_data
     from hnsx.adapters.image.data import load_sklearn_digits
     from hnsx.benchmarks import common
+    from hnsx.benchmarks.hooks import Recipe
     from hnsx.training.config import TrainConfig
 
     digits = load_sklearn_digits(seed=0)
@@ -188,10 +191,10 @@ def tiny_images(monkeypatch):
         x, y = split.tensors
         return TensorDataset(F.interpolate(x[:n], size=(12, 12), mode="bilinear"), y[:n])
 
-    data = common.image_bench_data("tiny-digits", resize(digits.train, 400), resize(digits.eval, 60), 10)
+    data = image_bench_data("tiny-digits", resize(digits.train, 400), resize(digits.eval, 60), 10)
     monkeypatch.setattr(common, "load_bench_data", lambda modality, **kwargs: data)
     hns = TrainConfig(epochs=3, batch_size=50, lr=3e-3, alpha=0.6, init="both", pretrain_epochs=3)
-    monkeypatch.setitem(common.RECIPES, "image", common.Recipe(seeker_epochs=3, batch_size=50, lr=3e-3, hns=hns))
+    monkeypatch.setattr(bench, "RECIPE", Recipe(seeker_epochs=3, batch_size=50, lr=3e-3, hns=hns))
     return data
 
 

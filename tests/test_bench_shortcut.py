@@ -12,16 +12,12 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
+from hnsx.adapters.image.bench import image_bench_data, plant_image
 from hnsx.adapters.image.data import load_sklearn_digits
-from hnsx.benchmarks.common import (
-    image_bench_data,
-)
+from hnsx.adapters.tabular.bench import plant_tabular
+from hnsx.adapters.text.bench import MARKER, plant_text
 from hnsx.benchmarks.shortcut import (
-    MARKER,
     ShortcutConfig,
-    plant_image,
-    plant_tabular,
-    plant_text,
     region_scores,
     run_shortcut,
 )

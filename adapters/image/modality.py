@@ -19,6 +19,7 @@ class ImageModality(Modality):
     default_dataset = "mnist-embedded"
     bench_module = "hnsx.adapters.image.bench"
     pretrains_hider = True
+    mask_blocks = (1, 2, 4, 7)
     commands_module = "hnsx.adapters.image.commands"
 
     def wrap(self, classifier: Any, input_shape: Any = None, *, freeze: bool = False, **options: Any) -> Any:

@@ -11,7 +11,7 @@ seeker once per seed (``baselines/seed-<n>.json``) with the same initial weights
 
 Label encoding: a mask whose shape carries the class lets the run's own seeker score well on inputs that explain
 nothing (DESIGN.md). :func:`label_evaluator` trains, once per seed (``baselines/evaluator-seed-<n>.safetensors``),
-the evaluator of :func:`hnsx.benchmarks.evaluator.train_evaluator`: the seeker's architecture trained from scratch on
+the evaluator of :func:`hnsx.training.evaluator.train_evaluator`: the seeker's architecture trained from scratch on
 the training images under random masks (keep rate uniform per image, square blocks of 1-7 pixels), filled as the
 runs fill hidden pixels. After a run, :func:`evaluator_accuracy` is its accuracy on the run's masked evaluation
 images (``final.evaluator_accuracy``): far below the run's own masked accuracy means the mask encodes the label.
@@ -160,26 +160,28 @@ def label_evaluator(settings: StudySettings, seed: int, baseline_dir: str | Path
         return None
     from safetensors.torch import load_file, save_file
 
-    from hnsx.benchmarks.common import image_bench_data, new_seeker
-    from hnsx.benchmarks.evaluator import train_evaluator
+    from hnsx.modality import get_modality
+    from hnsx.spec import build_model
+    from hnsx.training.evaluator import new_classifier, train_evaluator
 
     data = load_study_data(settings)
     spec = run_spec(settings, RunConfig("deterministic"), data)
-    bench = image_bench_data(
-        data.name,
-        data.train,
-        data.eval,
-        data.num_classes,
-        seeker=spec.seeker.name,
-        seeker_kwargs=spec.seeker.kwargs,
-        fill=spec.adapter.kwargs["fill"],
+    evaluator_data = SimpleNamespace(
+        train=data.train,
+        test=data.eval,
+        spec=spec,
+        adapter=build_model(spec).adapter,
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        hns_config=settings.train_config(RunConfig("deterministic"), seed),
+        mask_blocks=get_modality(settings.modality).mask_blocks,
     )
     path = Path(baseline_dir) / f"evaluator-seed-{seed}.safetensors"
     if path.is_file():
-        evaluator = new_seeker(bench, seed=seed)
+        evaluator = new_classifier(spec, seed=seed)
         evaluator.load_state_dict(load_file(path))
         return evaluator.eval()
-    evaluator = train_evaluator(bench, seed=seed + EVALUATOR_SEED_OFFSET, epochs=settings.evaluator_epochs)
+    evaluator = train_evaluator(evaluator_data, seed=seed + EVALUATOR_SEED_OFFSET, epochs=settings.evaluator_epochs)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     save_file({k: v.contiguous() for k, v in evaluator.state_dict().items()}, tmp)

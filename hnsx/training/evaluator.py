@@ -1,12 +1,19 @@
 """The independent evaluator of the label-encoding check, and Hide-and-Seek against a frozen seeker.
 
+A hider and seeker trained together can agree on a code (the mask's *shape* carries the class; DESIGN.md, "the
+scientific trap"). Two tools measure and remove that:
+
 * :func:`train_evaluator`: a classifier of the seeker's architecture trained from scratch on inputs under random
-  masks (:func:`random_masks`: a keep rate drawn per input, image masks in square blocks), hidden units filled as
-  the adapter fills them. It never sees an explainer's mask, so its accuracy on a mask measures what the kept units
-  say by themselves (``hnsx bench leakage``, and the E column of ``hnsx study``).
-* :func:`train_hns_frozen`: the modality's hider trained against a frozen classifier. Against an evaluator this is
-  the *leak-free* mode (:func:`leak_free_hns`): no seeker can learn a code from the masks; against a deployed
-  classifier it is post-hoc Hide-and-Seek of that classifier (``hnsx bench shortcut``).
+  masks (:func:`random_masks`: a keep rate drawn per input; masks with two spatial axes in square blocks), hidden
+  units filled as the adapter fills them. It never sees an explainer's mask, so its accuracy on a mask measures what
+  the kept units say by themselves (``hnsx bench leakage``, the E column of ``hnsx study``).
+* :func:`train_hns_frozen`: the hider trained against a frozen classifier. Against an evaluator this is the
+  *leak-free* mode (:func:`leak_free_hns`, REAL-X / EVAL-X of Jethani et al. 2021): no seeker can learn a code from
+  the masks; against a deployed classifier it is post-hoc Hide-and-Seek of that classifier.
+
+Both take an :class:`ExperimentData`: the splits, the Hide-and-Seek spec and its adapter, and the training recipe
+(batch size, learning rate, the Hide-and-Seek :class:`~hnsx.training.config.TrainConfig`). The benchmarks'
+``BenchData`` is one; anything with these attributes is another.
 """
 
 from __future__ import annotations
@@ -15,30 +22,67 @@ import dataclasses
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
-from hnsx.benchmarks.common import RECIPES, BenchData, accuracy, new_seeker
+from hnsx.adapter import Adapter
 from hnsx.model import HideAndSeek
+from hnsx.spec import ModelSpec
 from hnsx.training.config import TrainConfig
 
-#: Evaluator epochs per modality (full run, ``--quick``).
-EVALUATOR_EPOCHS: dict[str, dict[bool, int]] = {
-    "image": {False: 8, True: 5},
-    "text": {False: 6, True: 3},
-    "tabular": {False: 40, True: 20},
-}
-#: Side lengths (pixels) of the square blocks of random image masks; one drawn per input.
-IMAGE_BLOCKS = (1, 2, 4, 7)
+#: Evaluator epochs when the caller names none.
+DEFAULT_EVALUATOR_EPOCHS = 8
+
+
+class ExperimentData(Protocol):
+    """What the evaluator and frozen-seeker training need to know about a data set and its models.
+
+    ``train``, ``test``: ``TensorDataset(inputs, labels)``; ``spec``: the Hide-and-Seek spec (its seeker is the
+    evaluator's architecture); ``adapter``: built from ``spec``; ``batch_size``, ``lr``: Adam settings of a plain
+    classifier; ``hns_config``: the Hide-and-Seek training recipe; ``mask_blocks``: block sides of random masks
+    (``(1,)``: per unit).
+    """
+
+    train: TensorDataset
+    test: TensorDataset
+    spec: ModelSpec
+    adapter: Adapter
+    batch_size: int
+    lr: float
+    hns_config: TrainConfig
+    mask_blocks: Sequence[int]
+
+
+def new_classifier(spec: ModelSpec, *, seed: int) -> nn.Module:
+    """An untrained classifier of ``spec``'s seeker architecture, its weights drawn with ``seed``."""
+    from accelerate.utils import set_seed
+
+    from hnsx.registry import SEEKERS
+
+    set_seed(seed)
+    return SEEKERS.build(
+        spec.seeker.name, input_shape=spec.input_shape, num_classes=spec.num_classes, **spec.seeker.kwargs
+    )
+
+
+@torch.no_grad()
+def dataset_accuracy(model: nn.Module, dataset: TensorDataset, batch_size: int = 256) -> float:
+    """Accuracy of a classifier on ``dataset`` (inputs as they are), in eval mode."""
+    from hnsx.metrics import accuracy
+
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    loader = ((x.to(device), y.to(device)) for x, y in DataLoader(dataset, batch_size=batch_size))
+    return accuracy(model, loader)
 
 
 def random_masks(
-    adapter,
+    adapter: Adapter,
     inputs: torch.Tensor,
     generator: torch.Generator,
     *,
@@ -49,9 +93,9 @@ def random_masks(
     """Random {0, 1} masks in the adapter's mask shape (on the CPU), one keep rate per input.
 
     Each input draws a keep rate ``r`` (``rates``, or uniform in ``keep_range``) and keeps each unit with
-    probability ``r``. Image masks ``(B, 1, H, W)`` are drawn per block of ``s x s`` pixels, ``s`` drawn per input
-    from ``blocks``, and upsampled (blocks cut at the border); ``blocks=(1,)`` draws per pixel. Text and table
-    masks are drawn per unit slot (slots that hold no word are ignored by the adapter).
+    probability ``r``. Masks with two spatial axes ``(B, C, H, W)`` are drawn per block of ``s x s`` units, ``s``
+    drawn per input from ``blocks``, and upsampled (blocks cut at the border); ``blocks=(1,)`` draws per unit, as
+    for every other mask shape (text slots that hold no word are ignored by the adapter).
     """
     shape = tuple(adapter.mask_shape(inputs))
     n = shape[0]
@@ -72,11 +116,11 @@ def random_masks(
 
 
 def train_evaluator(
-    data: BenchData,
+    data: ExperimentData,
     *,
     seed: int,
     epochs: int,
-    blocks: Sequence[int] = IMAGE_BLOCKS,
+    blocks: Sequence[int] | None = None,
     keep_range: tuple[float, float] = (0.0, 1.0),
     batch_size: int | None = None,
     lr: float | None = None,
@@ -85,23 +129,24 @@ def train_evaluator(
 ) -> nn.Module:
     """A classifier of the seeker's architecture trained from scratch on ``data.train`` under random masks.
 
-    Every batch gets fresh masks from :func:`random_masks`, filled by ``data.adapter.apply_mask`` (what the seeker
-    of a Hide-and-Seek model receives); Adam with cross-entropy, the modality's batch size and learning rate
-    (:data:`~hnsx.benchmarks.common.RECIPES`). Weights, data order and masks follow ``seed``. Returned in eval mode.
+    Every batch gets fresh masks from :func:`random_masks` (``blocks``: default ``data.mask_blocks``), filled by
+    ``data.adapter.apply_mask`` (what the seeker of a Hide-and-Seek model receives); Adam with cross-entropy,
+    ``data.batch_size`` and ``data.lr`` unless given. Weights, data order and masks follow ``seed``. Returned in
+    eval mode.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
-    recipe = RECIPES[data.modality]
-    model = new_seeker(data, seed=seed).to(device)
+    blocks = tuple(data.mask_blocks) if blocks is None else tuple(blocks)
+    model = new_classifier(data.spec, seed=seed).to(device)
     adapter = data.adapter.to(device)
     masks = torch.Generator().manual_seed(seed)
     loader = DataLoader(
         data.train,
-        batch_size=batch_size or recipe.batch_size,
+        batch_size=batch_size or data.batch_size,
         shuffle=True,
         generator=torch.Generator().manual_seed(seed),
     )
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr or recipe.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr or data.lr)
     model.train()
     for epoch in range(epochs):
         bar = tqdm(loader, desc=f"evaluator {epoch + 1}/{epochs}", disable=not progress, leave=False)
@@ -116,9 +161,6 @@ def train_evaluator(
     return model.eval()
 
 
-# --- Hide-and-Seek against a frozen seeker (the leak-free mode) ------------------------------------------------------
-
-
 def leak_free_config(config: TrainConfig) -> TrainConfig:
     """``config`` without the seeker's pretraining: ``both`` -> ``pretrained-hider``, ``pretrained-seeker`` ->
     ``scratch`` (the seeker is frozen and already trained)."""
@@ -127,7 +169,7 @@ def leak_free_config(config: TrainConfig) -> TrainConfig:
 
 
 def train_hns_frozen(
-    data: BenchData,
+    data: ExperimentData,
     seeker: nn.Module,
     *,
     seed: int,
@@ -138,14 +180,14 @@ def train_hns_frozen(
     out_dir: str | Path | None = None,
     **overrides: Any,
 ) -> tuple[HideAndSeek, dict[str, Any]]:
-    """Train the modality's hider against the frozen classifier ``seeker``; returns the model and its metrics.
+    """Train the hider of ``data.spec`` against the frozen classifier ``seeker``; returns the model and its metrics.
 
     The model is ``data.spec`` with ``freeze_seeker=True`` around ``seeker`` (wrapped in
     :class:`~hnsx.model.FrozenModule`: its weights never change and it stays in eval mode), trained by
-    :func:`hnsx.pipeline.run_training` with the modality's recipe minus seeker pretraining
-    (:func:`leak_free_config`; ``overrides`` are other :class:`~hnsx.training.config.TrainConfig` fields). With an
-    evaluator from :func:`train_evaluator` as ``seeker`` this is the *leak-free* mode: no seeker learns a code from
-    the masks. With a deployed classifier it is post-hoc Hide-and-Seek of that classifier.
+    :func:`hnsx.pipeline.run_training` with ``data.hns_config`` minus seeker pretraining (:func:`leak_free_config`;
+    ``overrides`` are other :class:`~hnsx.training.config.TrainConfig` fields). With an evaluator from
+    :func:`train_evaluator` as ``seeker`` this is the *leak-free* mode; with a deployed classifier it is post-hoc
+    Hide-and-Seek of that classifier.
 
     ``baseline_accuracy`` is the denominator of Fidelity (default: ``seeker``'s own accuracy on unmasked
     ``data.test``). Returns the best checkpoint (highest FII among the epochs that did not collapse) in eval mode;
@@ -155,16 +197,15 @@ def train_hns_frozen(
     from hnsx.pipeline import run_training
     from hnsx.training.checkpoint import load_model_state, resolve_checkpoint
 
-    recipe = RECIPES[data.modality]
     seeker = seeker.to(device).eval()
     if baseline_accuracy is None:
-        baseline_accuracy = accuracy(seeker, data.test)
+        baseline_accuracy = dataset_accuracy(seeker, data.test)
     settings = {"seed": seed, "progress": progress, "cpu": device == "cpu", **overrides}
     if epochs is not None:
         settings["epochs"] = epochs
-    config = leak_free_config(dataclasses.replace(recipe.hns, **settings))
+    config = leak_free_config(dataclasses.replace(data.hns_config, **settings))
     spec = dataclasses.replace(data.spec, freeze_seeker=True)
-    with tempfile.TemporaryDirectory(prefix="hnsx-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="hnsx-frozen-") as tmp:
         out = Path(out_dir) if out_dir is not None else Path(tmp)
         result = run_training(data, spec, config, out, seeker=seeker, baseline_accuracy=baseline_accuracy)
         if result.fit.best is not None:
@@ -173,10 +214,10 @@ def train_hns_frozen(
 
 
 def leak_free_hns(
-    data: BenchData,
+    data: ExperimentData,
     *,
     seed: int,
-    evaluator_epochs: int | None = None,
+    evaluator_epochs: int = DEFAULT_EVALUATOR_EPOCHS,
     baseline_accuracy: float | None = None,
     progress: bool = False,
     device: str = "cpu",
@@ -185,8 +226,7 @@ def leak_free_hns(
     """The leak-free mode in one call: an evaluator (:func:`train_evaluator`, seed ``seed``) frozen as the seeker of
     :func:`train_hns_frozen`. Returns the model and the evaluator (its seeker). ``options`` go to
     :func:`train_hns_frozen`."""
-    epochs = evaluator_epochs or EVALUATOR_EPOCHS[data.modality][False]
-    evaluator = train_evaluator(data, seed=seed, epochs=epochs, progress=progress, device=device)
+    evaluator = train_evaluator(data, seed=seed, epochs=evaluator_epochs, progress=progress, device=device)
     model, _ = train_hns_frozen(
         data, evaluator, seed=seed, baseline_accuracy=baseline_accuracy, progress=progress, device=device, **options
     )
@@ -194,10 +234,12 @@ def leak_free_hns(
 
 
 __all__ = [
-    "EVALUATOR_EPOCHS",
-    "IMAGE_BLOCKS",
+    "DEFAULT_EVALUATOR_EPOCHS",
+    "ExperimentData",
+    "dataset_accuracy",
     "leak_free_config",
     "leak_free_hns",
+    "new_classifier",
     "random_masks",
     "train_evaluator",
     "train_hns_frozen",

@@ -1,0 +1,57 @@
+"""Report and console table of ``hnsx bench speed`` from its results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def format_report(results: dict[str, Any]) -> str:
+    """A Markdown report: machine, ratios, and one throughput table per configuration."""
+    m = results["machine"]
+    lines = [
+        "# hnsx speed benchmark",
+        "",
+        f"Device {m['device']} ({m.get('gpu') or m['processor']}), {m['threads']} threads, torch {m['torch']}. "
+        "Throughput is predict + explain, samples per second, median of the timed calls; memory is the peak "
+        "growth over the call (CPU: resident set; CUDA: allocator).",
+        "",
+        "## Ratios",
+        "",
+        "| ratio | value |",
+        "|---|---|",
+    ]
+    for name, value in results["ratios"].items():
+        lines.append(f"| {name} | {'n/a' if value is None else f'{value:.2f}'} |")
+    lines += ["", "## Training step (seconds, median)", "", "| input / batch | HnS | seeker alone | ratio |"]
+    lines.append("|---|---|---|---|")
+    for key, row in results["train_step"].items():
+        h, s = row["hns"]["seconds"], row["seeker"]["seconds"]
+        lines.append(f"| {key} | {h:.4f} | {s:.4f} | {h / s:.2f} |")
+    lines += ["", "## Predict + explain throughput", ""]
+    names = list(dict.fromkeys(n for row in results["methods"].values() for n in row))
+    lines.append("| input / batch | " + " | ".join(names) + " |")
+    lines.append("|---|" + "---|" * len(names))
+    for key, row in results["methods"].items():
+        cells = []
+        for name in names:
+            if name not in row:
+                cells.append("")
+                continue
+            t = row[name]
+            mem = "" if t["peak_memory_mb"] is None else f", {t['peak_memory_mb']:.0f} MiB"
+            cells.append(f"{t['samples_per_s']:.1f}/s{mem}" + (" (1 call)" if t["repeats"] == 1 else ""))
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The console table: default configuration and ratios."""
+    row = results["methods"][results["default"]]
+    width = max(len(n) for n in row)
+    lines = [f"predict + explain at {results['default']} ({results['machine']['device']})"]
+    for name, t in sorted(row.items(), key=lambda kv: -kv[1]["samples_per_s"]):
+        lines.append(f"  {name.ljust(width)}  {t['samples_per_s']:10.1f} samples/s  ({t['repeats']} calls)")
+    lines.append("ratios")
+    for name, value in results["ratios"].items():
+        lines.append(f"  {name}: {'n/a' if value is None else f'{value:.2f}'}")
+    return "\n".join(lines)

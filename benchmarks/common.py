@@ -259,7 +259,7 @@ def train_hns(
     settings = {"seed": seed, "progress": progress, "cpu": device == "cpu", **overrides}
     if epochs is not None:
         settings["epochs"] = epochs
-    config = dataclasses.replace(data.hns_config, **settings)
+    config = TrainConfig.build(data.hns_config, **settings)
     with tempfile.TemporaryDirectory(prefix="hnsx-bench-") as tmp:
         out = Path(out_dir) if out_dir is not None else Path(tmp)
         result = run_training(data, data.spec, config, out, baseline_accuracy=baseline_accuracy)

@@ -142,7 +142,7 @@ def _no_ignored_units(data: Any) -> None:
 class _Hooks:
     """A modality's hooks module with the defaults filled in."""
 
-    def __init__(self, name: str, module: ModuleType) -> None:
+    def __init__(self, name: str, module: ModuleType, mask_blocks: tuple[int, ...] = (1,)) -> None:
         for required in ("RECIPE", "load_bench_data"):
             if not hasattr(module, required):
                 raise ValueError(f"the benchmark hooks of modality {name!r} ({module.__name__}) lack {required}")
@@ -152,7 +152,7 @@ class _Hooks:
         self.EXPLAINER_PREFIX = f"{name}-"
         self.SETTINGS: dict[str, dict[bool, dict[str, Any]]] = {}
         self.EVALUATOR_EPOCHS = {False: 8, True: 4}
-        self.MASK_BLOCKS: tuple[int, ...] = tuple(get_modality(name).mask_blocks)
+        self.MASK_BLOCKS: tuple[int, ...] = tuple(mask_blocks)
         self.SPATIAL_MAPS = False
         self.remove_units = _remove_units
         self.ignored_units = _no_ignored_units
@@ -171,7 +171,8 @@ class _Hooks:
 def hooks(modality: str) -> BenchHooks:
     """The benchmark hooks of ``modality``, defaults filled in; ``ValueError`` for an unknown modality or one
     without benchmark hooks."""
-    return _Hooks(modality, get_modality(modality).bench())
+    found = get_modality(modality)
+    return _Hooks(modality, found.bench(), getattr(found, "mask_blocks", (1,)))
 
 
 def modality_settings(modality: str, benchmark: str, quick: bool) -> dict[str, Any]:

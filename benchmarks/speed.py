@@ -47,6 +47,7 @@ from hnsx.training.checkpoint import write_json_atomic
 
 #: The speed benchmark times image explainers at image sizes (28 to 224 pixels).
 MODALITIES = ("image",)
+SCOPE = "images"
 #: Methods of the explain benchmark: label -> (explainer name, explainer options). ``hns`` uses the default
 #: (or chosen) hider, ``hns-paper-hider`` the paper's conv-autoencoder; both share the seeker.
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {

@@ -30,7 +30,7 @@ def from_command_line(*extra: str) -> TrainConfig:
     return TrainConfig.build(build_parser().parse_args(argv))
 
 
-def from_recipe(monkeypatch: pytest.MonkeyPatch, **settings) -> TrainConfig:
+def from_recipe(monkeypatch: pytest.MonkeyPatch, hns: TrainConfig, **settings) -> TrainConfig:
     """The config :func:`hnsx.benchmarks.common.train_hns` trains with (caught where it calls run_training)."""
 
     class Caught(Exception):
@@ -41,7 +41,7 @@ def from_recipe(monkeypatch: pytest.MonkeyPatch, **settings) -> TrainConfig:
 
     monkeypatch.setattr(hnsx.pipeline, "run_training", catch)
     with pytest.raises(Caught) as caught:
-        common.train_hns(SimpleNamespace(modality="tabular", spec=None), **settings)
+        common.train_hns(SimpleNamespace(modality="tabular", spec=None, hns_config=hns), **settings)
     return caught.value.args[0]
 
 
@@ -50,18 +50,13 @@ def test_every_source_gives_the_same_config_for_the_same_settings(monkeypatch):
     assert from_command_line("--cpu", "--no-progress") == expected
     estimator = HnSClassifier(**SETTINGS, random_state=SEED, cpu=True, progress=False)
     assert estimator._config(estimator._seed()) == expected
-    recipe = common.Recipe(seeker_epochs=2, batch_size=32, lr=0.002, hns=TrainConfig(**{**SETTINGS, "epochs": 9}))
-    monkeypatch.setitem(common.RECIPES, "tabular", recipe)
-    assert from_recipe(monkeypatch, seed=SEED, epochs=3, device="cpu") == expected
+    recipe = TrainConfig(**{**SETTINGS, "epochs": 9})
+    assert from_recipe(monkeypatch, recipe, seed=SEED, epochs=3, device="cpu") == expected
     # A study trains every run for its whole budget, keeps one epoch checkpoint and shows no progress bar.
     study = {k: v for k, v in SETTINGS.items() if k != "init"}
     run = RunConfig("deterministic", init="pretrained-seeker")
     study_config = StudySettings(**study).train_config(run, seed=SEED)
     assert study_config == replace(expected, cpu=False, keep_last=1, stop_on_converge=False)
-
-
-def test_the_scikit_learn_defaults_are_the_tabular_benchmark_recipe(monkeypatch):
-    assert HnSClassifier()._config(0) == from_recipe(monkeypatch, seed=0, device="cuda")
 
 
 def test_command_line_defaults_are_the_config_defaults():

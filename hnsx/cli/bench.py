@@ -86,7 +86,9 @@ def _bench_module(name: str):
 def _check_bench_modality(name: str, module, modality: str) -> None:
     supported = getattr(module, "MODALITIES", None)
     if supported is not None and modality not in supported:
-        raise ValueError(f"the {name} benchmark supports --modality {', '.join(supported)}, not {modality!r}")
+        scope = getattr(module, "SCOPE", None)  # what the benchmark measures, in words ("images")
+        reason = f" (it runs on {scope} only)" if scope else ""
+        raise ValueError(f"the {name} benchmark supports --modality {', '.join(supported)}, not {modality!r}{reason}")
 
 
 def _run_benchmark(name: str, args: argparse.Namespace) -> int:

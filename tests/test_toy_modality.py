@@ -1,12 +1,13 @@
 """The modality contract, proven by a new modality that lives in this file only: a 1-D "signal" whose label is
-the sign of a bump at positions 4-7. It is registered here (adapter, hider, seeker, modality) and then trained,
-resumed and explained through the public command line, exactly as the built-in modalities are.
-See docs/extending.md for the same modality, explained step by step."""
+the sign of a bump at positions 4-7. It is registered here (adapter, hider, seeker, modality, two explainers and
+the two required benchmark hooks) and then trained, resumed, explained and benchmarked through the public command
+line, exactly as the built-in modalities are. See docs/extending.md for the same modality, step by step."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -77,6 +78,33 @@ def make_bumps(n: int, seed: int) -> TensorDataset:
     return TensorDataset(x, labels)
 
 
+def load_bench_data(*, quick=False, seed=0, name=None):
+    """The benchmark data: the bumps, with the known evidence (positions 4-7) as the test split's rationale."""
+    from hnsx.benchmarks.common import BenchData, build_adapter
+    from hnsx.modality import get_modality
+
+    spec = get_modality("signal").example(num_classes=2)[0]
+    test = make_bumps(200, seed + 1)
+    rationale = torch.zeros(200, LENGTH)
+    rationale[:, SIGNAL] = 1.0
+    return BenchData(
+        modality="signal", name="bumps", train=make_bumps(600, seed), test=test, num_classes=2,
+        input_shape=(1, LENGTH), spec=spec, adapter=build_adapter(spec), test_rationale=rationale,
+    )  # fmt: skip
+
+
+def bench_hooks():
+    from hnsx.benchmarks.hooks import Recipe
+    from hnsx.training.config import TrainConfig
+
+    hns = TrainConfig(epochs=4, batch_size=32, lr=0.01, alpha=0.6, init="pretrained-seeker", pretrain_epochs=3)
+    return SimpleNamespace(
+        __name__=__name__,
+        RECIPE=Recipe(seeker_epochs=3, batch_size=32, lr=0.01, hns=hns),
+        load_bench_data=load_bench_data,
+    )
+
+
 class SignalModality(Modality):
     adapter = "signal"
     default_hider = "signal-conv"
@@ -105,6 +133,9 @@ class SignalModality(Modality):
             print(f"class {int(out.logits.argmax())}, kept positions {kept}")
         return 0
 
+    def bench(self):
+        return bench_hooks()
+
     def example(self, hider=None, seeker=None, *, num_classes=3):
         args = type("Args", (), {"hider": hider or self.default_hider, "seeker": seeker or self.default_seeker,
                                  "binarizer": "deterministic", "estimator": None})()  # fmt: skip
@@ -115,11 +146,15 @@ class SignalModality(Modality):
 @pytest.fixture(scope="module")
 def signal_modality():
     """Register the toy modality for this module's tests and remove it afterwards."""
+    from hnsx.benchmarks.explainers import EXPLAINERS, HnSExplainer, RandomExplainer
+
     registered = [
         (ADAPTERS, "signal", SignalAdapter),
         (HIDERS, "signal-conv", SignalHider),
         (SEEKERS, "signal-mlp", signal_seeker),
         (MODALITIES, "signal", SignalModality),
+        (EXPLAINERS, "signal-hns", HnSExplainer),  # the generic classes: scores in the adapter's mask shape
+        (EXPLAINERS, "signal-random", RandomExplainer),
     ]
     for registry, name, entry in registered:
         registry.register(name, modality="signal")(entry)
@@ -173,3 +208,18 @@ def test_an_installed_package_adds_its_modality_through_an_entry_point(monkeypat
     monkeypatch.setattr("hnsx.registry.import_module", imported.append)
     Registry("probe", builtins=("hnsx.adapters.image", "hnsx.adapters.tabular", "hnsx.adapters.text")).names()
     assert imported == ["hnsx.adapters.image", "hnsx.adapters.tabular", "hnsx.adapters.text", "toy_plugin"]
+
+
+def test_a_new_modality_runs_a_benchmark(signal_modality, tmp_path):
+    out = tmp_path / "faithfulness"
+    argv = ["bench", "faithfulness", "--modality", "signal", "--quick", "--seeds", "1", "--threads", "1",
+            "--no-progress", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["modality"] == "signal" and {"hns", "random", "oracle"} <= set(results["explainers"])
+    assert results["models"]["classifier_accuracy"]["mean"] > 0.9
+    metrics = results["metrics"]
+    # the evidence is known (positions 4-7): the oracle and the trained hider find it, random scores do not
+    assert metrics["oracle"]["rationale_f1"]["mean"] == pytest.approx(1.0)
+    assert metrics["hns"]["rationale_f1"]["mean"] > metrics["random"]["rationale_f1"]["mean"] + 0.2
+    assert "signal" in (out / "report.md").read_text() and (out / "report.md").stat().st_size > 0

@@ -17,9 +17,12 @@ class RandomExplainer(Explainer):
     def __init__(self, model: nn.Module, seed: int = 0, adapter=None) -> None:
         super().__init__(model)
         self.generator = torch.Generator().manual_seed(seed)
+        self.adapter = adapter
 
     def shape(self, inputs: torch.Tensor) -> tuple[int, ...]:
-        """The score shape of ``inputs``: ``(B, 1, H, W)``."""
+        """The score shape of ``inputs``: the adapter's mask shape when one is given, else ``(B, 1, H, W)``."""
+        if self.adapter is not None:
+            return tuple(self.adapter.mask_shape(inputs))
         b, _, h, w = inputs.shape
         return (b, 1, h, w)
 

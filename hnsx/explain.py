@@ -47,3 +47,18 @@ def load_trained(
     load_model_state(model, path)
     model.eval()
     return model
+
+
+def output_names(paths: Sequence[str | Path], suffix: str) -> list[str]:
+    """One output file name per input, ``<stem><suffix>``, numbered (``<stem>-2<suffix>``) where two inputs share a
+    stem (``a/digit.png`` and ``b/digit.png``), so that no explanation overwrites another."""
+    names, seen = [], set()
+    for p in paths:
+        stem, k = Path(p).stem, 1
+        name = f"{stem}{suffix}"
+        while name in seen:
+            k += 1
+            name = f"{stem}-{k}{suffix}"
+        seen.add(name)
+        names.append(name)
+    return names

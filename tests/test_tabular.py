@@ -270,6 +270,22 @@ def test_cli_trains_on_a_csv_and_explains_its_rows(tmp_path, csv_table):
     assert set(kept["prediction"]) <= {"low", "high"}
 
 
+def test_two_tables_of_the_same_name_get_their_own_kept_file(tmp_path, csv_table):
+    run = tmp_path / "run"
+    argv = ["train", "--modality", "tabular", "--data-file", str(csv_table), "--target", "label", "--classes",
+            "low,high", "--epochs", "1", "--pretrain-epochs", "1", "--out", str(run), "--no-progress"]  # fmt: skip
+    assert _run(argv)[0] == 0
+    other = tmp_path / "other" / "table.csv"
+    other.parent.mkdir()
+    pd.read_csv(csv_table).head(5).to_csv(other, index=False)
+    code, _, err = _run(
+        ["explain", "--checkpoint", str(run), str(csv_table), str(other), "--out", str(tmp_path / "ex")]
+    )
+    assert code == 0, err
+    assert len(pd.read_csv(tmp_path / "ex" / "table-kept.csv")) == 200
+    assert len(pd.read_csv(tmp_path / "ex" / "table-2-kept.csv")) == 5
+
+
 def test_cli_demo_writes_metrics_history_and_plots(tmp_path, monkeypatch):
     from hnsx.adapters.tabular import demo
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from hnsx.explain import output_names
 from hnsx.model import HideAndSeek
 
 
@@ -52,16 +53,7 @@ def _eight_bit(img):
 
 def overlay_names(paths: Sequence[str | Path]) -> list[str]:
     """``<stem>-explained.png`` per input, numbered (``<stem>-2-explained.png``) where two inputs share a stem."""
-    names, seen = [], set()
-    for p in paths:
-        stem, k = Path(p).stem, 1
-        name = f"{stem}-explained.png"
-        while name in seen:
-            k += 1
-            name = f"{stem}-{k}-explained.png"
-        seen.add(name)
-        names.append(name)
-    return names
+    return output_names(paths, "-explained.png")
 
 
 def explain_files(

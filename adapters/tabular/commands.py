@@ -103,9 +103,11 @@ def explain(args: argparse.Namespace, model) -> int:
     """``hnsx explain --checkpoint RUN table.csv``: per row, the prediction and the kept features.
 
     The label column (if the table has it) is dropped; every other column must match the training columns by name.
-    Writes ``<table>-kept.csv`` (one 0/1 column per feature, plus ``prediction``) into ``--out``.
+    Writes ``<table>-kept.csv`` (one 0/1 column per feature, plus ``prediction``) into ``--out``; two tables of the
+    same name in different folders get ``<table>-kept.csv`` and ``<table>-2-kept.csv``.
     """
     from hnsx.adapters.tabular.data import read_table
+    from hnsx.explain import output_names
 
     adapter = model.adapter
     target = (adapter.target or {}).get("name")
@@ -113,7 +115,7 @@ def explain(args: argparse.Namespace, model) -> int:
     names = adapter.schema.names
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for path in args.inputs:
+    for path, file_name in zip(args.inputs, output_names(args.inputs, "-kept.csv")):
         frame = read_table(path)
         if target is not None and target in frame.columns:
             frame = frame.drop(columns=[target])
@@ -123,7 +125,7 @@ def explain(args: argparse.Namespace, model) -> int:
         probs = output.logits.float().softmax(1)
         masks = output.mask.bool().numpy()
         predictions = probs.argmax(1).numpy()
-        target_file = out / f"{Path(path).stem}-kept.csv"
+        target_file = out / file_name
         with open(target_file, "w", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow([*names, "prediction"])

@@ -235,6 +235,7 @@ def cdeepex(
 
     The model is run in evaluation mode with its parameters' gradients off; both are restored afterwards."""
     generator = generator if generator is not None else PixelGenerator(tuple(inputs.shape[1:]))
+    inputs, target, probe = inputs.clone(), target.clone(), probe.clone()  # normal tensors, even from inference mode
     was_training = model.training
     requires = [p.requires_grad for p in model.parameters()]
     model.eval()

@@ -63,6 +63,7 @@ from hnsx.benchmarks.common import (
     train_hns,
     train_seeker,
 )
+from hnsx.benchmarks.contrastive import CONTRASTIVE_HNS, contrastive_hns_explainer, with_generator
 from hnsx.benchmarks.explainers import Explainer, build_explainer
 from hnsx.benchmarks.hooks import Planted, hooks
 from hnsx.benchmarks.leakage import QUICK_OPTIONS
@@ -163,7 +164,8 @@ class ShortcutConfig:
     """What ``hnsx bench shortcut`` runs: explainers (default all of the modality), joint epochs of both HnS models
     (``None``: the recipe's), extra explainer options, whether to train ``hns-frozen``, batch size, ``--quick``, and
     the gradient estimator of both HnS models (``estimator``: the stochastic binarizer with ``st1``, ``st2``, ``sa``
-    or ``reinforce``, see :meth:`~hnsx.benchmarks.common.BenchData.with_estimator`; ``None``: the recipe's binarizer).
+    or ``reinforce``, see :meth:`~hnsx.benchmarks.common.BenchData.with_estimator`; ``None``: the recipe's binarizer)
+    and whether images add contrastive Hide-and-Seek (``contrastive``, :mod:`hnsx.benchmarks.contrastive`).
     """
 
     explainers: tuple[str, ...] | None = None
@@ -173,6 +175,7 @@ class ShortcutConfig:
     batch_size: int = 128
     quick: bool = False
     estimator: str | None = None
+    contrastive: bool = True
 
     def __post_init__(self) -> None:
         if self.estimator is not None:
@@ -190,7 +193,10 @@ def run_seed(planted: Planted, config: ShortcutConfig, seed: int, *, progress: b
     used["hns"] = usage(lambda x: hns_masks(hns, data, x)[0], planted)
     models = {"hns": hns}
     options = {**(QUICK_OPTIONS if config.quick else {}), **config.explainer_options}
+    options = with_generator(data, names, options, seed=seed, quick=config.quick)
     explainers = build_explainers(data, seeker, hns, names, options=options, seed=seed)
+    if config.contrastive and getattr(hooks(data.modality), "CONTRASTIVE", False):
+        explainers[CONTRASTIVE_HNS] = contrastive_hns_explainer(data, seeker, seed=seed, quick=config.quick)
     if config.frozen:
         frozen, _ = train_hns_frozen(
             data,

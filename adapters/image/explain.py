@@ -50,15 +50,15 @@ def _eight_bit(img):
     return Image.fromarray(np.clip(np.rint(pixels / top * 255.0), 0, 255).astype(np.uint8), mode="L")
 
 
-def overlay_names(paths: Sequence[str | Path]) -> list[str]:
-    """``<stem>-explained.png`` per input, numbered (``<stem>-2-explained.png``) where two inputs share a stem."""
+def overlay_names(paths: Sequence[str | Path], suffix: str = "explained") -> list[str]:
+    """``<stem>-<suffix>.png`` per input, numbered (``<stem>-2-<suffix>.png``) where two inputs share a stem."""
     names, seen = [], set()
     for p in paths:
         stem, k = Path(p).stem, 1
-        name = f"{stem}-explained.png"
+        name = f"{stem}-{suffix}.png"
         while name in seen:
             k += 1
-            name = f"{stem}-{k}-explained.png"
+            name = f"{stem}-{k}-{suffix}.png"
         seen.add(name)
         names.append(name)
     return names

@@ -15,20 +15,7 @@ from torch import nn
 
 from hnsx.adapters.image.contrastive.cdeepex import CDeepExConfig, ContrastiveExplanation, cdeepex
 from hnsx.adapters.image.contrastive.regions import select_windows
-
-
-def contrast_names(paths: Sequence[str | Path], contrast: int) -> list[str]:
-    """``<stem>-contrast-<CLASS>.png`` per input, numbered where two inputs share a stem."""
-    names, seen = [], set()
-    for p in paths:
-        stem, k = Path(p).stem, 1
-        name = f"{stem}-contrast-{contrast}.png"
-        while name in seen:
-            k += 1
-            name = f"{stem}-{k}-contrast-{contrast}.png"
-        seen.add(name)
-        names.append(name)
-    return names
+from hnsx.adapters.image.explain import overlay_names
 
 
 def save_contrast(path: Path, explanation: ContrastiveExplanation, row: int, image: torch.Tensor, title: str) -> Path:
@@ -97,7 +84,7 @@ def explain_contrast_files(
         after = classifier(explanation.counterfactual).softmax(1)
     out = Path(out_dir)
     records = []
-    for i, (p, name) in enumerate(zip(paths, contrast_names(paths, contrast))):
+    for i, (p, name) in enumerate(zip(paths, overlay_names(paths, f"contrast-{contrast}"))):
         cls = int(target[i])
         title = (
             f"{Path(p).name}: why {cls} ({float(probs[i, cls]):.1%}) and not {contrast}? counterfactual: "
@@ -108,4 +95,4 @@ def explain_contrast_files(
     return records
 
 
-__all__ = ["check_contrast", "contrast_names", "explain_contrast_files", "save_contrast"]
+__all__ = ["check_contrast", "explain_contrast_files", "save_contrast"]

@@ -195,7 +195,7 @@ def run_seed(planted: Planted, config: ShortcutConfig, seed: int, *, progress: b
     options = {**(QUICK_OPTIONS if config.quick else {}), **config.explainer_options}
     options = with_generator(data, names, options, seed=seed, quick=config.quick)
     explainers = build_explainers(data, seeker, hns, names, options=options, seed=seed)
-    if config.contrastive and getattr(hooks(data.modality), "CONTRASTIVE", False):
+    if config.contrastive and hooks(data.modality).CONTRASTIVE:
         explainers[CONTRASTIVE_HNS] = contrastive_hns_explainer(data, seeker, seed=seed, quick=config.quick)
     if config.frozen:
         frozen, _ = train_hns_frozen(

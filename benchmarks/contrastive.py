@@ -10,17 +10,30 @@ Both answer "why the true class and not the second most likely one?" on the rows
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from torch import nn
 
 from hnsx.adapters.image.contrastive.hns import ContrastiveConfig, train_contrastive_hns
 from hnsx.adapters.image.contrastive.vae import GeneratorConfig, train_vae
+from hnsx.benchmarks.common import check_explainers, explainer_names
 from hnsx.benchmarks.explainers.contrastive_hns import ContrastiveHnSExplainer
+from hnsx.benchmarks.hooks import hooks
 
 #: Name of the contrastive Hide-and-Seek column in the benchmark reports.
 CONTRASTIVE_HNS = "contrastive-hns"
+
+
+def contrastive_request(modality: str, explainers: Sequence[str] | None) -> tuple[list[str], bool]:
+    """The registry explainers of a benchmark's list (``None``: the modality's default, checked), and whether
+    ``contrastive-hns`` is wanted: listed, or by default where the modality's ``CONTRASTIVE`` hook says so."""
+    supported = hooks(modality).CONTRASTIVE
+    requested = list(explainers) if explainers is not None else explainer_names(modality)
+    wanted = CONTRASTIVE_HNS in requested or (explainers is None and supported)
+    if wanted and not supported:
+        raise ValueError(f"{CONTRASTIVE_HNS} is not available for --modality {modality}")
+    return check_explainers(modality, [n for n in requested if n != CONTRASTIVE_HNS]), wanted
 
 
 def with_generator(
@@ -45,4 +58,4 @@ def contrastive_hns_explainer(data, seeker: nn.Module, *, seed: int, quick: bool
     return ContrastiveHnSExplainer(model)
 
 
-__all__ = ["CONTRASTIVE_HNS", "contrastive_hns_explainer", "with_generator"]
+__all__ = ["CONTRASTIVE_HNS", "contrastive_hns_explainer", "contrastive_request", "with_generator"]

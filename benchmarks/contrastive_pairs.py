@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from hnsx.adapters.image.contrastive.cdeepex import CDeepExConfig
+from hnsx.adapters.image.contrastive.regions import window_scores
 from hnsx.adapters.image.contrastive.vae import GeneratorConfig, train_vae
 from hnsx.benchmarks.common import load_bench_data, train_seeker
 from hnsx.benchmarks.contrastive import contrastive_hns_explainer
@@ -62,7 +63,11 @@ def pair_maps(explainers: dict[str, Explainer], x: torch.Tensor, a: int, b: int)
     target, probe = torch.full((len(x),), a), torch.full((len(x),), b)
     maps = {}
     for name, explainer in explainers.items():
-        if name.endswith("-diff"):
+        if isinstance(explainer, CDeepExExplainer):
+            explanation = explainer.explain(x, target, probe)
+            maps[name] = window_scores(explanation.difference, explainer.windows)
+            maps["counterfactual"] = explanation.counterfactual
+        elif name.endswith("-diff"):
             maps[name] = (explainer.attribute(x, target) - explainer.attribute(x, probe)).detach()
         else:
             explainer.contrast = b
@@ -89,14 +94,14 @@ def run_seed(seed: int, *, quick: bool, rows: int) -> dict:
     for a, b in PAIRS:
         x = x_all[(y_all == a) & (predicted == a)][:rows]
         maps = pair_maps(explainers, x, a, b)
+        counterfactual = maps.pop("counterfactual")
         scores = {
             name: {f"{kind}@{f}": value for f in FRACTIONS for kind, value in
                    zip(("drop", "flip"), deletion(seeker, data.adapter, x, m, a, b, f))}
             for name, m in maps.items()
         }  # fmt: skip
-        cf = explainers["cdeepex"].explain(x, torch.full((len(x),), a), torch.full((len(x),), b)).counterfactual
         with torch.no_grad():
-            top2 = seeker(cf).topk(2, dim=1).indices.sort(1).values
+            top2 = seeker(counterfactual).topk(2, dim=1).indices.sort(1).values
         scores["cdeepex"]["boundary"] = float((top2 == torch.tensor(sorted((a, b)))).all(1).float().mean())
         chns = explainers["contrastive-hns"]
         with torch.no_grad():

@@ -85,3 +85,15 @@ def test_one_hider_keeps_the_patch_that_separates_the_pair_asked_about():
 def test_the_explainer_needs_a_contrastive_model():
     with pytest.raises(TypeError, match="ContrastiveHnS"):
         ContrastiveHnSExplainer(PatchClassifier())
+
+
+def test_the_benchmarks_add_contrastive_hns_by_default_or_by_name_and_only_for_images():
+    from hnsx.benchmarks.contrastive import contrastive_request
+
+    names, wanted = contrastive_request("image", None)
+    assert wanted and "cdeepex" in names and "contrastive-hns" not in names
+    assert contrastive_request("image", ["saliency", "contrastive-hns"]) == (["saliency"], True)
+    assert contrastive_request("image", ["saliency"]) == (["saliency"], False)
+    assert not contrastive_request("tabular", None)[1]
+    with pytest.raises(ValueError, match="contrastive-hns is not available for --modality tabular"):
+        contrastive_request("tabular", ["random", "contrastive-hns"])

@@ -30,6 +30,8 @@ Optional (default in brackets)
     :attr:`hnsx.modality.Modality.mask_blocks`; ``(1,)``: per unit].
 ``SPATIAL_MAPS``
     The attribution maps are 2-D images: SSIM applies and example maps are drawn [``False``].
+``CONTRASTIVE``
+    ``hnsx bench shortcut`` adds contrastive Hide-and-Seek (:mod:`hnsx.benchmarks.contrastive`) [``False``].
 ``ignored_units(data) -> (U,) tensor | None``
     0 for units the rationale scores of ``hnsx bench faithfulness`` leave out [``None``: none].
 ``plant_shortcut(*, quick: bool, seed: int) -> Planted``
@@ -106,6 +108,7 @@ class BenchHooks(Protocol):
     EVALUATOR_EPOCHS: dict[bool, int]
     MASK_BLOCKS: tuple[int, ...]
     SPATIAL_MAPS: bool
+    CONTRASTIVE: bool
 
     def load_bench_data(self, *, quick: bool = False, seed: int = 0, name: str | None = None) -> Any: ...
 
@@ -126,6 +129,7 @@ OPTIONAL = (
     "EVALUATOR_EPOCHS",
     "MASK_BLOCKS",
     "SPATIAL_MAPS",
+    "CONTRASTIVE",
     "ignored_units",
     "plant_shortcut",
 )
@@ -154,6 +158,7 @@ class _Hooks:
         self.EVALUATOR_EPOCHS = {False: 8, True: 4}
         self.MASK_BLOCKS: tuple[int, ...] = tuple(mask_blocks)
         self.SPATIAL_MAPS = False
+        self.CONTRASTIVE = False
         self.remove_units = _remove_units
         self.ignored_units = _no_ignored_units
         for hook in OPTIONAL:

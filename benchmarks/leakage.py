@@ -84,6 +84,7 @@ QUICK_OPTIONS = {
     "integrated-gradients": {"n_steps": 16},
     "smoothgrad-sq": {"nt_samples": 8},
     "vargrad": {"nt_samples": 8},
+    "cdeepex": {"config": {"outer_steps": 10, "inner_steps": 10}},
 }
 
 

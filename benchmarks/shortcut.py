@@ -57,12 +57,11 @@ from hnsx.benchmarks.common import (
     accuracy,
     attribute_dataset,
     build_explainers,
-    check_explainers,
-    explainer_names,
     registry_name,
     train_hns,
     train_seeker,
 )
+from hnsx.benchmarks.contrastive import CONTRASTIVE_HNS, contrastive_hns_explainer, contrastive_request, with_generator
 from hnsx.benchmarks.explainers import Explainer, build_explainer
 from hnsx.benchmarks.hooks import Planted, hooks
 from hnsx.benchmarks.leakage import QUICK_OPTIONS
@@ -163,7 +162,8 @@ class ShortcutConfig:
     """What ``hnsx bench shortcut`` runs: explainers (default all of the modality), joint epochs of both HnS models
     (``None``: the recipe's), extra explainer options, whether to train ``hns-frozen``, batch size, ``--quick``, and
     the gradient estimator of both HnS models (``estimator``: the stochastic binarizer with ``st1``, ``st2``, ``sa``
-    or ``reinforce``, see :meth:`~hnsx.benchmarks.common.BenchData.with_estimator`; ``None``: the recipe's binarizer).
+    or ``reinforce``, see :meth:`~hnsx.benchmarks.common.BenchData.with_estimator`; ``None``: the recipe's binarizer)
+    ``contrastive-hns`` (images) may be listed among the explainers and is part of the default list.
     """
 
     explainers: tuple[str, ...] | None = None
@@ -183,14 +183,17 @@ def run_seed(planted: Planted, config: ShortcutConfig, seed: int, *, progress: b
     """Everything of one seed: ``(results, examples)`` (``examples``: maps of one affected row, for plots)."""
     start = time.perf_counter()
     data = planted.data.with_estimator(config.estimator)
-    names = check_explainers(data.modality, list(config.explainers or explainer_names(data.modality)))
+    names, contrastive = contrastive_request(data.modality, config.explainers)
     seeker = train_seeker(data, seed=seed, progress=progress, device=device)
     used = {"seeker": usage(lambda x: masked_predictions(seeker, data, x), planted)}
     hns = train_hns(data, seed=seed, epochs=config.hns_epochs, progress=progress, device=device)
     used["hns"] = usage(lambda x: hns_masks(hns, data, x)[0], planted)
     models = {"hns": hns}
     options = {**(QUICK_OPTIONS if config.quick else {}), **config.explainer_options}
+    options = with_generator(data, names, options, seed=seed, quick=config.quick)
     explainers = build_explainers(data, seeker, hns, names, options=options, seed=seed)
+    if contrastive:
+        explainers[CONTRASTIVE_HNS] = contrastive_hns_explainer(data, seeker, seed=seed, quick=config.quick)
     if config.frozen:
         frozen, _ = train_hns_frozen(
             data,

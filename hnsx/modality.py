@@ -204,12 +204,24 @@ class Modality:
             raise ValueError(f"hnsx demo has no demo for --modality {self.name}")
         return command(args)
 
+    #: Whether :meth:`explain` answers ``hnsx explain --contrast CLASS`` (``args.contrast``, ``args.generator``).
+    explains_contrast: bool = False
+
     def explain(self, args: Any, model: Any) -> int:
         """``hnsx explain`` with a trained ``model`` of this modality on ``args.inputs``; the exit code."""
         command = self._command("explain")
         if command is None:
             raise ValueError(f"hnsx explain cannot explain {self.name} inputs")
         return command(args, model)
+
+    def train_generator(self, args: Any) -> int:
+        """``hnsx train-generator --modality NAME``: train the generative model of contrastive explanations (data
+        options as :meth:`load_data`, plus ``latent_dim``, ``hidden``, ``epochs``, ``batch_size``, ``lr``,
+        ``seed``, ``out``); the exit code. The commands module's ``train_generator`` when it has one."""
+        command = self._command("train_generator")
+        if command is None:
+            raise ValueError(f"hnsx train-generator has no generator for --modality {self.name}")
+        return command(args)
 
     # -- training -------------------------------------------------------------------------------------------------
     #: Whether the modality's adapter has a hider pretraining target (:meth:`hnsx.adapter.Adapter.pretrain_target`,

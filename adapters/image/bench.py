@@ -30,6 +30,8 @@ SIZES: dict[bool, tuple[int | None, int | None]] = {False: (None, None), True: (
 EXPLAINER_PREFIX = ""
 EVALUATOR_EPOCHS = {False: 8, True: 5}
 SPATIAL_MAPS = True
+#: ``hnsx bench shortcut`` adds contrastive Hide-and-Seek (:mod:`hnsx.benchmarks.contrastive`) for images.
+CONTRASTIVE = True
 
 _ROAR_EXPLAINERS = ("hns", "integrated-gradients", "layer-gradcam", "smoothgrad-sq", "random")
 SETTINGS: dict[str, dict[bool, dict[str, Any]]] = {

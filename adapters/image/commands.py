@@ -65,12 +65,48 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def explain(args: argparse.Namespace, model) -> int:
-    """``hnsx explain --checkpoint RUN IMAGE...``: one overlay PNG per image file."""
+    """``hnsx explain --checkpoint RUN IMAGE...``: one overlay PNG per image file; with ``--contrast CLASS`` also
+    the contrastive overlay of the run's seeker (:mod:`hnsx.adapters.image.contrastive.render`)."""
     from hnsx.adapters.image.explain import explain_files
 
+    contrast = getattr(args, "contrast", None)
+    if contrast is not None:  # every check before anything is written
+        import torch
+
+        from hnsx.adapters.image.contrastive.render import check_contrast, explain_contrast_files
+        from hnsx.adapters.image.contrastive.vae import load_generator
+        from hnsx.adapters.image.explain import read_image
+
+        generator = load_generator(args.generator) if args.generator else None
+        batch = torch.stack([read_image(p, model.adapter.input_shape) for p in args.inputs])
+        target = check_contrast(model.seeker, batch, args.inputs, contrast)
     for record in explain_files(model, args.inputs, args.out):
         print(
             f"{record['image']}: class {record['prediction']} ({record['confidence']:.1%}), "
             f"kept {record['kept']:.1%} -> {record['overlay']}"
         )
+    if contrast is not None:
+        records = explain_contrast_files(model.seeker, batch, target, args.inputs, args.out, contrast, generator)
+        for record in records:
+            print(f"{record['image']}: why {record['prediction']} and not {contrast} -> {record['overlay']}")
+    return 0
+
+
+def train_generator(args: argparse.Namespace) -> int:
+    """``hnsx train-generator``: a VAE of ``--dataset`` (:mod:`hnsx.adapters.image.contrastive.vae`)."""
+    import json
+    from pathlib import Path
+
+    from hnsx.adapters.image.contrastive.vae import GeneratorConfig, save_generator, train_vae
+
+    config = GeneratorConfig(
+        latent_dim=args.latent_dim, hidden=args.hidden, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        seed=args.seed,
+    )  # fmt: skip
+    data = load_data(args)
+    vae, history = train_vae(data.train, config, eval_set=data.eval)
+    metrics = {"dataset": data.name, **history[-1]}
+    path = save_generator(vae, args.out, config=config, info={"dataset": data.name, "history": history})
+    (Path(args.out) / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    print(f"generator: eval loss {history[-1]['eval_loss']:.2f} per image after {config.epochs} epochs -> {path}")
     return 0

@@ -51,9 +51,9 @@ def _eight_bit(img):
     return Image.fromarray(np.clip(np.rint(pixels / top * 255.0), 0, 255).astype(np.uint8), mode="L")
 
 
-def overlay_names(paths: Sequence[str | Path]) -> list[str]:
-    """``<stem>-explained.png`` per input, numbered (``<stem>-2-explained.png``) where two inputs share a stem."""
-    return output_names(paths, "-explained.png")
+def overlay_names(paths: Sequence[str | Path], suffix: str = "explained") -> list[str]:
+    """``<stem>-<suffix>.png`` per input, numbered (``<stem>-2-<suffix>.png``) where two inputs share a stem."""
+    return output_names(paths, f"-{suffix}.png")
 
 
 def explain_files(

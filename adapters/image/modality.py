@@ -21,6 +21,7 @@ class ImageModality(Modality):
     pretrains_hider = True
     mask_blocks = (1, 2, 4, 7)
     commands_module = "hnsx.adapters.image.commands"
+    explains_contrast = True
 
     def wrap(self, classifier: Any, input_shape: Any = None, *, freeze: bool = False, **options: Any) -> Any:
         from hnsx.adapters.image.wrap import wrap_image_classifier

@@ -41,6 +41,11 @@ Image (``build_explainer(name, model, **options)``, ``model`` the classifier unl
     stride; ranked by absolute value.
 ``random``
     Uniform noise: the baseline every explainer must beat.
+``cdeepex``
+    CDeepEx (contrastive): "why the target and not the probe class?" (``contrast=``, default the most likely other
+    class), the constrained latent search of the contrastive-explanation thesis through a ``generator=`` (a VAE of
+    ``hnsx train-generator`` or its run folder; without one, in pixel space); scores are the sliding-window average
+    of the difference image (:mod:`~hnsx.benchmarks.explainers.cdeepex`).
 
 Text (``model`` the seeker, an :class:`~hnsx.adapters.text.seekers.HFSeeker` or any module with
 ``input_embeddings()`` / ``get_input_embeddings()``; ``adapter=`` the model's
@@ -72,8 +77,9 @@ Tabular (``model`` the seeker ``(B, F) -> (B, K)``; ``adapter=`` the
     Uniform noise per feature.
 
 One file per family: :mod:`~hnsx.benchmarks.explainers.hns`, :mod:`~.integrated_gradients`, :mod:`~.saliency`,
-:mod:`~.gradcam`, :mod:`~.perturbation`, :mod:`~.random`; the contract and the registry in :mod:`~.base`. Every
-builder takes ``adapter=`` (the model's adapter; image methods ignore it), so that callers build any entry alike.
+:mod:`~.gradcam`, :mod:`~.perturbation`, :mod:`~.random`, :mod:`~.cdeepex`; the contract and the registry in
+:mod:`~.base`. Every builder takes ``adapter=`` (the model's adapter; image methods ignore it), so that callers
+build any entry alike.
 """
 
 from __future__ import annotations
@@ -87,6 +93,7 @@ from hnsx.benchmarks.explainers.base import (
     fill_baseline,
     unit_sum,
 )
+from hnsx.benchmarks.explainers.cdeepex import CDeepExExplainer
 from hnsx.benchmarks.explainers.gradcam import GradCamExplainer, last_conv
 from hnsx.benchmarks.explainers.hns import HnSExplainer, TabularHnSExplainer, TextHnSExplainer
 from hnsx.benchmarks.explainers.integrated_gradients import (
@@ -112,6 +119,7 @@ def build_explainer(name: str, model: nn.Module, **options) -> Explainer:
 
 __all__ = [
     "EXPLAINERS",
+    "CDeepExExplainer",
     "Explainer",
     "GradCamExplainer",
     "HnSExplainer",

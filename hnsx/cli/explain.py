@@ -25,13 +25,28 @@ def add_parser(sub) -> argparse.ArgumentParser:
     explain.add_argument(
         "--trust-remote-code", action="store_true", help="allow a checkpoint's seeker to run its model's own code"
     )
+    explain.add_argument(
+        "--contrast",
+        type=int,
+        default=None,
+        metavar="CLASS",
+        help="also explain why the model predicts its class and not CLASS (contrastive overlay, image models)",
+    )
+    explain.add_argument(
+        "--generator", default=None, help="generator run folder (hnsx train-generator) for --contrast; default: pixels"
+    )
     explain.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, or sentences for a text model")
     return explain
 
 
 def run(args: argparse.Namespace) -> int:
     check_out_dir(args.out)
+    if args.generator is not None and args.contrast is None:
+        raise ValueError("--generator applies to --contrast CLASS")
     model = load_trained(
         args.checkpoint, which=args.which, allow_models=args.model_name, trust_remote_code=args.trust_remote_code
     )
-    return modality_of(model.adapter).explain(args, model)
+    modality = modality_of(model.adapter)
+    if args.contrast is not None and not modality.explains_contrast:
+        raise ValueError(f"--contrast applies to models that explain contrasts (image), not to {modality.name} models")
+    return modality.explain(args, model)

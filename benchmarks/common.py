@@ -281,10 +281,14 @@ def registry_name(modality: str, name: str) -> str:
     return f"{hooks(modality).EXPLAINER_PREFIX}{name}"
 
 
-def explainer_names(modality: str) -> list[str]:
-    """The plain names of ``modality``'s explainers (``hns``, ``integrated-gradients``, ..., ``random``)."""
+def explainer_names(modality: str, *, defaults_only: bool = False) -> list[str]:
+    """The plain names of ``modality``'s explainers (``hns``, ``integrated-gradients``, ..., ``random``);
+    ``defaults_only``: those of a benchmark's default list (``Explainer.by_default``)."""
     prefix = hooks(modality).EXPLAINER_PREFIX
-    return [n[len(prefix) :] for n in EXPLAINERS.names(modality) if n.startswith(prefix)]
+    names = [n for n in EXPLAINERS.names(modality) if n.startswith(prefix)]
+    if defaults_only:
+        names = [n for n in names if getattr(EXPLAINERS.get(n), "by_default", True)]
+    return [n[len(prefix) :] for n in names]
 
 
 def check_explainers(modality: str, names: Sequence[str]) -> list[str]:
@@ -310,7 +314,8 @@ def build_explainers(
     """The explainers ``names`` (default: all of the modality) by plain name: ``hns`` around ``hns_model``, the
     others around ``seeker``, every one with ``data.adapter``. ``options[name]`` are extra builder arguments (e.g.
     ``{"integrated-gradients": {"n_steps": 16}}``); ``random`` is seeded with ``seed``."""
-    names = check_explainers(data.modality, list(names) if names is not None else explainer_names(data.modality))
+    default = explainer_names(data.modality, defaults_only=True)
+    names = check_explainers(data.modality, list(names) if names is not None else default)
     built = {}
     for name in names:
         kwargs = dict((options or {}).get(name, {}))

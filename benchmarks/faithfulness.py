@@ -149,7 +149,9 @@ def evaluate_seed(data, config: FaithfulnessConfig, seed: int) -> dict[str, Any]
     """One seed: train the models, then every explainer's per-sample metrics averaged over the samples."""
     model, classifier = _seed_models(data, config, seed)
     device = next(classifier.parameters()).device
-    names = common.check_explainers(data.modality, config.explainers or common.explainer_names(data.modality))
+    names = common.check_explainers(
+        data.modality, config.explainers or common.explainer_names(data.modality, defaults_only=True)
+    )
     explainers = common.build_explainers(data, classifier, model, names, options=config.explainer_options, seed=seed)
     inputs = data.test.tensors[0][: config.samples]
     gold_all = data.test_rationale[: config.samples] if data.test_rationale is not None else None
@@ -251,7 +253,9 @@ class Faithfulness(ConfiguredBenchmark):
         return evaluate_seed(data, config, seed)
 
     def explainer_names(self, config: FaithfulnessConfig) -> list[str]:
-        return common.check_explainers(config.modality, config.explainers or common.explainer_names(config.modality))
+        return common.check_explainers(
+            config.modality, config.explainers or common.explainer_names(config.modality, defaults_only=True)
+        )
 
     def summarise(self, seeds: list[int], per_seed: list[dict]) -> dict[str, Any]:
         """Per explainer and metric, and for both models' accuracies: mean +- std over seeds."""

@@ -141,7 +141,9 @@ class LeakageConfig:
         return tuple(self.blocks) if self.blocks is not None else tuple(hooks(modality).MASK_BLOCKS)
 
     def explainers_for(self, modality: str) -> list[str]:
-        default = modality_settings(modality, "leakage", self.quick).get("explainers") or explainer_names(modality)
+        default = modality_settings(modality, "leakage", self.quick).get("explainers") or explainer_names(
+            modality, defaults_only=True
+        )
         return check_explainers(modality, list(self.explainers or default))
 
 

@@ -303,7 +303,7 @@ class Roar(Benchmark):
 
     def default_config(self, modality: str, *, quick: bool = False, **overrides: Any) -> RoarConfig:
         if "explainers" not in overrides and "explainers" not in modality_settings(modality, self.name, quick):
-            overrides["explainers"] = tuple(explainer_names(modality))
+            overrides["explainers"] = tuple(explainer_names(modality, defaults_only=True))
         return super().default_config(modality, quick=quick, **overrides)
 
     def cli_overrides(self, args: argparse.Namespace) -> dict[str, Any]:

@@ -241,7 +241,7 @@ def evaluate_seed(data, config: SanityConfig, seed: int) -> dict[str, Any]:
 def sanity_explainers(modality: str, names: Sequence[str] | None) -> list[str]:
     """The explainers of the sanity checks: ``names`` checked, or all of ``modality``'s except ``random``."""
     if names is None:
-        names = [n for n in common.explainer_names(modality) if n != "random"]
+        names = [n for n in common.explainer_names(modality, defaults_only=True) if n != "random"]
     return common.check_explainers(modality, list(names))
 
 

@@ -36,6 +36,9 @@ class Explainer(ABC):
     #: Rank units by ``|score|`` (signed methods such as Integrated Gradients, where a large negative score is as
     #: informative as a large positive one); ``False``: by the score itself.
     rank_by_abs: bool = False
+    #: In a benchmark's default explainer list. ``False`` for methods that answer another question (CDeepEx:
+    #: "why A and not B") or cost far more; they run when named (``--explainers``) or where a benchmark asks for them.
+    by_default: bool = True
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model

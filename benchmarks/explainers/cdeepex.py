@@ -33,6 +33,7 @@ class CDeepExExplainer(Explainer):
     ``windows`` the window sides (default :func:`~hnsx.adapters.image.contrastive.regions.default_windows`)."""
 
     name = "cdeepex"
+    by_default = False  # contrastive, and an optimisation per input: in the shortcut benchmark's list, else named
 
     def __init__(
         self,

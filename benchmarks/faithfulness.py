@@ -26,7 +26,8 @@ gives mean +- std over seeds):
   true units (then precision = recall = F1), and HnS's own mask as a set; per sample, averaged over the samples that
   have a true unit.
 
-Which classifier is explained: see :func:`run_faithfulness`.
+Which classifier is explained: see :func:`run_faithfulness`; with ``--checkpoint RUN`` (or a model given to
+:func:`hnsx.benchmarks.compare`) it is that model's seeker, and that model's hider is the ``hns`` row.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ from hnsx.benchmarks.runner import ConfiguredBenchmark
 
 #: Every modality with benchmark hooks.
 MODALITIES = None
+#: Runs on the user's data and model (``--data-file``, ``--dataset``, ``--checkpoint``).
+USER_DATA = True
 
 #: The row of the ground-truth ranking (text and tabular switch only): its scores are the true units.
 ORACLE = "oracle"
@@ -137,7 +140,7 @@ def _prob_fn(data, classifier: nn.Module) -> ProbFn:
 def _seed_models(data, config: FaithfulnessConfig, seed: int) -> tuple[Any, nn.Module]:
     progress = config.progress
     # baseline_epochs=1: Fidelity's reference seeker is not used here, so it gets the least training allowed.
-    model = common.train_hns(
+    model = common.hns_model(
         data, seed=seed, epochs=config.hns_epochs, progress=progress, device=config.device, baseline_epochs=1
     )
     if config.classifier == "hns-seeker":

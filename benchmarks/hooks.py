@@ -34,6 +34,10 @@ Optional (default in brackets)
     0 for units the rationale scores of ``hnsx bench faithfulness`` leave out [``None``: none].
 ``plant_shortcut(*, quick: bool, seed: int) -> Planted``
     The data with a planted shortcut of ``hnsx bench shortcut`` (a :class:`Planted`) [none: ``ValueError``].
+``bench_data(source) -> BenchData``
+    The benchmark view of what the modality's ``load_data`` returned, for ``hnsx bench`` on the user's data
+    (``--data-file``, ``--dataset``, ``--checkpoint``; :func:`~hnsx.benchmarks.common.load_user_data`) [none:
+    ``ValueError``].
 """
 
 from __future__ import annotations
@@ -115,6 +119,8 @@ class BenchHooks(Protocol):
 
     def plant_shortcut(self, *, quick: bool = False, seed: int = 0) -> Planted: ...
 
+    def bench_data(self, source: Any) -> Any: ...
+
     def settings(self, benchmark: str, quick: bool) -> dict[str, Any]: ...
 
 
@@ -128,6 +134,7 @@ OPTIONAL = (
     "SPATIAL_MAPS",
     "ignored_units",
     "plant_shortcut",
+    "bench_data",
 )
 
 
@@ -162,6 +169,9 @@ class _Hooks:
 
     def plant_shortcut(self, *, quick: bool = False, seed: int = 0) -> Planted:
         raise ValueError(f"the shortcut benchmark has no planted shortcut for --modality {self.name}")
+
+    def bench_data(self, source: Any) -> Any:
+        raise ValueError(f"the benchmarks run on the built-in data only for --modality {self.name}")
 
     def settings(self, benchmark: str, quick: bool) -> dict[str, Any]:
         """This modality's configuration defaults of ``benchmark`` (full run or ``quick``)."""

@@ -107,14 +107,21 @@ def image_bench_data(
     )
 
 
+def bench_data(source: Any, train: TensorDataset | None = None, test: TensorDataset | None = None) -> BenchData:
+    """The benchmark view of image data (:class:`~hnsx.data.ImageData` of ``load_data``), optionally with other
+    ``train`` / ``test`` splits."""
+    train = source.train if train is None else train
+    test = source.eval if test is None else test
+    return image_bench_data(source.name, train, test, source.num_classes, class_names=source.class_names, source=source)
+
+
 def load_bench_data(*, quick: bool = False, seed: int = 0, name: str | None = None) -> BenchData:
     """The embedded MNIST digits (``name``: any :data:`hnsx.data.DATASETS` name), seeded subsets under ``quick``."""
     from hnsx.adapters.image.data import load_dataset
 
     n_train, n_test = SIZES[bool(quick)]
     data = load_dataset(name or "mnist-embedded", seed=seed)
-    train, test = subset(data.train, n_train, seed), subset(data.eval, n_test, seed + 1)
-    return image_bench_data(data.name, train, test, data.num_classes, class_names=data.class_names, source=data)
+    return bench_data(data, subset(data.train, n_train, seed), subset(data.eval, n_test, seed + 1))
 
 
 def plant_image(

@@ -55,13 +55,21 @@ MARKER = "cinnamon"
 def load_bench_data(*, quick: bool = False, seed: int = 0, name: str | None = None) -> BenchData:
     """The generated sentiment corpus (the only text benchmark data) with its rationale words."""
     from hnsx.adapters.text.data import GENERATED, generated_data
-    from hnsx.adapters.text.demo import MAX_LENGTH, demo_spec
+    from hnsx.adapters.text.demo import MAX_LENGTH
 
     if name not in (None, GENERATED):
         raise ValueError(f"the text benchmarks run on the generated corpus {GENERATED!r}, not {name!r}")
     n_train, n_test = SIZES[bool(quick)]
-    data = generated_data(n_train, n_test, seed=seed, max_length=MAX_LENGTH)
-    return BenchData.from_source("text", data, demo_spec(data), test_rationale=data.eval_rationale)
+    return bench_data(generated_data(n_train, n_test, seed=seed, max_length=MAX_LENGTH))
+
+
+def bench_data(source: Any) -> BenchData:
+    """The benchmark view of text data (``TextData`` of ``load_data``) with the text demo's spec over its
+    tokenizer, and its rationale words where it has them."""
+    from hnsx.adapters.text.demo import demo_spec
+
+    rationale = getattr(source, "eval_rationale", None)
+    return BenchData.from_source("text", source, demo_spec(source), test_rationale=rationale)
 
 
 def remove_units(adapter, inputs: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:

@@ -166,8 +166,8 @@ def compare(
     ``hns`` for a wrapped classifier) on ``model`` and ``data`` (module docstring); ``samples`` inputs are explained.
     ``rationale`` ``(N, U)``: the known relevant units of each input, where planted (adds the ``oracle`` row and
     the rationale F1 / IoU of faithfulness). ``wrap``: options of :func:`hnsx.wrap.wrap_classifier` for a classifier
-    (images: ``fill="mean", mean=[...]``: what a removed pixel becomes). ``options`` are further fields of each benchmark's configuration
-    (e.g. ``explainer_options``). The files go to
+    (images: ``fill="mean", mean=[...]``: what a removed pixel becomes). ``options`` are further fields of each
+    benchmark's configuration (e.g. ``explainer_options``). The files go to
     ``out_dir`` (default: a temporary folder, removed at exit; :meth:`Comparison.save` copies them)."""
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:

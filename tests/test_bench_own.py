@@ -160,7 +160,7 @@ def test_bench_faithfulness_on_a_torchvision_layout_and_a_checkpoint(tmp_path):
     bench = ["bench", "faithfulness", "--checkpoint", str(run), *common, "--quick", "--seeds", "1", "--threads", "1"]
     assert main([*bench, "--explainers", ",".join(names), "--no-progress", "--out", str(out)]) == 0
     results = check_outputs(out, [*names, "hns-mask"], run)
-    assert results["modality"] == "image" and results["test_size"] == 40
+    assert results["modality"] == "image" and results["config"]["samples"] == 40  # the whole test split
     # the same run, refused where it makes no sense
     assert main(["bench", "roar", "--checkpoint", str(run), "--out", str(tmp_path / "r")]) == 2
     assert main(["bench", "sanity", "--checkpoint", str(run), "--modality", "text", "--out", str(tmp_path / "s")]) == 2
@@ -188,7 +188,7 @@ def test_bench_faithfulness_text_checkpoint_and_data_file(tmp_path):
     bench += ["--seeds", "1", "--threads", "1", "--explainers", ",".join(names), "--no-progress", "--out", str(out)]
     assert main(bench) == 0
     results = check_outputs(out, names, run)
-    assert results["modality"] == "text" and results["test_size"] == 32  # the run's eval split (a fifth)
+    assert results["modality"] == "text" and results["config"]["samples"] == 32  # the run's eval split (a fifth)
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium package is not installed")

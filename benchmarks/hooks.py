@@ -34,6 +34,9 @@ Optional (default in brackets)
     0 for units the rationale scores of ``hnsx bench faithfulness`` leave out [``None``: none].
 ``plant_shortcut(*, quick: bool, seed: int) -> Planted``
     The data with a planted shortcut of ``hnsx bench shortcut`` (a :class:`Planted`) [none: ``ValueError``].
+``render_examples(data, inputs, scores) -> str``
+    An HTML fragment for ``report.html`` showing each explainer's scores (``scores[name]``, the adapter's mask shape)
+    on a few ``inputs`` side by side (image: a grid of maps; text: highlighted words) [none: no such section].
 ``bench_data(source) -> BenchData``
     The benchmark view of what the modality's ``load_data`` returned, for ``hnsx bench`` on the user's data
     (``--data-file``, ``--dataset``, ``--checkpoint``; :func:`~hnsx.benchmarks.common.load_user_data`) [none:
@@ -121,6 +124,8 @@ class BenchHooks(Protocol):
 
     def bench_data(self, source: Any) -> Any: ...
 
+    def render_examples(self, data: Any, inputs: torch.Tensor, scores: dict[str, torch.Tensor]) -> str: ...
+
     def settings(self, benchmark: str, quick: bool) -> dict[str, Any]: ...
 
 
@@ -135,6 +140,7 @@ OPTIONAL = (
     "ignored_units",
     "plant_shortcut",
     "bench_data",
+    "render_examples",
 )
 
 
@@ -144,6 +150,10 @@ def _remove_units(adapter: Adapter, inputs: torch.Tensor, keep: torch.Tensor) ->
 
 def _no_ignored_units(data: Any) -> None:
     return None
+
+
+def _no_examples(data: Any, inputs: torch.Tensor, scores: dict[str, torch.Tensor]) -> str:
+    return ""
 
 
 class _Hooks:
@@ -163,6 +173,7 @@ class _Hooks:
         self.SPATIAL_MAPS = False
         self.remove_units = _remove_units
         self.ignored_units = _no_ignored_units
+        self.render_examples = _no_examples
         for hook in OPTIONAL:
             if hasattr(module, hook):
                 setattr(self, hook, getattr(module, hook))

@@ -199,14 +199,15 @@ class Benchmark(ABC):
         save = getattr(self.reports, "save_plots", None)
         return save(results, examples, out) if save is not None else []
 
-    def sections(self, data: Any, config: Any, results: dict[str, Any]) -> list[Section]:
-        """Extra parts of ``report.html`` beyond the report and the plots (default: none)."""
+    def sections(self, data: Any, config: Any, results: dict[str, Any], out_dir: Path) -> list[Section]:
+        """Extra parts of ``report.html`` beyond the report and the plots (default: none); ``out_dir`` holds the
+        run's files (the cached seeds' plot examples under ``seeds/``)."""
         return []
 
     def write_html(self, out_dir: str | Path, data: Any, config: Any, results: dict[str, Any], command: str | None):
         """``report.html`` from the results, the ``report.md`` and the plots in ``out_dir`` and :meth:`sections`."""
         report = (Path(out_dir) / "report.md").read_text()
-        sections = self.sections(data, config, results)
+        sections = self.sections(data, config, results, Path(out_dir))
         return write_report_html(out_dir, results, report, command=command, sections=sections)
 
     def summary(self, results: dict[str, Any]) -> str:

@@ -116,6 +116,7 @@ def test_compare_a_plain_classifier_random_loses_to_the_oracle(tmp_path):
     out = result.save(tmp_path / "saved")
     page = (out / "faithfulness" / "report.html").read_text()
     assert self_contained(page) and all(name in page for name in ("saliency", "random", "oracle"))
+    assert "Explanations of the first test inputs" in page and page.count('src="data:image/png') >= 3
     assert (out / "table.md").read_text().strip() == table
     with pytest.raises(ValueError, match="trained Hide-and-Seek"):
         compare(PatchClassifier(), (x, y), explainers=["hns"])
@@ -188,6 +189,8 @@ def test_bench_faithfulness_text_checkpoint_and_data_file(tmp_path):
     bench += ["--seeds", "1", "--threads", "1", "--explainers", ",".join(names), "--no-progress", "--out", str(out)]
     assert main(bench) == 0
     results = check_outputs(out, names, run)
+    page = (out / "report.html").read_text()
+    assert page.count('<div class="side">') == 4 and page.count("<strong>integrated-gradients</strong>") == 4
     assert results["modality"] == "text" and results["config"]["samples"] == 32  # the run's eval split (a fifth)
 
 

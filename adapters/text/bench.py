@@ -72,6 +72,35 @@ def bench_data(source: Any) -> BenchData:
     return BenchData.from_source("text", source, demo_spec(source), test_rationale=rationale)
 
 
+def render_examples(data: BenchData, inputs: torch.Tensor, scores: dict[str, torch.Tensor]) -> str:
+    """Each input once per explainer, side by side, every word highlighted by its score (absolute, scaled per
+    sentence and explainer)."""
+    import html
+
+    tokenizer = getattr(data.source, "tokenizer", None)
+    if tokenizer is None:
+        return ""
+    units = data.adapter.units(inputs)
+    blocks = []
+    for i in range(inputs.shape[0]):
+        pieces: dict[int, list[str]] = {}
+        for token, unit in zip(tokenizer.convert_ids_to_tokens(inputs[i, 0].tolist()), units[i].tolist()):
+            if unit >= 0:
+                pieces.setdefault(unit, []).append(token)
+        words = {u: "".join(p[2:] if p.startswith("##") else p for p in ps) for u, ps in pieces.items()}
+        cells = []
+        for name, values in scores.items():
+            row = values[i].abs()
+            top = float(max((row[u] for u in words), default=0.0)) or 1.0
+            marked = " ".join(
+                f'<mark style="background: rgba(255, 193, 7, {float(row[u]) / top:.2f})">{html.escape(w)}</mark>'
+                for u, w in sorted(words.items())
+            )
+            cells.append(f"<div><strong>{html.escape(name)}</strong><br>{marked}</div>")
+        blocks.append(f'<div class="side">{"".join(cells)}</div>')
+    return "\n".join(blocks)
+
+
 def remove_units(adapter, inputs: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     """The token ids of hidden words become the fill token, which for a binary mask is what ``apply_mask`` does to
     the seeker's embeddings (``keep * E(id) + (1 - keep) * E(fill)``), written into the ``(B, 2, L)`` input."""

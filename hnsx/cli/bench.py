@@ -96,7 +96,7 @@ def data_settings(args: argparse.Namespace) -> argparse.Namespace | None:
     """The settings the modality's ``load_data`` reads: ``hnsx train``'s defaults with the data and modality options
     given to ``hnsx bench`` (``None`` when neither a data option nor ``--checkpoint`` was given: built-in data)."""
     given = [d for d in DATA_OPTIONS if getattr(args, d, None) not in (None, False)]
-    if not given and args.checkpoint is None:
+    if not given and getattr(args, "checkpoint", None) is None:
         return None
     from hnsx.cli import train
 
@@ -113,11 +113,11 @@ def data_settings(args: argparse.Namespace) -> argparse.Namespace | None:
 
 
 def _checkpoint_modality(args: argparse.Namespace) -> str | None:
-    if args.checkpoint is None:
+    if getattr(args, "checkpoint", None) is None:
         return None
     from hnsx.training.checkpoint import read_state, resolve_checkpoint
 
-    spec = read_state(resolve_checkpoint(args.checkpoint, args.which)).get("spec") or {}
+    spec = read_state(resolve_checkpoint(args.checkpoint, getattr(args, "which", "best"))).get("spec") or {}
     return spec.get("modality")
 
 
@@ -214,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
     check_out_dir(args.out)  # before any work: a benchmark computes for minutes before it writes
     run_modality = _checkpoint_modality(args)
     if run_modality is not None and args.modality not in (None, run_modality):
-        raise ValueError(f"--checkpoint {args.checkpoint} is a {run_modality} run, not --modality {args.modality}")
+        raise ValueError(f"--checkpoint {args.checkpoint} holds a {run_modality} model, not --modality {args.modality}")
     args.modality = args.modality or run_modality or DEFAULT_MODALITY
     check_modality_options(args, MODALITY_OPTIONS)
     args.data_settings = data_settings(args)

@@ -205,8 +205,12 @@ class Benchmark(ABC):
         return []
 
     def write_html(self, out_dir: str | Path, data: Any, config: Any, results: dict[str, Any], command: str | None):
-        """``report.html`` from the results, the ``report.md`` and the plots in ``out_dir`` and :meth:`sections`."""
-        report = (Path(out_dir) / "report.md").read_text()
+        """``report.html`` from the results, the ``report.md`` and the plots in ``out_dir`` and :meth:`sections`
+        (nothing where the run wrote no ``report.md``); its path or ``None``."""
+        path = Path(out_dir) / "report.md"
+        if not path.is_file():
+            return None
+        report = path.read_text()
         sections = self.sections(data, config, results, Path(out_dir))
         return write_report_html(out_dir, results, report, command=command, sections=sections)
 

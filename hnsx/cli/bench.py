@@ -83,8 +83,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     own.add_argument(
         "--checkpoint",
         default=None,
-        help="a run folder (or checkpoint) of hnsx train: its model is explained, its spec, tokenizer (text) and "
-        "schema (tables) are reused",
+        help="a run folder (or checkpoint) of hnsx train: its model is explained, with its spec and adapter (the "
+        "fill of hidden units; a table's schema) and, for text, its tokenizer",
     )
     own.add_argument("--which", default="best", help="which checkpoint of --checkpoint RUN (default %(default)s)")
     add_data_options(own)

@@ -72,6 +72,9 @@ class BenchData:
         sentiment words; tabular ``switch``: the relevant features), else ``None``.
     source:
         What the modality's own loader returned (:class:`~hnsx.data.ImageData`, ``TextData``, ``TabularData``).
+    trained:
+        A trained Hide-and-Seek model to explain instead of training one per seed (``hnsx bench --checkpoint``,
+        :func:`hnsx.benchmarks.compare`): its seeker is the classifier the post-hoc explainers explain.
     """
 
     modality: str
@@ -85,6 +88,7 @@ class BenchData:
     class_names: list[str] = field(default_factory=list)
     test_rationale: torch.Tensor | None = None
     source: Any = None
+    trained: HideAndSeek | None = None
 
     @property
     def eval(self) -> TensorDataset:
@@ -183,6 +187,48 @@ def load_bench_data(modality: str, *, quick: bool = False, seed: int = 0, name: 
     ``name`` another data set of the modality (image: any :data:`hnsx.data.DATASETS` name; tabular ``"switch"``
     or ``"wine"``)."""
     return hooks(modality).load_bench_data(quick=bool(quick), seed=seed, name=name)
+
+
+def load_user_data(modality: str, settings: Any, checkpoint: str | Path | None = None, which: str = "best"):
+    """The benchmark data named by ``hnsx train``'s data options in ``settings`` (the modality's ``load_data``,
+    then its ``bench_data`` hook); with ``checkpoint`` (a run folder of ``hnsx train``) the run's model is loaded
+    (:func:`hnsx.explain.load_trained`) as :attr:`BenchData.trained`, the data prepared for it (text: the run's
+    tokenizer) and its spec and adapter used. ``ValueError`` when the data does not fit the model."""
+    from hnsx.modality import get_modality
+
+    check_modality(modality)
+    if checkpoint is None:
+        return hooks(modality).bench_data(get_modality(modality).load_data(settings))
+    from hnsx.explain import load_trained
+    from hnsx.training.checkpoint import read_state, resolve_checkpoint
+
+    path = resolve_checkpoint(checkpoint, which)
+    model = load_trained(path)
+    spec = ModelSpec.from_dict(read_state(path)["spec"])
+    source = get_modality(modality).load_run_data(settings, model, path)
+    if source.num_classes != spec.num_classes:
+        raise ValueError(f"the data has {source.num_classes} classes, the model of {checkpoint} {spec.num_classes}")
+    shape = tuple(source.input_shape)
+    if tuple(spec.input_shape) != shape:
+        raise ValueError(f"the data's inputs have shape {shape}, the model of {checkpoint} takes {spec.input_shape}")
+    data = hooks(modality).bench_data(source)
+    name = f"{data.name}, model {checkpoint}"
+    return dataclasses.replace(data, name=name, spec=spec, adapter=model.adapter.eval(), trained=model.eval())
+
+
+def hns_model(data: BenchData, *, seed: int, device: str = "cpu", **train: Any) -> HideAndSeek:
+    """``data.trained`` (on ``device``) where the user gave a model, else :func:`train_hns` with ``train``."""
+    if data.trained is not None:
+        return data.trained.to(device).eval()
+    return train_hns(data, seed=seed, device=device, **train)
+
+
+def seeker_model(data: BenchData, *, seed: int, device: str = "cpu", **train: Any) -> nn.Module:
+    """The classifier post-hoc explainers explain: the user's model's seeker (``data.trained``, on ``device``),
+    else :func:`train_seeker` with ``train``."""
+    if data.trained is not None:
+        return data.trained.to(device).seeker.eval()
+    return train_seeker(data, seed=seed, device=device, **train)
 
 
 # --- models ----------------------------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ gives mean +- std over seeds):
   true units (then precision = recall = F1), and HnS's own mask as a set; per sample, averaged over the samples that
   have a true unit.
 
-Which classifier is explained: see :func:`run_faithfulness`.
+Which classifier is explained: see :func:`run_faithfulness`; with ``--checkpoint RUN`` (or a model given to
+:func:`hnsx.benchmarks.compare`) it is that model's seeker, and that model's hider is the ``hns`` row.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from tqdm.auto import tqdm
 
 from hnsx.benchmarks import common
 from hnsx.benchmarks.hooks import hooks, modality_settings
+from hnsx.benchmarks.html import Section
 from hnsx.benchmarks.metrics import (
     BINS,
     Comprehensiveness,
@@ -62,6 +64,8 @@ from hnsx.benchmarks.runner import ConfiguredBenchmark
 
 #: Every modality with benchmark hooks.
 MODALITIES = None
+#: Runs on the user's data and model (``--data-file``, ``--dataset``, ``--checkpoint``).
+USER_DATA = True
 
 #: The row of the ground-truth ranking (text and tabular switch only): its scores are the true units.
 ORACLE = "oracle"
@@ -137,7 +141,7 @@ def _prob_fn(data, classifier: nn.Module) -> ProbFn:
 def _seed_models(data, config: FaithfulnessConfig, seed: int) -> tuple[Any, nn.Module]:
     progress = config.progress
     # baseline_epochs=1: Fidelity's reference seeker is not used here, so it gets the least training allowed.
-    model = common.train_hns(
+    model = common.hns_model(
         data, seed=seed, epochs=config.hns_epochs, progress=progress, device=config.device, baseline_epochs=1
     )
     if config.classifier == "hns-seeker":
@@ -145,8 +149,16 @@ def _seed_models(data, config: FaithfulnessConfig, seed: int) -> tuple[Any, nn.M
     return model, common.train_seeker(data, seed=seed, progress=progress, device=config.device)
 
 
-def evaluate_seed(data, config: FaithfulnessConfig, seed: int) -> dict[str, Any]:
-    """One seed: train the models, then every explainer's per-sample metrics averaged over the samples."""
+#: Test inputs whose maps ``report.html`` shows per explainer.
+EXAMPLES = 4
+
+
+def evaluate_seed(
+    data, config: FaithfulnessConfig, seed: int, examples: dict[str, torch.Tensor] | None = None
+) -> dict[str, Any]:
+    """One seed: train the models, then every explainer's per-sample metrics averaged over the samples.
+    ``examples``, where given, receives the first :data:`EXAMPLES` inputs (``inputs``) and every explainer's scores
+    of them (by name)."""
     model, classifier = _seed_models(data, config, seed)
     device = next(classifier.parameters()).device
     names = common.check_explainers(
@@ -190,6 +202,9 @@ def evaluate_seed(data, config: FaithfulnessConfig, seed: int) -> dict[str, Any]
                 explainer = explainers[name]
                 scores = ranking_scores(explainer, explainer.attribute(x, target.clone()).detach())
             scores = scores.reshape(data.adapter.mask_shape(x))
+            if examples is not None and part.start == 0:
+                examples["inputs"] = x[:EXAMPLES].cpu()
+                examples[name] = scores[:EXAMPLES].float().cpu()
             for metric in metrics:
                 values = metric(prob_fn, x, scores, target, valid, seed)
                 add(name, {CURVES.get(k, k): v for k, v in values.items()})
@@ -251,6 +266,23 @@ class Faithfulness(ConfiguredBenchmark):
 
     def evaluate_seed(self, data, config: FaithfulnessConfig, seed: int) -> dict[str, Any]:
         return evaluate_seed(data, config, seed)
+
+    def run_seed(self, data, config: FaithfulnessConfig, seed: int, *, progress: bool, device: str):
+        examples: dict[str, torch.Tensor] = {}
+        return evaluate_seed(data, config, seed, examples), examples
+
+    def sections(self, data, config: FaithfulnessConfig, results: dict[str, Any], out_dir: Path) -> list[Section]:
+        """The first seed's maps of a few test inputs per explainer (the modality's ``render_examples``)."""
+        from safetensors.torch import load_file
+
+        path = out_dir / "seeds" / f"examples-seed-{results['seeds'][0]}.safetensors"
+        shown = load_file(path) if path.is_file() else {}
+        if "inputs" not in shown:
+            return []
+        inputs = shown.pop("inputs")
+        body = hooks(data.modality).render_examples(data, inputs, shown)
+        title = f"Explanations of the first test inputs (seed {results['seeds'][0]})"
+        return [Section(title, body)] if body else []
 
     def explainer_names(self, config: FaithfulnessConfig) -> list[str]:
         return common.check_explainers(

@@ -36,6 +36,13 @@ Optional (default in brackets)
     0 for units the rationale scores of ``hnsx bench faithfulness`` leave out [``None``: none].
 ``plant_shortcut(*, quick: bool, seed: int) -> Planted``
     The data with a planted shortcut of ``hnsx bench shortcut`` (a :class:`Planted`) [none: ``ValueError``].
+``render_examples(data, inputs, scores) -> str``
+    An HTML fragment for ``report.html`` showing each explainer's scores (``scores[name]``, the adapter's mask shape)
+    on a few ``inputs`` side by side (image: a grid of maps; text: highlighted words) [none: no such section].
+``bench_data(source) -> BenchData``
+    The benchmark view of what the modality's ``load_data`` returned, for ``hnsx bench`` on the user's data
+    (``--data-file``, ``--dataset``, ``--checkpoint``; :func:`~hnsx.benchmarks.common.load_user_data`) [none:
+    ``ValueError``].
 """
 
 from __future__ import annotations
@@ -118,6 +125,10 @@ class BenchHooks(Protocol):
 
     def plant_shortcut(self, *, quick: bool = False, seed: int = 0) -> Planted: ...
 
+    def bench_data(self, source: Any) -> Any: ...
+
+    def render_examples(self, data: Any, inputs: torch.Tensor, scores: dict[str, torch.Tensor]) -> str: ...
+
     def settings(self, benchmark: str, quick: bool) -> dict[str, Any]: ...
 
 
@@ -132,6 +143,8 @@ OPTIONAL = (
     "CONTRASTIVE",
     "ignored_units",
     "plant_shortcut",
+    "bench_data",
+    "render_examples",
 )
 
 
@@ -141,6 +154,10 @@ def _remove_units(adapter: Adapter, inputs: torch.Tensor, keep: torch.Tensor) ->
 
 def _no_ignored_units(data: Any) -> None:
     return None
+
+
+def _no_examples(data: Any, inputs: torch.Tensor, scores: dict[str, torch.Tensor]) -> str:
+    return ""
 
 
 class _Hooks:
@@ -161,12 +178,16 @@ class _Hooks:
         self.CONTRASTIVE = False
         self.remove_units = _remove_units
         self.ignored_units = _no_ignored_units
+        self.render_examples = _no_examples
         for hook in OPTIONAL:
             if hasattr(module, hook):
                 setattr(self, hook, getattr(module, hook))
 
     def plant_shortcut(self, *, quick: bool = False, seed: int = 0) -> Planted:
         raise ValueError(f"the shortcut benchmark has no planted shortcut for --modality {self.name}")
+
+    def bench_data(self, source: Any) -> Any:
+        raise ValueError(f"the benchmarks run on the built-in data only for --modality {self.name}")
 
     def settings(self, benchmark: str, quick: bool) -> dict[str, Any]:
         """This modality's configuration defaults of ``benchmark`` (full run or ``quick``)."""

@@ -58,8 +58,8 @@ from hnsx.benchmarks.common import (
     build_explainers,
     check_explainers,
     explainer_names,
+    seeker_model,
     train_hns,
-    train_seeker,
 )
 from hnsx.benchmarks.explainers import Explainer
 from hnsx.benchmarks.hooks import hooks, modality_settings
@@ -70,10 +70,12 @@ from hnsx.benchmarks.reports.leakage import format_report
 from hnsx.benchmarks.results import format_mean_std
 from hnsx.benchmarks.runner import Benchmark
 from hnsx.model import HideAndSeek
-from hnsx.training.evaluator import train_evaluator, train_hns_frozen
+from hnsx.training.evaluator import dataset_accuracy, train_evaluator, train_hns_frozen
 
 #: Every modality with benchmark hooks.
 MODALITIES = None
+#: Runs on the user's data and model (``--data-file``, ``--dataset``, ``--checkpoint``).
+USER_DATA = True
 
 #: The frozen seeker of the leak-free mode is an evaluator trained with this seed offset.
 FROZEN_SEED_OFFSET = 1000
@@ -223,10 +225,13 @@ def run_seed(data: BenchData, config: LeakageConfig, seed: int, *, progress: boo
     epochs, blocks = config.epochs_for(data.modality), config.blocks_for(data.modality)
     batch = config.batch_size
     inputs, labels = data.test.tensors
-    seeker = train_seeker(data, seed=seed, progress=progress, device=device)
+    seeker = seeker_model(data, seed=seed, progress=progress, device=device)
     with tempfile.TemporaryDirectory(prefix="hnsx-leakage-") as tmp:
-        hns = train_hns(data, seed=seed, epochs=config.hns_epochs, progress=progress, out_dir=tmp, device=device)
-        baseline = json.loads((Path(tmp) / "metrics.json").read_text())["baseline_accuracy"]
+        if data.trained is not None:  # the user's model: its seeker's unmasked accuracy is Fidelity's baseline
+            hns, baseline = data.trained.to(device).eval(), dataset_accuracy(data.trained.seeker, data.test)
+        else:
+            hns = train_hns(data, seed=seed, epochs=config.hns_epochs, progress=progress, out_dir=tmp, device=device)
+            baseline = json.loads((Path(tmp) / "metrics.json").read_text())["baseline_accuracy"]
     evaluator = train_evaluator(
         data,
         seed=seed,

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import shlex
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -40,6 +41,7 @@ from tqdm.auto import tqdm
 
 from hnsx.benchmarks import common
 from hnsx.benchmarks.hooks import modality_settings
+from hnsx.benchmarks.html import Section, write_report_html
 from hnsx.benchmarks.results import aggregate, cached_seed, fingerprint, write_outputs
 
 
@@ -72,6 +74,13 @@ def cli_run_settings(args: Any, *, quick_seeds: int = 3) -> tuple[list[int], str
     device = getattr(args, "device", "cpu") or "cpu"
     check_device(device)
     return seeds, device
+
+
+def command_line(args: Any) -> str | None:
+    """The ``hnsx`` command that made ``args`` (``args.argv``, set by ``hnsx.cli.main``), shell-quoted; ``None``
+    when unknown."""
+    argv = getattr(args, "argv", None)
+    return None if argv is None else shlex.join(["hnsx", *argv])
 
 
 def check_device(device: str) -> None:
@@ -133,6 +142,16 @@ class Benchmark(ABC):
         """The data the benchmark runs on (default: :func:`~hnsx.benchmarks.common.load_bench_data`)."""
         return common.load_bench_data(modality, quick=quick, seed=0)
 
+    def data_for(self, args: Any, config: Any) -> Any:
+        """The data of a ``hnsx bench`` call: the user's (``args.data_settings``, the data options of ``hnsx train``,
+        and ``args.checkpoint``; :func:`~hnsx.benchmarks.common.load_user_data`) when given, else
+        :meth:`load_data`."""
+        settings = getattr(args, "data_settings", None)
+        if settings is None:
+            return self.load_data(args.modality, config, quick=bool(getattr(args, "quick", False)))
+        checkpoint, which = getattr(args, "checkpoint", None), getattr(args, "which", "best")
+        return common.load_user_data(args.modality, settings, checkpoint, which)
+
     def run_seed(self, data: Any, config: Any, seed: int, *, progress: bool, device: str) -> tuple[dict, dict]:
         """One seed: ``(figures, examples)``; ``figures`` is JSON, ``examples`` named tensors for the plots.
 
@@ -179,6 +198,21 @@ class Benchmark(ABC):
         """The plots written beside the report: :attr:`reports`' ``save_plots`` (none without one)."""
         save = getattr(self.reports, "save_plots", None)
         return save(results, examples, out) if save is not None else []
+
+    def sections(self, data: Any, config: Any, results: dict[str, Any], out_dir: Path) -> list[Section]:
+        """Extra parts of ``report.html`` beyond the report and the plots (default: none); ``out_dir`` holds the
+        run's files (the cached seeds' plot examples under ``seeds/``)."""
+        return []
+
+    def write_html(self, out_dir: str | Path, data: Any, config: Any, results: dict[str, Any], command: str | None):
+        """``report.html`` from the results, the ``report.md`` and the plots in ``out_dir`` and :meth:`sections`
+        (nothing where the run wrote no ``report.md``); its path or ``None``."""
+        path = Path(out_dir) / "report.md"
+        if not path.is_file():
+            return None
+        report = path.read_text()
+        sections = self.sections(data, config, results, Path(out_dir))
+        return write_report_html(out_dir, results, report, command=command, sections=sections)
 
     def summary(self, results: dict[str, Any]) -> str:
         """What :meth:`main` prints (default: the report)."""
@@ -236,11 +270,12 @@ class Benchmark(ABC):
         """``hnsx bench NAME`` (``args``: modality, quick, seeds, out, threads, device, no_progress, and optionally
         epochs, explainers, estimator, jobs); prints the summary and the files written; the exit code."""
         config = self.config_from_args(args)
-        data = self.load_data(args.modality, config, quick=bool(getattr(args, "quick", False)))
+        data = self.data_for(args, config)
         results = self.execute(data, config, args)
+        self.write_html(args.out, data, config, results, command_line(args))
         print(self.summary(results))
         extra = self.written(results)
-        print(f"wrote {Path(args.out) / 'results.json'}" + (f", report.md and {extra}" if extra else " and report.md"))
+        print(f"wrote {Path(args.out) / 'results.json'}, report.md, report.html" + (f" and {extra}" if extra else ""))
         return 0
 
 

@@ -48,6 +48,8 @@ from hnsx.model import HideAndSeek
 
 #: The modalities this benchmark runs on (``hnsx bench --modality``).
 MODALITIES = None
+#: Runs on the user's data and model (``--data-file``, ``--dataset``, ``--checkpoint``).
+USER_DATA = True
 
 #: First step of every curve: the unchanged model explained a second time (1 for deterministic methods, below 1 for
 #: the noisy ones such as SmoothGrad: their own noise floor).
@@ -211,7 +213,7 @@ def evaluate_seed(data, config: SanityConfig, seed: int) -> dict[str, Any]:
     """One seed: train the model(s), then every test's per-step similarities (means over the samples)."""
     # baseline_epochs=1: Fidelity's reference seeker is not used here, so it gets the least training allowed.
     train = {"epochs": config.hns_epochs, "progress": config.progress, "device": config.device, "baseline_epochs": 1}
-    model = common.train_hns(data, seed=seed, **train)
+    model = common.hns_model(data, seed=seed, **train)
     device = next(model.parameters()).device
     inputs = data.test.tensors[0][: config.samples].to(device)
     with torch.inference_mode():

@@ -170,6 +170,15 @@ class Modality:
             raise ValueError(f"hnsx cannot load {self.name} data")
         return command(args)
 
+    def load_run_data(self, args: Any, model: Any, checkpoint: Any) -> Any:
+        """The data of ``args`` (as :meth:`load_data`) prepared for ``model``, a trained model of this modality read
+        from ``checkpoint`` (``hnsx bench --checkpoint``): the commands module's ``load_run_data`` when it has one
+        (text: encoded with the run's tokenizer, at the model's length and word level), else :meth:`load_data`."""
+        command = self._command("load_run_data")
+        if command is None:
+            return self.load_data(args)
+        return command(args, model, checkpoint)
+
     def start_run(self, data: Any, args: Any) -> None:
         """Before ``hnsx train`` trains (main process): write what ``hnsx explain`` needs beside the checkpoints
         besides the model (text: ``tokenizer/`` and ``classes.json``), so that a run stopped early can be explained.

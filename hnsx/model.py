@@ -36,8 +36,17 @@ class HnSOutput:
     valid: torch.Tensor | None = None
 
 
+#: What a :class:`FrozenModule` passes through to the module it wraps, so that code which finds a text classifier's
+#: token embeddings (the text explainers, a hider sharing them) treats the wrapped model exactly as the user's.
+FORWARDED = ("input_embeddings", "get_input_embeddings")
+
+
 class FrozenModule(nn.Module):
-    """Wraps a module so that its weights never train and it always runs in eval mode (post-hoc use)."""
+    """Wraps a module so that its weights never train and it always runs in eval mode (post-hoc use).
+
+    The wrapped module's ``input_embeddings()`` / ``get_input_embeddings()`` (:data:`FORWARDED`) are reachable on the
+    wrapper, and only where the module has them (``hasattr`` answers as for the module itself).
+    """
 
     def __init__(self, module: nn.Module) -> None:
         super().__init__()
@@ -53,6 +62,11 @@ class FrozenModule(nn.Module):
 
     def forward(self, *args, **kwargs):
         return self.module(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        if name in FORWARDED:
+            return getattr(self.module, name)  # AttributeError when the wrapped module has no such method
+        return super().__getattr__(name)
 
 
 class HideAndSeek(nn.Module):

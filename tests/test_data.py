@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from hnsx.adapters.image.data import (
     load_sklearn_digits,
     load_torchvision,
 )
+from hnsx.adapters.image.idx import write_idx
 from hnsx.data import make_loaders
 
 
@@ -132,8 +132,7 @@ def test_channel_mean_of_mnist(mnist: ImageData) -> None:
 
 def _write_idx(path: Path, array: np.ndarray) -> None:
     """Write a uint8 array in the big-endian IDX format of the MNIST raw files."""
-    header = struct.pack(">I", 0x0800 | array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
+    write_idx(path, array.astype(np.uint8))
 
 
 def _fake_mnist(root: Path, n_train: int = 20, n_test: int = 10) -> dict[str, np.ndarray]:

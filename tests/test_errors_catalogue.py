@@ -107,6 +107,10 @@ CASES = [
     Case("bench-out-is-a-file", "`hnsx bench --out` is an existing file (refused before minutes of work)",
          ["bench", "faithfulness", "--quick", "--explainers", "random", "--seeds", "1", "--out", "{tmp}/taken.txt"],
          _file("taken.txt", "x")),
+    Case("bench-roar-checkpoint", "`hnsx bench roar --checkpoint` (ROAR retrains on the built-in data only)",
+         ["bench", "roar", "--checkpoint", "{run}", "--out", "{tmp}/bench"], needs_run=True),
+    Case("bench-checkpoint-other-modality", "`hnsx bench --checkpoint` of an image run with `--modality text`",
+         ["bench", "sanity", "--checkpoint", "{run}", "--modality", "text", "--out", "{tmp}/bench"], needs_run=True),
     Case("study-out-is-a-file", "`hnsx study --out` is an existing file",
          ["study", "init", "--quick", "--out", "{tmp}/taken.txt"], _file("taken.txt", "x")),
     # -- builders of another modality ---------------------------------------------------------------------------

@@ -109,14 +109,49 @@ def image_bench_data(
     )
 
 
+def bench_data(source: Any, train: TensorDataset | None = None, test: TensorDataset | None = None) -> BenchData:
+    """The benchmark view of image data (:class:`~hnsx.data.ImageData` of ``load_data``), optionally with other
+    ``train`` / ``test`` splits."""
+    train = source.train if train is None else train
+    test = source.eval if test is None else test
+    return image_bench_data(source.name, train, test, source.num_classes, class_names=source.class_names, source=source)
+
+
 def load_bench_data(*, quick: bool = False, seed: int = 0, name: str | None = None) -> BenchData:
     """The embedded MNIST digits (``name``: any :data:`hnsx.data.DATASETS` name), seeded subsets under ``quick``."""
     from hnsx.adapters.image.data import load_dataset
 
     n_train, n_test = SIZES[bool(quick)]
     data = load_dataset(name or "mnist-embedded", seed=seed)
-    train, test = subset(data.train, n_train, seed), subset(data.eval, n_test, seed + 1)
-    return image_bench_data(data.name, train, test, data.num_classes, class_names=data.class_names, source=data)
+    return bench_data(data, subset(data.train, n_train, seed), subset(data.eval, n_test, seed + 1))
+
+
+def render_examples(data: BenchData, inputs: torch.Tensor, scores: dict[str, torch.Tensor]) -> str:
+    """A grid: one row per input, the image then each explainer's map (absolute scores, scaled per map), as an
+    embedded PNG."""
+    import base64
+    import io
+
+    from hnsx.benchmarks.reports import pyplot
+
+    plt = pyplot()
+    names = list(scores)
+    rows, cols = inputs.shape[0], len(names) + 1
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.6 * rows), squeeze=False)
+    for i in range(rows):
+        image = inputs[i].permute(1, 2, 0).clamp(0, 1).numpy()
+        axes[i][0].imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray")
+        for j, name in enumerate(names, 1):
+            axes[i][j].imshow(scores[name][i].reshape(image.shape[:2]).abs().numpy(), cmap="magma")
+            axes[0][j].set_title(name, fontsize=7)
+    axes[0][0].set_title("input", fontsize=7)
+    for ax in axes.flat:
+        ax.axis("off")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<figure><img alt="attribution maps per explainer" src="{uri}"></figure>'
 
 
 def plant_image(

@@ -45,12 +45,18 @@ def load_bench_data(*, quick: bool = False, seed: int = 0, name: str | None = No
     """Breast cancer, or the table ``name`` of :func:`hnsx.adapters.tabular.data.load_tabular`, whole (``quick``
     changes nothing: the tables are small)."""
     from hnsx.adapters.tabular.data import load_tabular
+
+    return bench_data(load_tabular(name or "breast-cancer", seed=seed))
+
+
+def bench_data(source: Any) -> BenchData:
+    """The benchmark view of a table (``TabularData`` of ``load_data``): the MLP spec over its schema, and the
+    relevant features as the rationale where they are known."""
     from hnsx.adapters.tabular.spec import tabular_spec
 
-    data = load_tabular(name or "breast-cancer", seed=seed)
-    spec = tabular_spec(data.schema, data.num_classes, classes=data.class_names, target=data.target)
-    rationale = data.relevant.float() if data.relevant is not None else None
-    return BenchData.from_source("tabular", data, spec, test_rationale=rationale)
+    spec = tabular_spec(source.schema, source.num_classes, classes=source.class_names, target=source.target)
+    rationale = source.relevant.float() if getattr(source, "relevant", None) is not None else None
+    return BenchData.from_source("tabular", source, spec, test_rationale=rationale)
 
 
 def ignored_units(data: BenchData) -> torch.Tensor | None:

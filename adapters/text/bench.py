@@ -55,13 +55,50 @@ MARKER = "cinnamon"
 def load_bench_data(*, quick: bool = False, seed: int = 0, name: str | None = None) -> BenchData:
     """The generated sentiment corpus (the only text benchmark data) with its rationale words."""
     from hnsx.adapters.text.data import GENERATED, generated_data
-    from hnsx.adapters.text.demo import MAX_LENGTH, demo_spec
+    from hnsx.adapters.text.demo import MAX_LENGTH
 
     if name not in (None, GENERATED):
         raise ValueError(f"the text benchmarks run on the generated corpus {GENERATED!r}, not {name!r}")
     n_train, n_test = SIZES[bool(quick)]
-    data = generated_data(n_train, n_test, seed=seed, max_length=MAX_LENGTH)
-    return BenchData.from_source("text", data, demo_spec(data), test_rationale=data.eval_rationale)
+    return bench_data(generated_data(n_train, n_test, seed=seed, max_length=MAX_LENGTH))
+
+
+def bench_data(source: Any) -> BenchData:
+    """The benchmark view of text data (``TextData`` of ``load_data``) with the text demo's spec over its
+    tokenizer, and its rationale words where it has them."""
+    from hnsx.adapters.text.demo import demo_spec
+
+    rationale = getattr(source, "eval_rationale", None)
+    return BenchData.from_source("text", source, demo_spec(source), test_rationale=rationale)
+
+
+def render_examples(data: BenchData, inputs: torch.Tensor, scores: dict[str, torch.Tensor]) -> str:
+    """Each input once per explainer, side by side, every word highlighted by its score (absolute, scaled per
+    sentence and explainer)."""
+    import html
+
+    tokenizer = getattr(data.source, "tokenizer", None)
+    if tokenizer is None:
+        return ""
+    units = data.adapter.units(inputs)
+    blocks = []
+    for i in range(inputs.shape[0]):
+        pieces: dict[int, list[str]] = {}
+        for token, unit in zip(tokenizer.convert_ids_to_tokens(inputs[i, 0].tolist()), units[i].tolist()):
+            if unit >= 0:
+                pieces.setdefault(unit, []).append(token)
+        words = {u: "".join(p[2:] if p.startswith("##") else p for p in ps) for u, ps in pieces.items()}
+        cells = []
+        for name, values in scores.items():
+            row = values[i].abs()
+            top = float(max((row[u] for u in words), default=0.0)) or 1.0
+            marked = " ".join(
+                f'<mark style="background: rgba(255, 193, 7, {float(row[u]) / top:.2f})">{html.escape(w)}</mark>'
+                for u, w in sorted(words.items())
+            )
+            cells.append(f"<div><strong>{html.escape(name)}</strong><br>{marked}</div>")
+        blocks.append(f'<div class="side">{"".join(cells)}</div>')
+    return "\n".join(blocks)
 
 
 def remove_units(adapter, inputs: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:

@@ -151,6 +151,20 @@ def load_data(args: argparse.Namespace):
     return data
 
 
+def load_run_data(args: argparse.Namespace, model, checkpoint):
+    """The text data of ``args`` encoded with the tokenizer of the run in ``checkpoint``, at ``model``'s length and
+    word level (``hnsx bench --checkpoint``)."""
+    from hnsx.adapters.text.data import check_label_range
+    from hnsx.adapters.text.tokenize import find_tokenizer
+    from hnsx.training.checkpoint import resolve_checkpoint
+
+    tokenizer = find_tokenizer(resolve_checkpoint(checkpoint, getattr(args, "which", "best")))
+    adapter = model.adapter
+    data = read_data(args, tokenizer, adapter.max_length, adapter.word_level)
+    check_label_range(data, data.num_classes)
+    return data
+
+
 def build_spec(data, args: argparse.Namespace):
     """The text spec of ``hnsx train``'s options over the data's tokenizer."""
     from hnsx.adapters.text.spec import text_spec

@@ -7,8 +7,9 @@ import sys
 from importlib import import_module
 
 from hnsx.binarizers import ESTIMATORS
+from hnsx.cli.options import add_data_options, add_modality_options, check_modality_options
 from hnsx.cli.outdir import check_out_dir, os_error_message
-from hnsx.modality import DEFAULT_MODALITY, modality_names
+from hnsx.modality import DEFAULT_MODALITY, get_modality, modality_names
 
 NAME = "bench"
 #: ``hnsx bench`` choices; every one but ``all`` is ``hnsx.benchmarks.<module>.main(args) -> int``, found by module
@@ -28,6 +29,10 @@ BENCH_MODULES = {
 BENCH_ALL = ("roar", "sanity", "faithfulness", "leakage", "shortcut")
 #: The benchmarks that take ``--estimator``.
 ESTIMATOR_BENCHMARKS = ("shortcut",)
+#: ``hnsx train``'s data options that ``hnsx bench`` takes too (with every modality's own options).
+DATA_OPTIONS = ("dataset", "data_file", "data_dir", "download", "limit")
+#: The modality options of ``hnsx bench`` (filled by :func:`add_parser`): ``{modality: [(flag, dest, default)]}``.
+MODALITY_OPTIONS: dict[str, list[tuple[str, str, object]]] = {}
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -39,7 +44,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "writes a combined report.md.",
     )
     bench.add_argument("benchmark", choices=BENCHMARKS, help="which benchmark ('roar' runs ROAR and KAR)")
-    bench.add_argument("--modality", choices=modality_names(), default=DEFAULT_MODALITY, help="default %(default)s")
+    bench.add_argument(
+        "--modality",
+        choices=modality_names(),
+        default=None,
+        help=f"default: the --checkpoint run's, else {DEFAULT_MODALITY}",
+    )
     bench.add_argument(
         "--seeds",
         type=int,
@@ -66,7 +76,49 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     bench.add_argument("--out", required=True, help="output folder (results.json, report.md)")
     bench.add_argument("--no-progress", action="store_true", help="no progress bars")
+    own = bench.add_argument_group(
+        "your model and data (faithfulness, sanity, leakage)",
+        "hnsx train's data options: the benchmark runs on that data (its test split) instead of the built-in set",
+    )
+    own.add_argument(
+        "--checkpoint",
+        default=None,
+        help="a run folder (or checkpoint) of hnsx train: its model is explained, with its spec and adapter (the "
+        "fill of hidden units; a table's schema) and, for text, its tokenizer",
+    )
+    own.add_argument("--which", default="best", help="which checkpoint of --checkpoint RUN (default %(default)s)")
+    add_data_options(own)
+    MODALITY_OPTIONS.update(add_modality_options(bench))
     return bench
+
+
+def data_settings(args: argparse.Namespace) -> argparse.Namespace | None:
+    """The settings the modality's ``load_data`` reads: ``hnsx train``'s defaults with the data and modality options
+    given to ``hnsx bench`` (``None`` when neither a data option nor ``--checkpoint`` was given: built-in data)."""
+    given = [d for d in DATA_OPTIONS if getattr(args, d, None) not in (None, False)]
+    if not given and getattr(args, "checkpoint", None) is None:
+        return None
+    from hnsx.cli import train
+
+    parser = argparse.ArgumentParser()
+    train.add_parser(parser.add_subparsers())
+    settings = parser.parse_args(["train", "--out", args.out, "--modality", args.modality])
+    own = set(DATA_OPTIONS) | {dest for flags in MODALITY_OPTIONS.values() for _, dest, _ in flags}
+    for dest in own:
+        setattr(settings, dest, getattr(args, dest))
+    modality = get_modality(args.modality)
+    settings.hider = modality.resolve_builder("hider", None)
+    settings.seeker = modality.resolve_builder("seeker", None)
+    return settings
+
+
+def _checkpoint_modality(args: argparse.Namespace) -> str | None:
+    if getattr(args, "checkpoint", None) is None:
+        return None
+    from hnsx.training.checkpoint import read_state, resolve_checkpoint
+
+    spec = read_state(resolve_checkpoint(args.checkpoint, getattr(args, "which", "best"))).get("spec") or {}
+    return spec.get("modality")
 
 
 def _bench_module(name: str):
@@ -91,9 +143,18 @@ def _check_bench_modality(name: str, module, modality: str) -> None:
         raise ValueError(f"the {name} benchmark supports --modality {', '.join(supported)}, not {modality!r}{reason}")
 
 
+def _check_user_data(name: str, module, args: argparse.Namespace) -> None:
+    if getattr(args, "data_settings", None) is not None and not getattr(module, "USER_DATA", False):
+        raise ValueError(
+            f"the {name} benchmark runs on the built-in data only; --checkpoint and the data options apply to "
+            "faithfulness, sanity and leakage"
+        )
+
+
 def _run_benchmark(name: str, args: argparse.Namespace) -> int:
     module = _bench_module(name)
     _check_bench_modality(name, module, args.modality)
+    _check_user_data(name, module, args)
     return int(module.main(args) or 0)
 
 
@@ -111,6 +172,9 @@ def _bench_all(args: argparse.Namespace) -> int:
             supported = getattr(module, "MODALITIES", None)
             if supported is not None and args.modality not in supported:
                 rows.append((name, f"skipped: supports {', '.join(supported)}"))
+                continue
+            if args.data_settings is not None and not getattr(module, "USER_DATA", False):
+                rows.append((name, "skipped: built-in data only"))
                 continue
             code = int(module.main(run_args) or 0)
         except (ValueError, OSError) as err:
@@ -150,6 +214,12 @@ def run(args: argparse.Namespace) -> int:
             f"--estimator applies to the {', '.join(ESTIMATOR_BENCHMARKS)} benchmark only, not {args.benchmark!r}"
         )
     check_out_dir(args.out)  # before any work: a benchmark computes for minutes before it writes
+    run_modality = _checkpoint_modality(args)
+    if run_modality is not None and args.modality not in (None, run_modality):
+        raise ValueError(f"--checkpoint {args.checkpoint} holds a {run_modality} model, not --modality {args.modality}")
+    args.modality = args.modality or run_modality or DEFAULT_MODALITY
+    check_modality_options(args, MODALITY_OPTIONS)
+    args.data_settings = data_settings(args)
     if args.device == "cuda":
         import torch
 

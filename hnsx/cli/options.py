@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from hnsx.alpha import parse_alpha
+from hnsx.modality import get_modality, modality_names
 from hnsx.training.config import INIT_MODES, MIXED_PRECISION, TrainConfig
 
 
@@ -14,6 +15,35 @@ def alpha_value(value: str) -> float | str:
         return parse_alpha(value)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_data_options(p: argparse.ArgumentParser) -> None:
+    """The data options of ``hnsx train`` (``hnsx bench`` takes the same ones): what the modality's
+    :meth:`~hnsx.modality.Modality.load_data` reads."""
+    p.add_argument("--dataset", default=None, help="dataset name (default: the modality's, e.g. mnist-embedded)")
+    p.add_argument("--data-file", default=None, help="a local CSV/TSV file (text and tabular)")
+    p.add_argument("--data-dir", default=None, help="folder with a local copy of a torchvision dataset")
+    p.add_argument("--download", action="store_true", help="let torchvision download the dataset")
+    p.add_argument("--limit", type=int, default=None, help="use at most this many training inputs")
+
+
+def add_modality_options(p: argparse.ArgumentParser) -> dict[str, list[tuple[str, str, object]]]:
+    """Every registered modality's own options (:meth:`~hnsx.modality.Modality.add_options`), each in its group;
+    returns ``{modality: [(flag, dest, default), ...]}`` for :func:`check_modality_options`."""
+    added: dict[str, list[tuple[str, str, object]]] = {}
+    for name in modality_names():
+        before = len(p._actions)
+        get_modality(name).add_options(p)
+        added[name] = [(a.option_strings[0], a.dest, a.default) for a in p._actions[before:]]
+    return added
+
+
+def check_modality_options(args: argparse.Namespace, options: dict[str, list[tuple[str, str, object]]]) -> None:
+    """Refuse an option of another modality (``--fill`` with ``--modality tabular``) instead of ignoring it."""
+    for name, flags in options.items():
+        for flag, dest, default in flags if name != args.modality else ():
+            if getattr(args, dest, default) != default:
+                raise ValueError(f"{flag} applies to --modality {name}, not to --modality {args.modality}")
 
 
 def add_training_options(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from hnsx.binarizers import BINARIZERS, ESTIMATORS
-from hnsx.cli.options import add_training_options
+from hnsx.cli import options
+from hnsx.cli.options import add_data_options, add_modality_options, add_training_options
 from hnsx.cli.outdir import check_out_dir
 from hnsx.modality import DEFAULT_MODALITY, get_modality, modality_names
 from hnsx.training.config import TrainConfig
@@ -18,11 +19,7 @@ MODALITY_OPTIONS: dict[str, list[tuple[str, str, object]]] = {}
 def add_parser(sub) -> argparse.ArgumentParser:
     train = sub.add_parser(NAME, help="train a Hide-and-Seek model")
     train.add_argument("--modality", choices=modality_names(), default=DEFAULT_MODALITY, help="default %(default)s")
-    train.add_argument("--dataset", default=None, help="dataset name (default: the modality's, e.g. mnist-embedded)")
-    train.add_argument("--data-file", default=None, help="a local CSV/TSV file (text and tabular)")
-    train.add_argument("--data-dir", default=None, help="folder with a local copy of a torchvision dataset")
-    train.add_argument("--download", action="store_true", help="let torchvision download the dataset")
-    train.add_argument("--limit", type=int, default=None, help="use at most this many training inputs")
+    add_data_options(train)
     train.add_argument("--hider", default=None, help="hider builder (default: the modality's, e.g. pyramid)")
     train.add_argument("--seeker", default=None, help="seeker builder (default: the modality's, e.g. small-cnn)")
     train.add_argument("--binarizer", choices=BINARIZERS.names(), default="deterministic")
@@ -36,19 +33,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace the run in --out (a non-empty --out is refused without it)"
     )
     add_training_options(train, TrainConfig())
-    for name in modality_names():
-        before = len(train._actions)
-        get_modality(name).add_options(train)
-        MODALITY_OPTIONS[name] = [(a.option_strings[0], a.dest, a.default) for a in train._actions[before:]]
+    MODALITY_OPTIONS.update(add_modality_options(train))
     return train
 
 
 def check_modality_options(args: argparse.Namespace) -> None:
     """Refuse an option of another modality (``--fill`` with ``--modality tabular``) instead of ignoring it."""
-    for name, options in MODALITY_OPTIONS.items():
-        for flag, dest, default in options if name != args.modality else ():
-            if getattr(args, dest, default) != default:
-                raise ValueError(f"{flag} applies to --modality {name}, not to --modality {args.modality}")
+    options.check_modality_options(args, MODALITY_OPTIONS)
 
 
 def check_run_folder(args: argparse.Namespace) -> None:

@@ -71,8 +71,18 @@ def test_the_fixture_has_the_old_layout():
     assert state["alpha"]["name"] == "adaptive" and state["alpha"]["phase"] >= 1
 
 
+@pytest.fixture
+def one_thread():
+    """The fixture was written with one torch thread (tests/conftest.py); a test before this one may have changed
+    the count (``hnsx bench --threads``), and another count sums in another order: bit-for-bit needs the same."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.filterwarnings("ignore:epoch .* the model collapsed:RuntimeWarning")
-def test_an_old_run_folder_resumes_bit_for_bit(tmp_path):
+def test_an_old_run_folder_resumes_bit_for_bit(tmp_path, one_thread):
     split = tmp_path / "split"
     shutil.copytree(FIXTURE, split)
     data, spec, config = settings(epochs=2)

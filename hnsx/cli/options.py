@@ -28,6 +28,16 @@ def add_training_options(p: argparse.ArgumentParser, defaults: TrainConfig) -> N
         default=defaults.alpha,
         help="constant in [0, 1] or 'adaptive' (default %(default)s)",
     )
+    g.add_argument(
+        "--target-kept",
+        type=float,
+        default=defaults.target_kept,
+        metavar="R",
+        help="aim at this kept fraction in (0, 1): a Lagrange multiplier by dual ascent replaces --alpha",
+    )
+    g.add_argument(
+        "--dual-lr", type=float, default=defaults.dual_lr, help="step size of that multiplier (default %(default)s)"
+    )
     g.add_argument("--init", choices=INIT_MODES, default=defaults.init, help="default %(default)s")
     g.add_argument("--pretrain-epochs", type=int, default=defaults.pretrain_epochs, help="default %(default)s")
     g.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, is_dataclass
 from typing import Any
 
-from hnsx.alpha import ADAPTIVE, AdaptiveAlphaConfig, AlphaSchedule, build_alpha, parse_alpha
+from hnsx.alpha import ADAPTIVE, AdaptiveAlphaConfig, AlphaSchedule, ConstantAlpha, build_alpha, parse_alpha
+from hnsx.constraint import KeptFractionConstraint, check_target_kept
 
 INIT_MODES = ("scratch", "pretrained-hider", "pretrained-seeker", "both")
 MIXED_PRECISION = ("no", "fp16", "bf16")
@@ -66,6 +67,12 @@ class TrainConfig:
         Stop when adaptive alpha's floor phase has plateaued.
     progress:
         Show tqdm progress bars.
+    target_kept:
+        A kept fraction in (0, 1) that the run aims at (``None``: off). The loss becomes ``CE + lambda * (k - r)``
+        with the multiplier ``lambda`` updated by dual ascent every step (:mod:`hnsx.constraint`); ``alpha`` and its
+        schedule are then not used (the history records alpha 1 and the multiplier as ``lambda``).
+    dual_lr:
+        Dual step size of the multiplier of ``target_kept``.
     """
 
     epochs: int = 10
@@ -86,8 +93,14 @@ class TrainConfig:
     keep_last: int = 2
     stop_on_converge: bool = True
     progress: bool = True
+    target_kept: float | None = None
+    dual_lr: float = 0.05
 
     def __post_init__(self) -> None:
+        if self.target_kept is not None:
+            object.__setattr__(self, "target_kept", check_target_kept(self.target_kept))
+        if not (math.isfinite(self.dual_lr) and self.dual_lr > 0):
+            raise ValueError(f"dual_lr must be a positive number, got {self.dual_lr}")
         object.__setattr__(self, "alpha", parse_alpha(self.alpha))
         AdaptiveAlphaConfig(**self.alpha_kwargs())
         for name in ("epochs", "batch_size", "keep_last"):
@@ -129,8 +142,16 @@ class TrainConfig:
         return self.alpha == ADAPTIVE
 
     def alpha_schedule(self) -> AlphaSchedule:
-        """A fresh alpha schedule of these settings (adaptive or constant)."""
+        """A fresh alpha schedule of these settings (adaptive or constant; constant 1 with ``target_kept``)."""
+        if self.target_kept is not None:
+            return ConstantAlpha(1.0)
         return build_alpha(self.alpha, **(self.alpha_kwargs() if self.adaptive else {}))
+
+    def constraint(self) -> KeptFractionConstraint | None:
+        """A fresh multiplier for ``target_kept`` (``None`` without a target)."""
+        if self.target_kept is None:
+            return None
+        return KeptFractionConstraint(self.target_kept, self.dual_lr)
 
     @property
     def baseline_budget(self) -> int:
@@ -158,8 +179,12 @@ class TrainConfig:
         return cls(**data)
 
     def resume_conflicts(self, saved: dict[str, Any]) -> list[str]:
-        """Settings that differ from a saved run's and may not change on resume (``name: saved -> now``)."""
+        """Settings that differ from a saved run's and may not change on resume (``name: saved -> now``).
+
+        A setting the saved config lacks (a run saved before the setting existed) counts as its default."""
         now = self.to_dict()
+        defaults = {f.name: f.default for f in fields(self)}
+        saved = {**defaults, **saved}
         return [
             f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in sorted(now) if k not in RESUMABLE and saved.get(k) != now[k]
         ]

@@ -1,0 +1,74 @@
+"""A target kept fraction as a constraint: a Lagrange multiplier updated by dual ascent.
+
+With a target ``r`` the loss is ``CE + lambda * (k - r)`` (``k``: the kept fraction over valid units, per sample),
+and after every optimizer step the multiplier moves by dual ascent on the constraint ``k <= r``::
+
+    lambda <- max(0, lambda + eta * (k_bar - r))
+
+``k_bar`` is the step's kept fraction (the batch mean, over all processes). While the model keeps more than ``r``
+the multiplier grows and pulls towards hiding; once it keeps less, the multiplier shrinks, and at 0 the pull stops:
+"hide everything" is not a fixed point, as it is for a constant alpha < 1 (constrained rationale extraction:
+Bastings et al. 2019; Paranjape et al. 2020). The multiplier is part of a run's state: checkpoints save it and a
+resumed run continues it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def check_target_kept(target: float) -> float:
+    """``target`` as a float, or ``ValueError`` unless it lies in (0, 1)."""
+    try:
+        value = float(target)
+    except (TypeError, ValueError):
+        raise ValueError(f"target_kept must be a number in (0, 1), got {target!r}") from None
+    if not (math.isfinite(value) and 0.0 < value < 1.0):
+        raise ValueError(f"target_kept must lie strictly between 0 and 1, got {target}")
+    return value
+
+
+class KeptFractionConstraint:
+    """The constraint ``kept_fraction <= target`` with its multiplier ``lam`` (starts at ``start``, never < 0).
+
+    Parameters
+    ----------
+    target:
+        The kept fraction ``r`` in (0, 1).
+    lr:
+        Dual step size ``eta`` (> 0): how fast the multiplier follows the constraint's violation.
+    start:
+        The multiplier before the first update (>= 0).
+    """
+
+    def __init__(self, target: float, lr: float, start: float = 0.0) -> None:
+        self.target = check_target_kept(target)
+        if not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"dual_lr must be a positive number, got {lr}")
+        if not (math.isfinite(start) and start >= 0):
+            raise ValueError(f"the multiplier must start at a number >= 0, got {start}")
+        self.lr = float(lr)
+        self.lam = float(start)
+
+    def penalty(self, kept: torch.Tensor) -> torch.Tensor:
+        """``lam * (kept - target)`` per sample, for kept fractions ``kept`` ``(B,)`` (the multiplier is a constant
+        here: the primal step never changes it)."""
+        return self.lam * (kept - self.target)
+
+    def update(self, kept_mean: float) -> float:
+        """One dual-ascent step with the step's mean kept fraction; the new multiplier."""
+        value = float(kept_mean)
+        if not math.isfinite(value):
+            raise ValueError(f"kept fraction is {value}; training diverged")
+        self.lam = max(0.0, self.lam + self.lr * (value - self.target))
+        return self.lam
+
+    def state_dict(self) -> dict:
+        return {"target": self.target, "lambda": self.lam}
+
+    def load_state_dict(self, state: dict) -> None:
+        if abs(float(state["target"]) - self.target) > 1e-12:
+            raise ValueError(f"the multiplier was saved for target_kept {state['target']}, not {self.target}")
+        self.lam = max(0.0, float(state["lambda"]))

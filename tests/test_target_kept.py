@@ -1,0 +1,117 @@
+"""A target kept fraction (:mod:`hnsx.constraint`): the dual update against a slow reference on a convex toy problem,
+its checkpointed multiplier on resume, and a real small run that lands near its target."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from hnsx.adapters.image.data import ImageData, load_sklearn_digits
+from hnsx.adapters.image.spec import image_spec
+from hnsx.constraint import KeptFractionConstraint
+from hnsx.pipeline import run_training
+from hnsx.training.checkpoint import read_state
+from hnsx.training.config import TrainConfig
+
+
+def reference_dual_ascent(a: float, r: float, primal_lr: float, dual_lr: float, steps: int) -> list[tuple]:
+    """min_x (x - a)^2 s.t. x <= r, by gradient descent on x of (x - a)^2 + lam (x - r) and
+    lam <- max(0, lam + eta (x - r)) after each primal step, written out from the update rule."""
+    x, lam, path = a, 0.0, []
+    for _ in range(steps):
+        grad = 2.0 * (x - a) + lam
+        x = x - primal_lr * grad
+        lam = lam + dual_lr * (x - r)
+        if lam < 0.0:
+            lam = 0.0
+        path.append((x, lam))
+    return path
+
+
+def test_the_dual_update_matches_a_slow_reference_on_a_convex_problem():
+    a, r, steps = 0.8, 0.3, 3000
+    constraint = KeptFractionConstraint(r, lr=0.05)
+    x = torch.tensor([a], requires_grad=True)
+    optimizer = torch.optim.SGD([x], lr=0.05)
+    path = []
+    for _ in range(steps):
+        loss = (x - a).pow(2).sum() + constraint.penalty(x).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        constraint.update(float(x.detach()))
+        path.append((float(x.detach()), constraint.lam))
+    expected = reference_dual_ascent(a, r, 0.05, 0.05, steps)
+    for (x1, l1), (x2, l2) in zip(path, expected, strict=True):
+        assert x1 == pytest.approx(x2, abs=1e-5) and l1 == pytest.approx(l2, abs=1e-5)
+    # KKT point of the toy problem: x* = r, lam* = 2 (a - r)
+    assert path[-1][0] == pytest.approx(r, abs=1e-3)
+    assert path[-1][1] == pytest.approx(2 * (a - r), abs=1e-3)
+
+
+def test_the_multiplier_backs_off_to_zero_when_too_much_is_hidden():
+    constraint = KeptFractionConstraint(0.3, lr=0.1, start=0.02)
+    constraint.update(0.0)  # everything hidden: the pull towards hiding stops
+    assert constraint.lam == 0.0
+    constraint.update(0.0)
+    assert constraint.lam == 0.0
+    constraint.update(0.8)
+    assert constraint.lam == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, -0.2, 1.5, math.nan, "x"])
+def test_bad_targets_are_refused(bad):
+    with pytest.raises(ValueError, match="target_kept"):
+        TrainConfig(target_kept=bad)
+
+
+def test_bad_dual_lr_is_refused():
+    with pytest.raises(ValueError, match="dual_lr"):
+        TrainConfig(target_kept=0.1, dual_lr=0.0)
+
+
+def test_the_setting_reaches_the_config_from_a_command_line_and_a_saved_config_without_it_resumes():
+    config = TrainConfig.build(argparse.Namespace(target_kept=0.2, dual_lr=0.1, epochs=3))
+    assert (config.target_kept, config.dual_lr) == (0.2, 0.1)
+    assert config.alpha_schedule().alpha == 1.0  # alpha is replaced by the multiplier
+    saved = {k: v for k, v in TrainConfig().to_dict().items() if k not in ("target_kept", "dual_lr")}
+    assert TrainConfig().resume_conflicts(saved) == []
+    assert TrainConfig(target_kept=0.2).resume_conflicts(saved) == ["target_kept: None -> 0.2"]
+
+
+def small_digits() -> tuple[ImageData, object]:
+    digits = load_sklearn_digits(seed=0)
+    data = ImageData(
+        train=TensorDataset(*[t[:512] for t in digits.train.tensors]),
+        eval=TensorDataset(*[t[:128] for t in digits.eval.tensors]),
+        num_classes=digits.num_classes,
+        input_shape=digits.input_shape,
+        name="digits-small",
+        class_names=digits.class_names,
+    )
+    spec = image_spec(data.input_shape, data.num_classes)
+    return data, spec
+
+
+@pytest.mark.filterwarnings("ignore:epoch .* the model collapsed:RuntimeWarning")
+def test_a_small_digits_run_lands_near_its_target_and_resumes_with_its_multiplier(tmp_path):
+    torch.set_num_threads(1)
+    data, spec = small_digits()
+    config = TrainConfig(epochs=6, batch_size=32, pretrain_epochs=1, target_kept=0.2, seed=1, progress=False)
+    straight = run_training(data, spec, config, tmp_path / "straight")
+    kept = straight.fit.scores.kept_fraction
+    assert 0.12 <= kept <= 0.28, f"eval kept fraction {kept:.3f} is far from the target 0.2"
+    assert straight.fit.scores.accuracy > 0.3  # the seeker still classifies: no collapse to "hide all"
+    lambdas = [r["lambda"] for r in straight.fit.history]
+    assert all(v >= 0 for v in lambdas) and max(lambdas) > 0
+    state = read_state(tmp_path / "straight" / "checkpoints" / "epoch-0006")
+    assert state["constraint"] == {"target": 0.2, "lambda": lambdas[-1]}
+
+    first = run_training(data, spec, TrainConfig(**{**config.to_dict(), "epochs": 3}), tmp_path / "split")
+    assert first.fit.history[-1]["lambda"] == lambdas[2]
+    resumed = run_training(data, spec, config, tmp_path / "split", resume=True)
+    assert [r["lambda"] for r in resumed.fit.history] == lambdas

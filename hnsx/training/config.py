@@ -14,6 +14,7 @@ from typing import Any
 
 from hnsx.alpha import ADAPTIVE, AdaptiveAlphaConfig, AlphaSchedule, ConstantAlpha, build_alpha, parse_alpha
 from hnsx.constraint import KeptFractionConstraint, check_target_kept
+from hnsx.training.optim import LR_SCHEDULES
 
 INIT_MODES = ("scratch", "pretrained-hider", "pretrained-seeker", "both")
 MIXED_PRECISION = ("no", "fp16", "bf16")
@@ -73,6 +74,13 @@ class TrainConfig:
         schedule are then not used (the history records alpha 1 and the multiplier as ``lambda``).
     dual_lr:
         Dual step size of the multiplier of ``target_kept``.
+    hider_lr, seeker_lr:
+        Adam learning rates of the hider's and the seeker's parameters (``None``: ``lr``), see
+        :mod:`hnsx.training.optim`.
+    grad_clip:
+        Clip the gradients' global norm to this value before every step (``None``: no clipping).
+    lr_schedule:
+        ``constant``, ``cosine`` or ``linear``: a torch scheduler over the run's steps (:mod:`hnsx.training.optim`).
     """
 
     epochs: int = 10
@@ -95,12 +103,20 @@ class TrainConfig:
     progress: bool = True
     target_kept: float | None = None
     dual_lr: float = 0.05
+    hider_lr: float | None = None
+    seeker_lr: float | None = None
+    grad_clip: float | None = None
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
         if self.target_kept is not None:
             object.__setattr__(self, "target_kept", check_target_kept(self.target_kept))
-        if not (math.isfinite(self.dual_lr) and self.dual_lr > 0):
-            raise ValueError(f"dual_lr must be a positive number, got {self.dual_lr}")
+        for name in ("dual_lr", "hider_lr", "seeker_lr", "grad_clip"):
+            value = getattr(self, name)
+            if (value is not None or name == "dual_lr") and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; choose one of: {', '.join(LR_SCHEDULES)}")
         object.__setattr__(self, "alpha", parse_alpha(self.alpha))
         AdaptiveAlphaConfig(**self.alpha_kwargs())
         for name in ("epochs", "batch_size", "keep_last"):

@@ -39,6 +39,7 @@ from hnsx.training.checkpoint import (
     unflatten_optimizer,
 )
 from hnsx.training.config import TrainConfig
+from hnsx.training.optim import build_optimizer, build_scheduler
 from hnsx.training.pretrain import init_components
 from hnsx.training.run_folder import HISTORY_FILE, PRETRAINING, RunFolder, legacy_alpha_state
 
@@ -68,8 +69,10 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     )
 
 
-def _training_state(optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+def _training_state(optimizer, scheduler=None) -> tuple[dict[str, torch.Tensor], dict]:
     tensors, meta = flatten_optimizer(optimizer.state_dict())
+    if scheduler is not None:
+        meta["scheduler"] = scheduler.state_dict()
     tensors["rng.torch"] = torch.get_rng_state()
     return tensors, meta
 
@@ -152,17 +155,19 @@ def _resume(
     return run, tensors, state["optimizer"], None
 
 
-def _prepare(model: HideAndSeek, config: TrainConfig, accelerator: Accelerator, tensors, meta):
-    """Adam over the trainable parameters (restored from ``tensors`` and ``meta`` on resume, with the torch RNG),
-    prepared with the model by ``accelerator``."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("the model has no trainable parameters")
-    optimizer = torch.optim.Adam(params, lr=config.lr)
-    if meta is not None:
+def _prepare(model: HideAndSeek, config: TrainConfig, accelerator: Accelerator, tensors, meta, steps: int):
+    """The optimizer and the learning-rate scheduler (:mod:`hnsx.training.optim`) over ``steps`` optimizer steps,
+    restored from ``tensors`` and ``meta`` on resume (with the torch RNG); model and optimizer prepared by
+    ``accelerator``."""
+    optimizer = build_optimizer(model, config)
+    scheduler = build_scheduler(optimizer, config.lr_schedule, steps)
+    if meta is not None:  # after the scheduler, which sets the rates of a fresh start
         optimizer.load_state_dict(unflatten_optimizer(tensors, meta))
+        if scheduler is not None and meta.get("scheduler") is not None:
+            scheduler.load_state_dict(meta["scheduler"])
         torch.set_rng_state(tensors["rng.torch"])
-    return accelerator.prepare(model, optimizer)
+    wrapped, optimizer = accelerator.prepare(model, optimizer)
+    return wrapped, optimizer, scheduler
 
 
 @dataclass
@@ -178,6 +183,7 @@ class _Loop:
     folder: RunFolder | None
     spec: ModelSpec | None
     constraint: KeptFractionConstraint | None = None
+    scheduler: Any = None  # a torch LR scheduler, stepped once per optimizer step
 
     def __post_init__(self) -> None:
         self.core: HideAndSeek = self.accelerator.unwrap_model(self.wrapped)
@@ -245,7 +251,11 @@ class _Loop:
         parts = hns_loss(output, targets, alpha, core.binarizer, core.adapter.kept_fraction, constraint)
         self.optimizer.zero_grad(set_to_none=True)
         self.accelerator.backward(parts.loss)
+        if self.config.grad_clip is not None:
+            self.accelerator.clip_grad_norm_(self.wrapped.parameters(), self.config.grad_clip)
         self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
         self.run.step += 1
         clf = float(self.accelerator.reduce(parts.classification.float(), reduction="mean"))
         kept = float(self.accelerator.reduce(parts.kept_fraction.float(), reduction="mean"))
@@ -291,7 +301,7 @@ class _Loop:
         improved = run.improve(scores)
         if self.folder is not None:
             if self.main:
-                tensors, meta = _training_state(self.optimizer)
+                tensors, meta = _training_state(self.optimizer, self.scheduler)
                 state = self.state(epoch, scores, optimizer=meta)
                 best = self.state(epoch, scores, kind="best") if improved else None
                 self.folder.save_epoch(epoch, self.core.state_dict(), state, tensors, record, best)
@@ -376,8 +386,9 @@ def fit(
             model, train_loader, eval_loader, config, accelerator, baseline, untrained, done=done, save=save
         )
         run = _RunState(baseline)
-    wrapped, optimizer = _prepare(model, config, accelerator, tensors, meta)
-    loop = _Loop(wrapped, optimizer, schedule, run, config, accelerator, folder, spec, constraint)
+    steps = config.epochs * len(train_loader)
+    wrapped, optimizer, scheduler = _prepare(model, config, accelerator, tensors, meta, steps)
+    loop = _Loop(wrapped, optimizer, schedule, run, config, accelerator, folder, spec, constraint, scheduler)
     scores = loop.run_epochs(train_loader, eval_loader)
     if scores is None:  # nothing left to train (a finished run was resumed)
         scores = evaluate(loop.core, eval_loader, run.baseline_accuracy, accelerator)

@@ -8,8 +8,15 @@ and after every optimizer step the multiplier moves by dual ascent on the constr
 ``k_bar`` is the step's kept fraction (the batch mean, over all processes). While the model keeps more than ``r``
 the multiplier grows and pulls towards hiding; once it keeps less, the multiplier shrinks, and at 0 the pull stops:
 "hide everything" is not a fixed point, as it is for a constant alpha < 1 (constrained rationale extraction:
-Bastings et al. 2019; Paranjape et al. 2020). The multiplier is part of a run's state: checkpoints save it and a
-resumed run continues it.
+Bastings et al. 2019; Paranjape et al. 2020).
+
+Damping: the hider answers the multiplier with a lag, so plain dual ascent (an integral controller) keeps
+pulling for hundreds of steps after the kept fraction has passed ``r``, and overshoots. The loss therefore uses
+``max(0, lambda + damping * (k_bar - r))`` with ``k_bar`` of the previous step (a proportional term, as in the PI
+Lagrangian of Stooke, Achiam & Abbeel 2020): the pull drops as soon as the model keeps less than ``r``. The
+multiplier ``lambda`` itself follows the dual-ascent rule above exactly; ``damping = 0`` is plain dual ascent.
+
+The multiplier is part of a run's state: checkpoints save it and a resumed run continues it.
 """
 
 from __future__ import annotations
@@ -41,21 +48,34 @@ class KeptFractionConstraint:
         Dual step size ``eta`` (> 0): how fast the multiplier follows the constraint's violation.
     start:
         The multiplier before the first update (>= 0).
+    damping:
+        Weight (>= 0) of the proportional term of the pull (see the module's notes).
     """
 
-    def __init__(self, target: float, lr: float, start: float = 0.0) -> None:
+    def __init__(self, target: float, lr: float, start: float = 0.0, damping: float = 0.0) -> None:
         self.target = check_target_kept(target)
         if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"dual_lr must be a positive number, got {lr}")
         if not (math.isfinite(start) and start >= 0):
             raise ValueError(f"the multiplier must start at a number >= 0, got {start}")
+        if not (math.isfinite(damping) and damping >= 0):
+            raise ValueError(f"dual_damping must be a number >= 0, got {damping}")
         self.lr = float(lr)
         self.lam = float(start)
+        self.damping = float(damping)
+        self.last_kept: float | None = None  # k_bar of the previous step
+
+    @property
+    def pull(self) -> float:
+        """The weight of ``kept - target`` in the loss: ``max(0, lam + damping * (k_bar - target))``."""
+        if self.last_kept is None or self.damping == 0:
+            return self.lam
+        return max(0.0, self.lam + self.damping * (self.last_kept - self.target))
 
     def penalty(self, kept: torch.Tensor) -> torch.Tensor:
-        """``lam * (kept - target)`` per sample, for kept fractions ``kept`` ``(B,)`` (the multiplier is a constant
+        """``pull * (kept - target)`` per sample, for kept fractions ``kept`` ``(B,)`` (the pull is a constant
         here: the primal step never changes it)."""
-        return self.lam * (kept - self.target)
+        return self.pull * (kept - self.target)
 
     def update(self, kept_mean: float) -> float:
         """One dual-ascent step with the step's mean kept fraction; the new multiplier."""
@@ -63,12 +83,15 @@ class KeptFractionConstraint:
         if not math.isfinite(value):
             raise ValueError(f"kept fraction is {value}; training diverged")
         self.lam = max(0.0, self.lam + self.lr * (value - self.target))
+        self.last_kept = value
         return self.lam
 
     def state_dict(self) -> dict:
-        return {"target": self.target, "lambda": self.lam}
+        return {"target": self.target, "lambda": self.lam, "last_kept": self.last_kept}
 
     def load_state_dict(self, state: dict) -> None:
         if abs(float(state["target"]) - self.target) > 1e-12:
             raise ValueError(f"the multiplier was saved for target_kept {state['target']}, not {self.target}")
         self.lam = max(0.0, float(state["lambda"]))
+        last = state.get("last_kept")
+        self.last_kept = None if last is None else float(last)

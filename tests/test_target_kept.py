@@ -8,7 +8,6 @@ import math
 
 import pytest
 import torch
-from torch.utils.data import TensorDataset
 
 from hnsx.adapters.image.data import ImageData, load_sklearn_digits
 from hnsx.adapters.image.spec import image_spec
@@ -16,6 +15,7 @@ from hnsx.constraint import KeptFractionConstraint
 from hnsx.pipeline import run_training
 from hnsx.training.checkpoint import read_state
 from hnsx.training.config import TrainConfig
+from hnsx.training.run_folder import RunFolder
 
 
 def reference_dual_ascent(a: float, r: float, primal_lr: float, dual_lr: float, steps: int) -> list[tuple]:
@@ -83,35 +83,51 @@ def test_the_setting_reaches_the_config_from_a_command_line_and_a_saved_config_w
     assert TrainConfig(target_kept=0.2).resume_conflicts(saved) == ["target_kept: None -> 0.2"]
 
 
-def small_digits() -> tuple[ImageData, object]:
-    digits = load_sklearn_digits(seed=0)
-    data = ImageData(
-        train=TensorDataset(*[t[:512] for t in digits.train.tensors]),
-        eval=TensorDataset(*[t[:128] for t in digits.eval.tensors]),
-        num_classes=digits.num_classes,
-        input_shape=digits.input_shape,
-        name="digits-small",
-        class_names=digits.class_names,
-    )
-    spec = image_spec(data.input_shape, data.num_classes)
-    return data, spec
+def test_the_damped_pull_backs_off_at_once_and_is_saved():
+    constraint = KeptFractionConstraint(0.2, lr=0.1, damping=10.0)
+    assert constraint.pull == 0.0
+    constraint.update(0.6)
+    assert constraint.lam == pytest.approx(0.04) and constraint.pull == pytest.approx(0.04 + 10 * 0.4)
+    constraint.update(0.1)  # below the target: the proportional part pulls no more
+    assert constraint.lam == pytest.approx(0.03) and constraint.pull == 0.0
+    copy = KeptFractionConstraint(0.2, lr=0.1, damping=10.0)
+    copy.load_state_dict(constraint.state_dict())
+    assert (copy.lam, copy.last_kept, copy.pull) == (constraint.lam, 0.1, 0.0)
+    with pytest.raises(ValueError, match="target_kept"):
+        copy.load_state_dict({**constraint.state_dict(), "target": 0.3})
+
+
+def digits() -> tuple[ImageData, object]:
+    data = load_sklearn_digits(seed=0)
+    return data, image_spec(data.input_shape, data.num_classes)
 
 
 @pytest.mark.filterwarnings("ignore:epoch .* the model collapsed:RuntimeWarning")
-def test_a_small_digits_run_lands_near_its_target_and_resumes_with_its_multiplier(tmp_path):
+def test_a_digits_run_lands_near_its_target_and_resumes_with_its_multiplier(tmp_path, monkeypatch):
     torch.set_num_threads(1)
-    data, spec = small_digits()
-    config = TrainConfig(epochs=6, batch_size=32, pretrain_epochs=1, target_kept=0.2, seed=1, progress=False)
+    data, spec = digits()
+    config = TrainConfig(epochs=10, pretrain_epochs=1, target_kept=0.3, seed=1, progress=False)
     straight = run_training(data, spec, config, tmp_path / "straight")
     kept = straight.fit.scores.kept_fraction
-    assert 0.12 <= kept <= 0.28, f"eval kept fraction {kept:.3f} is far from the target 0.2"
-    assert straight.fit.scores.accuracy > 0.3  # the seeker still classifies: no collapse to "hide all"
+    assert 0.2 <= kept <= 0.4, f"eval kept fraction {kept:.3f} is far from the target 0.3"
+    assert straight.fit.history[0]["kept_fraction"] > 0.6  # it got there by training, not from the start
+    assert straight.fit.scores.accuracy > 0.6  # the seeker still classifies: no collapse to "hide all"
     lambdas = [r["lambda"] for r in straight.fit.history]
     assert all(v >= 0 for v in lambdas) and max(lambdas) > 0
-    state = read_state(tmp_path / "straight" / "checkpoints" / "epoch-0006")
-    assert state["constraint"] == {"target": 0.2, "lambda": lambdas[-1]}
+    state = read_state(tmp_path / "straight" / "checkpoints" / "epoch-0010")
+    assert state["constraint"]["lambda"] == lambdas[-1] and state["constraint"]["target"] == 0.3
 
-    first = run_training(data, spec, TrainConfig(**{**config.to_dict(), "epochs": 3}), tmp_path / "split")
-    assert first.fit.history[-1]["lambda"] == lambdas[2]
+    save_epoch = RunFolder.save_epoch
+
+    def stop_after_the_fifth(self, epoch, *args, **kwargs):
+        save_epoch(self, epoch, *args, **kwargs)
+        if epoch == 5:
+            raise KeyboardInterrupt  # the run is killed after its fifth checkpoint
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RunFolder, "save_epoch", stop_after_the_fifth)
+        with pytest.raises(KeyboardInterrupt):
+            run_training(data, spec, config, tmp_path / "split")
     resumed = run_training(data, spec, config, tmp_path / "split", resume=True)
     assert [r["lambda"] for r in resumed.fit.history] == lambdas
+    assert resumed.fit.scores.kept_fraction == kept

@@ -39,6 +39,12 @@ def add_training_options(p: argparse.ArgumentParser, defaults: TrainConfig) -> N
     g.add_argument(
         "--dual-lr", type=float, default=defaults.dual_lr, help="step size of that multiplier (default %(default)s)"
     )
+    g.add_argument(
+        "--dual-damping",
+        type=float,
+        default=defaults.dual_damping,
+        help="proportional damping of that multiplier's pull (default %(default)s)",
+    )
     g.add_argument("--hider-lr", type=float, default=defaults.hider_lr, help="the hider's learning rate (default --lr)")
     g.add_argument(
         "--seeker-lr", type=float, default=defaults.seeker_lr, help="the seeker's learning rate (default --lr)"

@@ -74,6 +74,9 @@ class TrainConfig:
         schedule are then not used (the history records alpha 1 and the multiplier as ``lambda``).
     dual_lr:
         Dual step size of the multiplier of ``target_kept``.
+    dual_damping:
+        Weight of the proportional term that damps the multiplier's pull (:mod:`hnsx.constraint`; 0: plain dual
+        ascent).
     hider_lr, seeker_lr:
         Adam learning rates of the hider's and the seeker's parameters (``None``: ``lr``), see
         :mod:`hnsx.training.optim`.
@@ -102,7 +105,8 @@ class TrainConfig:
     stop_on_converge: bool = True
     progress: bool = True
     target_kept: float | None = None
-    dual_lr: float = 0.05
+    dual_lr: float = 0.02
+    dual_damping: float = 0.0
     hider_lr: float | None = None
     seeker_lr: float | None = None
     grad_clip: float | None = None
@@ -115,6 +119,8 @@ class TrainConfig:
             value = getattr(self, name)
             if (value is not None or name == "dual_lr") and not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number, got {value}")
+        if not (math.isfinite(self.dual_damping) and self.dual_damping >= 0):
+            raise ValueError(f"dual_damping must be a number >= 0, got {self.dual_damping}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; choose one of: {', '.join(LR_SCHEDULES)}")
         object.__setattr__(self, "alpha", parse_alpha(self.alpha))
@@ -167,7 +173,7 @@ class TrainConfig:
         """A fresh multiplier for ``target_kept`` (``None`` without a target)."""
         if self.target_kept is None:
             return None
-        return KeptFractionConstraint(self.target_kept, self.dual_lr)
+        return KeptFractionConstraint(self.target_kept, self.dual_lr, damping=self.dual_damping)
 
     @property
     def baseline_budget(self) -> int:

@@ -106,16 +106,16 @@ def digits() -> tuple[ImageData, object]:
 def test_a_digits_run_lands_near_its_target_and_resumes_with_its_multiplier(tmp_path, monkeypatch):
     torch.set_num_threads(1)
     data, spec = digits()
-    config = TrainConfig(epochs=10, pretrain_epochs=1, target_kept=0.3, seed=1, progress=False)
+    config = TrainConfig(epochs=10, pretrain_epochs=1, target_kept=0.1, seed=1, progress=False)
     straight = run_training(data, spec, config, tmp_path / "straight")
     kept = straight.fit.scores.kept_fraction
-    assert 0.2 <= kept <= 0.4, f"eval kept fraction {kept:.3f} is far from the target 0.3"
+    assert 0.05 <= kept <= 0.15, f"eval kept fraction {kept:.3f} is far from the target 0.1"
     assert straight.fit.history[0]["kept_fraction"] > 0.6  # it got there by training, not from the start
     assert straight.fit.scores.accuracy > 0.6  # the seeker still classifies: no collapse to "hide all"
     lambdas = [r["lambda"] for r in straight.fit.history]
     assert all(v >= 0 for v in lambdas) and max(lambdas) > 0
     state = read_state(tmp_path / "straight" / "checkpoints" / "epoch-0010")
-    assert state["constraint"]["lambda"] == lambdas[-1] and state["constraint"]["target"] == 0.3
+    assert state["constraint"]["lambda"] == lambdas[-1] and state["constraint"]["target"] == 0.1
 
     save_epoch = RunFolder.save_epoch
 

@@ -159,7 +159,7 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
         out_dir: str | os.PathLike | None = None,
         progress: bool = False,
         target_kept: float | None = None,
-        dual_lr: float = 0.02,
+        dual_lr: float = 0.05,
     ) -> None:
         self.alpha = alpha
         self.epochs = epochs

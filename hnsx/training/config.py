@@ -105,8 +105,8 @@ class TrainConfig:
     stop_on_converge: bool = True
     progress: bool = True
     target_kept: float | None = None
-    dual_lr: float = 0.02
-    dual_damping: float = 0.0
+    dual_lr: float = 0.05
+    dual_damping: float = 20.0
     hider_lr: float | None = None
     seeker_lr: float | None = None
     grad_clip: float | None = None

@@ -16,7 +16,6 @@ from hnsx.spec import build_model
 from hnsx.training.checkpoint import read_state
 from hnsx.training.config import TrainConfig
 from hnsx.training.optim import build_optimizer
-from hnsx.training.run_folder import RunFolder
 
 
 def tiny() -> tuple[ImageData, object]:
@@ -76,7 +75,7 @@ def test_gradient_clipping_bounds_every_step(tmp_path, monkeypatch):
 
 @pytest.mark.filterwarnings("ignore:epoch .* the model collapsed:RuntimeWarning")
 @pytest.mark.parametrize("schedule", ["cosine", "linear"])
-def test_a_schedule_anneals_to_zero_and_resumes_bit_for_bit(tmp_path, monkeypatch, schedule):
+def test_a_schedule_anneals_to_zero_and_resumes_bit_for_bit(tmp_path, killed_after_epoch, schedule):
     torch.set_num_threads(1)
     data, spec = tiny()
     config = TrainConfig(
@@ -89,17 +88,7 @@ def test_a_schedule_anneals_to_zero_and_resumes_bit_for_bit(tmp_path, monkeypatc
     half = read_state(tmp_path / "straight" / "checkpoints" / "epoch-0001")["optimizer"]
     assert 0 < half["param_groups"][0]["lr"] < 3e-3
 
-    save_epoch = RunFolder.save_epoch
-
-    def stop_after_the_first(self, epoch, *args, **kwargs):
-        save_epoch(self, epoch, *args, **kwargs)
-        if epoch == 1:
-            raise KeyboardInterrupt  # the run is killed after its first checkpoint
-
-    with monkeypatch.context() as patch:
-        patch.setattr(RunFolder, "save_epoch", stop_after_the_first)
-        with pytest.raises(KeyboardInterrupt):
-            run_training(data, spec, config, tmp_path / "split", baseline_accuracy=0.5)
+    killed_after_epoch(1, run_training, data, spec, config, tmp_path / "split", baseline_accuracy=0.5)
     resumed = run_training(data, spec, config, tmp_path / "split", resume=True)
     a, b = straight.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -15,7 +15,6 @@ from hnsx.constraint import KeptFractionConstraint
 from hnsx.pipeline import run_training
 from hnsx.training.checkpoint import read_state
 from hnsx.training.config import TrainConfig
-from hnsx.training.run_folder import RunFolder
 
 
 def reference_dual_ascent(a: float, r: float, primal_lr: float, dual_lr: float, steps: int) -> list[tuple]:
@@ -103,7 +102,7 @@ def digits() -> tuple[ImageData, object]:
 
 
 @pytest.mark.filterwarnings("ignore:epoch .* the model collapsed:RuntimeWarning")
-def test_a_digits_run_lands_near_its_target_and_resumes_with_its_multiplier(tmp_path, monkeypatch):
+def test_a_digits_run_lands_near_its_target_and_resumes_with_its_multiplier(tmp_path, killed_after_epoch):
     torch.set_num_threads(1)
     data, spec = digits()
     config = TrainConfig(epochs=10, pretrain_epochs=1, target_kept=0.1, seed=1, progress=False)
@@ -117,17 +116,7 @@ def test_a_digits_run_lands_near_its_target_and_resumes_with_its_multiplier(tmp_
     state = read_state(tmp_path / "straight" / "checkpoints" / "epoch-0010")
     assert state["constraint"]["lambda"] == lambdas[-1] and state["constraint"]["target"] == 0.1
 
-    save_epoch = RunFolder.save_epoch
-
-    def stop_after_the_fifth(self, epoch, *args, **kwargs):
-        save_epoch(self, epoch, *args, **kwargs)
-        if epoch == 5:
-            raise KeyboardInterrupt  # the run is killed after its fifth checkpoint
-
-    with monkeypatch.context() as patch:
-        patch.setattr(RunFolder, "save_epoch", stop_after_the_fifth)
-        with pytest.raises(KeyboardInterrupt):
-            run_training(data, spec, config, tmp_path / "split")
+    killed_after_epoch(5, run_training, data, spec, config, tmp_path / "split")
     resumed = run_training(data, spec, config, tmp_path / "split", resume=True)
     assert [r["lambda"] for r in resumed.fit.history] == lambdas
     assert resumed.fit.scores.kept_fraction == kept

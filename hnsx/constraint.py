@@ -12,9 +12,11 @@ Bastings et al. 2019; Paranjape et al. 2020).
 
 Damping: the hider answers the multiplier with a lag, so plain dual ascent (an integral controller) keeps
 pulling for hundreds of steps after the kept fraction has passed ``r``, and overshoots. The loss therefore uses
-``max(0, lambda + damping * (k_bar - r))`` with ``k_bar`` of the previous step (a proportional term, as in the PI
-Lagrangian of Stooke, Achiam & Abbeel 2020): the pull drops as soon as the model keeps less than ``r``. The
-multiplier ``lambda`` itself follows the dual-ascent rule above exactly; ``damping = 0`` is plain dual ascent.
+``max(0, lambda - damping * max(0, r - k_bar))`` with ``k_bar`` of the previous step: the pull drops as soon as
+the model keeps less than ``r`` (a proportional term, as in the PI Lagrangian of Stooke, Achiam & Abbeel 2020, on
+the backing-off side only: a proportional pull while the model still keeps everything hid every word of the
+generated text corpus within the first epoch). The multiplier ``lambda`` itself follows the dual-ascent rule above
+exactly; ``damping = 0`` is plain dual ascent.
 
 The multiplier is part of a run's state: checkpoints save it and a resumed run continues it.
 """
@@ -67,10 +69,10 @@ class KeptFractionConstraint:
 
     @property
     def pull(self) -> float:
-        """The weight of ``kept - target`` in the loss: ``max(0, lam + damping * (k_bar - target))``."""
+        """The weight of ``kept - target`` in the loss: ``max(0, lam - damping * max(0, target - k_bar))``."""
         if self.last_kept is None or self.damping == 0:
             return self.lam
-        return max(0.0, self.lam + self.damping * (self.last_kept - self.target))
+        return max(0.0, self.lam - self.damping * max(0.0, self.target - self.last_kept))
 
     def penalty(self, kept: torch.Tensor) -> torch.Tensor:
         """``pull * (kept - target)`` per sample, for kept fractions ``kept`` ``(B,)`` (the pull is a constant

@@ -85,10 +85,15 @@ def test_the_setting_reaches_the_config_from_a_command_line_and_a_saved_config_w
 def test_the_damped_pull_backs_off_at_once_and_is_saved():
     constraint = KeptFractionConstraint(0.2, lr=0.1, damping=10.0)
     assert constraint.pull == 0.0
-    constraint.update(0.6)
-    assert constraint.lam == pytest.approx(0.04) and constraint.pull == pytest.approx(0.04 + 10 * 0.4)
-    constraint.update(0.1)  # below the target: the proportional part pulls no more
-    assert constraint.lam == pytest.approx(0.03) and constraint.pull == 0.0
+    constraint.update(0.6)  # above the target: the pull is the multiplier alone
+    assert constraint.lam == pytest.approx(0.04) and constraint.pull == pytest.approx(0.04)
+    for _ in range(20):
+        constraint.update(0.6)
+    assert constraint.pull == pytest.approx(constraint.lam) == pytest.approx(0.84)
+    constraint.update(0.15)  # below the target: the pull drops at once by damping * (target - kept)
+    assert constraint.lam == pytest.approx(0.835) and constraint.pull == pytest.approx(0.835 - 0.5)
+    constraint.update(0.1)
+    assert constraint.lam == pytest.approx(0.825) and constraint.pull == 0.0
     copy = KeptFractionConstraint(0.2, lr=0.1, damping=10.0)
     copy.load_state_dict(constraint.state_dict())
     assert (copy.lam, copy.last_kept, copy.pull) == (constraint.lam, 0.1, 0.0)

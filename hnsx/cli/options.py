@@ -53,6 +53,12 @@ def add_training_options(p: argparse.ArgumentParser, defaults: TrainConfig) -> N
     g.add_argument(
         "--lr-schedule", choices=LR_SCHEDULES, default=defaults.lr_schedule, help="torch scheduler over all steps"
     )
+    g.add_argument(
+        "--evaluator-epochs",
+        type=int,
+        default=defaults.evaluator_epochs,
+        help="train the label-encoding evaluator this long and add its accuracy to metrics.json (default: off)",
+    )
     g.add_argument("--init", choices=INIT_MODES, default=defaults.init, help="default %(default)s")
     g.add_argument("--pretrain-epochs", type=int, default=defaults.pretrain_epochs, help="default %(default)s")
     g.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")

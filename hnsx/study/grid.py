@@ -201,6 +201,7 @@ class StudySettings:
             keep_last=1,
             stop_on_converge=False,  # every run trains the whole budget: curves of equal length
             progress=False,
+            evaluator_epochs=0,  # the study trains one evaluator per seed itself (hnsx.study.run.label_evaluator)
         )
 
     def to_dict(self) -> dict[str, Any]:

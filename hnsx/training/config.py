@@ -19,7 +19,7 @@ from hnsx.training.optim import LR_SCHEDULES
 INIT_MODES = ("scratch", "pretrained-hider", "pretrained-seeker", "both")
 MIXED_PRECISION = ("no", "fp16", "bf16")
 # Fields a resumed run may change; any other difference makes resuming an error.
-RESUMABLE = frozenset({"epochs", "progress", "keep_last", "cpu"})
+RESUMABLE = frozenset({"epochs", "progress", "keep_last", "cpu", "evaluator_epochs"})
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,10 @@ class TrainConfig:
         Clip the gradients' global norm to this value before every step (``None``: no clipping).
     lr_schedule:
         ``constant``, ``cosine`` or ``linear``: a torch scheduler over the run's steps (:mod:`hnsx.training.optim`).
+    evaluator_epochs:
+        After training, train the independent label-encoding evaluator for this many epochs and report its
+        accuracy on the run's masked eval inputs in ``metrics.json`` (``evaluator_accuracy``; 0: off). See
+        :func:`hnsx.pipeline.run_training`.
     """
 
     epochs: int = 10
@@ -111,6 +115,7 @@ class TrainConfig:
     seeker_lr: float | None = None
     grad_clip: float | None = None
     lr_schedule: str = "constant"
+    evaluator_epochs: int = 0
 
     def __post_init__(self) -> None:
         if self.target_kept is not None:
@@ -121,6 +126,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive number, got {value}")
         if not (math.isfinite(self.dual_damping) and self.dual_damping >= 0):
             raise ValueError(f"dual_damping must be a number >= 0, got {self.dual_damping}")
+        if self.evaluator_epochs < 0:
+            raise ValueError(f"evaluator_epochs must be 0 (off) or more, got {self.evaluator_epochs}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; choose one of: {', '.join(LR_SCHEDULES)}")
         object.__setattr__(self, "alpha", parse_alpha(self.alpha))

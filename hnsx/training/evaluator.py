@@ -161,6 +161,23 @@ def train_evaluator(
     return model.eval()
 
 
+def evaluator_accuracy(
+    evaluator: nn.Module, model: HideAndSeek, dataset: TensorDataset, batch_size: int = 256
+) -> float:
+    """Accuracy of ``evaluator`` on ``dataset``'s inputs under ``model``'s deterministic masks (its adapter fills)."""
+    device = next(model.parameters()).device
+    evaluator = evaluator.to(device).eval()
+    correct = total = 0
+    for inputs, labels in DataLoader(dataset, batch_size=batch_size):
+        inputs, labels = inputs.to(device), labels.to(device)
+        mask = model.explain(inputs)
+        with torch.inference_mode():
+            predicted = evaluator(model.adapter.apply_mask(inputs, mask)).argmax(1)
+        correct += int((predicted == labels).sum())
+        total += len(labels)
+    return correct / total
+
+
 def leak_free_config(config: TrainConfig) -> TrainConfig:
     """``config`` without the seeker's pretraining: ``both`` -> ``pretrained-hider``, ``pretrained-seeker`` ->
     ``scratch`` (the seeker is frozen and already trained)."""
@@ -237,6 +254,7 @@ __all__ = [
     "DEFAULT_EVALUATOR_EPOCHS",
     "ExperimentData",
     "dataset_accuracy",
+    "evaluator_accuracy",
     "leak_free_config",
     "leak_free_hns",
     "new_classifier",

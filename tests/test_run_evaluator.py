@@ -1,0 +1,46 @@
+"""``--evaluator-epochs``: every run's metrics.json can carry the independent label-encoding evaluator's accuracy on
+the run's masks (:func:`hnsx.pipeline.label_evaluator`)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from torch.utils.data import TensorDataset
+
+from hnsx.adapters.image.data import ImageData, load_sklearn_digits
+from hnsx.adapters.image.spec import image_spec
+from hnsx.pipeline import METRICS_FILE, run_training
+from hnsx.training.config import TrainConfig
+
+
+@pytest.mark.filterwarnings("ignore:epoch .* the model collapsed:RuntimeWarning")
+def test_metrics_report_the_evaluator_on_the_runs_masks(tmp_path):
+    digits = load_sklearn_digits(seed=0)
+    data = ImageData(
+        train=TensorDataset(*[t[:768] for t in digits.train.tensors]),
+        eval=TensorDataset(*[t[:200] for t in digits.eval.tensors]),
+        num_classes=digits.num_classes,
+        input_shape=digits.input_shape,
+        name="digits-small",
+        class_names=digits.class_names,
+    )
+    spec = image_spec(data.input_shape, data.num_classes)
+    # alpha 1: nothing pulls towards hiding, so the masks keep (almost) every pixel and the evaluator, trained on
+    # random masks of every keep rate, must classify those inputs well above chance (0.1).
+    config = TrainConfig(epochs=1, pretrain_epochs=1, alpha=1.0, evaluator_epochs=4, seed=0, progress=False)
+    result = run_training(data, spec, config, tmp_path / "run")
+    written = json.loads((tmp_path / "run" / METRICS_FILE).read_text())
+    assert written["evaluator_epochs"] == 4
+    assert written["evaluator_accuracy"] == result.metrics["evaluator_accuracy"]
+    assert result.metrics["kept_fraction"] > 0.9
+    assert 0.5 < written["evaluator_accuracy"] <= 1.0
+    # Off by default; a resumed run may turn it on (it only adds to the metrics).
+    plain = TrainConfig(**{**config.to_dict(), "evaluator_epochs": 0})
+    assert "evaluator_accuracy" not in run_training(data, spec, plain, tmp_path / "plain").metrics
+    assert plain.resume_conflicts(config.to_dict()) == []
+
+
+def test_a_negative_budget_is_refused():
+    with pytest.raises(ValueError, match="evaluator_epochs"):
+        TrainConfig(evaluator_epochs=-1)

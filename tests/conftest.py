@@ -26,3 +26,24 @@ def killed_after_epoch(monkeypatch):
                 train(*args, **kwargs)
 
     return kill
+
+
+@pytest.fixture
+def digits_subset():
+    """``subset(n_train, n_eval)``: the first images of scikit-learn's digits (split seed 0) as an ``ImageData``."""
+    from torch.utils.data import TensorDataset
+
+    from hnsx.adapters.image.data import ImageData, load_sklearn_digits
+
+    def subset(n_train: int, n_eval: int) -> ImageData:
+        digits = load_sklearn_digits(seed=0)
+        return ImageData(
+            train=TensorDataset(*[t[:n_train] for t in digits.train.tensors]),
+            eval=TensorDataset(*[t[:n_eval] for t in digits.eval.tensors]),
+            num_classes=digits.num_classes,
+            input_shape=digits.input_shape,
+            name="digits-small",
+            class_names=digits.class_names,
+        )
+
+    return subset

@@ -7,9 +7,7 @@ import argparse
 
 import pytest
 import torch
-from torch.utils.data import TensorDataset
 
-from hnsx.adapters.image.data import ImageData, load_sklearn_digits
 from hnsx.adapters.image.spec import image_spec
 from hnsx.pipeline import run_training
 from hnsx.spec import build_model
@@ -18,21 +16,15 @@ from hnsx.training.config import TrainConfig
 from hnsx.training.optim import build_optimizer
 
 
-def tiny() -> tuple[ImageData, object]:
-    digits = load_sklearn_digits(seed=0)
-    data = ImageData(
-        train=TensorDataset(*[t[:128] for t in digits.train.tensors]),
-        eval=TensorDataset(*[t[:64] for t in digits.eval.tensors]),
-        num_classes=digits.num_classes,
-        input_shape=digits.input_shape,
-        name="digits-tiny",
-        class_names=digits.class_names,
-    )
+@pytest.fixture
+def tiny(digits_subset):
+    """128 training and 64 evaluation digits and the default image spec."""
+    data = digits_subset(128, 64)
     return data, image_spec(data.input_shape, data.num_classes)
 
 
-def test_hider_and_seeker_train_at_their_own_rates():
-    _, spec = tiny()
+def test_hider_and_seeker_train_at_their_own_rates(tiny):
+    _, spec = tiny
     model = build_model(spec)
     optimizer = build_optimizer(model, TrainConfig(lr=1e-3, hider_lr=1e-2, seeker_lr=1e-5))
     rate = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
@@ -56,9 +48,8 @@ def test_the_options_reach_the_config_and_bad_values_are_refused():
 
 
 @pytest.mark.filterwarnings("ignore:epoch .* the model collapsed:RuntimeWarning")
-def test_gradient_clipping_bounds_every_step(tmp_path, monkeypatch):
-    torch.set_num_threads(1)
-    data, spec = tiny()
+def test_gradient_clipping_bounds_every_step(tmp_path, monkeypatch, tiny):
+    data, spec = tiny
     norms = []
     step = torch.optim.Adam.step
 
@@ -75,9 +66,8 @@ def test_gradient_clipping_bounds_every_step(tmp_path, monkeypatch):
 
 @pytest.mark.filterwarnings("ignore:epoch .* the model collapsed:RuntimeWarning")
 @pytest.mark.parametrize("schedule", ["cosine", "linear"])
-def test_a_schedule_anneals_to_zero_and_resumes_bit_for_bit(tmp_path, killed_after_epoch, schedule):
-    torch.set_num_threads(1)
-    data, spec = tiny()
+def test_a_schedule_anneals_to_zero_and_resumes_bit_for_bit(tmp_path, killed_after_epoch, tiny, schedule):
+    data, spec = tiny
     config = TrainConfig(
         epochs=2, batch_size=32, pretrain_epochs=0, alpha=0.7, lr_schedule=schedule, hider_lr=3e-3, progress=False
     )

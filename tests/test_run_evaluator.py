@@ -6,25 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from torch.utils.data import TensorDataset
 
-from hnsx.adapters.image.data import ImageData, load_sklearn_digits
 from hnsx.adapters.image.spec import image_spec
 from hnsx.pipeline import METRICS_FILE, run_training
 from hnsx.training.config import TrainConfig
 
 
 @pytest.mark.filterwarnings("ignore:epoch .* the model collapsed:RuntimeWarning")
-def test_metrics_report_the_evaluator_on_the_runs_masks(tmp_path):
-    digits = load_sklearn_digits(seed=0)
-    data = ImageData(
-        train=TensorDataset(*[t[:768] for t in digits.train.tensors]),
-        eval=TensorDataset(*[t[:200] for t in digits.eval.tensors]),
-        num_classes=digits.num_classes,
-        input_shape=digits.input_shape,
-        name="digits-small",
-        class_names=digits.class_names,
-    )
+def test_metrics_report_the_evaluator_on_the_runs_masks(tmp_path, digits_subset):
+    data = digits_subset(768, 200)
     spec = image_spec(data.input_shape, data.num_classes)
     # alpha 1: nothing pulls towards hiding, so the masks keep (almost) every pixel and the evaluator, trained on
     # random masks of every keep rate, must classify those inputs well above chance (0.1).

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from accelerate.utils import set_seed
@@ -16,7 +15,6 @@ from hnsx.model import HideAndSeek
 from hnsx.spec import ModelSpec, build_model
 from hnsx.training.checkpoint import write_json_atomic
 from hnsx.training.config import TrainConfig
-from hnsx.training.evaluator import evaluator_accuracy
 from hnsx.training.fit import FitResult, fit
 
 METRICS_FILE = "metrics.json"
@@ -45,10 +43,6 @@ def run_training(
     ``metrics.json`` holds the evaluation figures after the last epoch (fidelity, interpretability, fir, fii,
     accuracy, baseline_accuracy, kept_fraction, collapsed), the best epoch's figures under ``best``, and
     ``epochs`` (trained), ``seconds`` (wall time of this call), ``stopped``, ``dataset``.
-
-    With ``config.evaluator_epochs`` > 0, ``metrics.json`` also holds ``evaluator_accuracy``: the accuracy of an
-    independent evaluator (:func:`label_evaluator`) on the eval inputs under the trained model's masks. Far below
-    the run's own masked ``accuracy``, it says that the masks encode the label (DESIGN.md, label encoding).
 
     ``baseline_accuracy`` (the denominator of Fidelity) is passed to :func:`~hnsx.training.fit`; ``None`` lets
     ``fit`` train the baseline seeker per ``config.init``.
@@ -79,46 +73,9 @@ def run_training(
         "alpha": result.history[-1]["alpha"] if result.history else None,
         **(extra_metrics or {}),
     }
-    if config.evaluator_epochs:
-        evaluator = label_evaluator(data, spec, config, device=str(next(model.parameters()).device))
-        metrics["evaluator_accuracy"] = evaluator_accuracy(evaluator, model, data.eval)
-        metrics["evaluator_epochs"] = config.evaluator_epochs
     if result.is_main_process:
         write_json_atomic(out / METRICS_FILE, metrics)
     return RunResult(model=model, fit=result, metrics=metrics)
-
-
-#: The evaluator of a run with seed ``n`` is trained with seed ``n + EVALUATOR_SEED_OFFSET`` (other weights than
-#: the run's); ``hnsx study`` uses it for its per-seed evaluators too.
-EVALUATOR_SEED_OFFSET = 2000
-
-
-def evaluator_data(data: SplitData, spec: ModelSpec, config: TrainConfig) -> SimpleNamespace:
-    """What :func:`~hnsx.training.evaluator.train_evaluator` needs (its ``ExperimentData``) for a run of ``spec`` on
-    ``data`` with ``config``: the splits, the spec and its adapter, the run's batch size and learning rate, the
-    modality's random-mask blocks."""
-    from hnsx.modality import get_modality
-
-    return SimpleNamespace(
-        train=data.train,
-        test=data.eval,
-        spec=spec,
-        adapter=build_model(spec).adapter,
-        batch_size=config.batch_size,
-        lr=config.lr,
-        hns_config=config,
-        mask_blocks=get_modality(spec.modality).mask_blocks,
-    )
-
-
-def label_evaluator(data: SplitData, spec: ModelSpec, config: TrainConfig, device: str = "cpu") -> nn.Module:
-    """The label-encoding evaluator of a run (:func:`~hnsx.training.evaluator.train_evaluator`): the seeker's
-    architecture trained from scratch for ``config.evaluator_epochs`` on ``data.train`` under random masks."""
-    from hnsx.training.evaluator import train_evaluator
-
-    experiment = evaluator_data(data, spec, config)
-    seed = config.seed + EVALUATOR_SEED_OFFSET
-    return train_evaluator(experiment, seed=seed, epochs=config.evaluator_epochs, device=device)
 
 
 def print_summary(metrics: dict) -> None:

@@ -159,12 +159,13 @@ def label_evaluator(settings: StudySettings, seed: int, baseline_dir: str | Path
         return None
     from safetensors.torch import load_file, save_file
 
-    from hnsx.pipeline import EVALUATOR_SEED_OFFSET, evaluator_data
-    from hnsx.training.evaluator import new_classifier, train_evaluator
+    from hnsx.modality import get_modality
+    from hnsx.training.evaluator import EVALUATOR_SEED_OFFSET, evaluator_data, new_classifier, train_evaluator
 
     data = load_study_data(settings)
     spec = run_spec(settings, RunConfig("deterministic"), data)
-    experiment = evaluator_data(data, spec, settings.train_config(RunConfig("deterministic"), seed))
+    config = settings.train_config(RunConfig("deterministic"), seed)
+    experiment = evaluator_data(data, spec, config, get_modality(settings.modality).mask_blocks)
     path = Path(baseline_dir) / f"evaluator-seed-{seed}.safetensors"
     if path.is_file():
         evaluator = new_classifier(spec, seed=seed)

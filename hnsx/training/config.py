@@ -86,8 +86,8 @@ class TrainConfig:
         ``constant``, ``cosine`` or ``linear``: a torch scheduler over the run's steps (:mod:`hnsx.training.optim`).
     evaluator_epochs:
         After training, train the independent label-encoding evaluator for this many epochs and report its
-        accuracy on the run's masked eval inputs in ``metrics.json`` (``evaluator_accuracy``; 0: off). See
-        :func:`hnsx.pipeline.run_training`.
+        accuracy on the run's masked eval inputs in ``metrics.json`` (``evaluator_accuracy``; 0: off). ``hnsx
+        train`` does it; in Python, call :func:`hnsx.training.evaluator.run_label_check` on the run folder.
     """
 
     epochs: int = 10

@@ -125,3 +125,15 @@ def test_a_digits_run_lands_near_its_target_and_resumes_with_its_multiplier(tmp_
     resumed = run_training(data, spec, config, tmp_path / "split", resume=True)
     assert [r["lambda"] for r in resumed.fit.history] == lambdas
     assert resumed.fit.scores.kept_fraction == kept
+
+
+def test_the_study_grid_and_the_estimator_take_the_target():
+    from hnsx.adapters.tabular.estimator import HnSClassifier
+    from hnsx.study.grid import RunConfig, StudySettings
+
+    study = StudySettings(target_kept=0.2).train_config(RunConfig("deterministic"), seed=0)
+    assert (study.target_kept, study.evaluator_epochs) == (0.2, 0)  # the study trains its evaluators itself
+    estimator = HnSClassifier(target_kept=0.2, dual_lr=0.1)
+    assert (estimator._config(0).target_kept, estimator._config(0).dual_lr) == (0.2, 0.1)
+    with pytest.raises(ValueError, match="target_kept"):
+        StudySettings(target_kept=1.2)

@@ -1,8 +1,9 @@
 """The Hide-and-Seek loss ``J = alpha * CE + (1 - alpha) * kept_fraction`` (paper eq. 23).
 
 ``kept_fraction`` is the mean of the mask over valid units (not the sum, so alpha means the same for any input
-size). For score-function binarizers the binarizer's REINFORCE term is added, computed from the detached
-per-sample ``J``.
+size). With a target kept fraction (:class:`~hnsx.constraint.KeptFractionConstraint`) its term
+``lambda * (kept_fraction - target)`` is added per sample. For score-function binarizers the binarizer's
+REINFORCE term is added, computed from the detached per-sample ``J``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from torch.nn import functional as F
 
 from hnsx.alpha import check_alpha
 from hnsx.binarizers import Binarizer
+from hnsx.constraint import KeptFractionConstraint
 from hnsx.model import HnSOutput
 
 
@@ -43,6 +45,7 @@ def hns_loss(
     alpha: float,
     binarizer: Binarizer,
     kept_fraction_fn,
+    constraint: KeptFractionConstraint | None = None,
 ) -> LossParts:
     """Per-batch loss of a :class:`~hnsx.model.HideAndSeek` output.
 
@@ -58,6 +61,9 @@ def hns_loss(
         The model's binarizer (adds its score-function term, if any).
     kept_fraction_fn:
         ``(mask, valid) -> (B,)`` per-sample kept fraction (the adapter's ``kept_fraction``).
+    constraint:
+        A target kept fraction and its multiplier; its penalty joins the per-sample loss (the caller updates the
+        multiplier after the step).
     """
     alpha = check_alpha(alpha)
     num_classes = output.logits.shape[1]
@@ -65,5 +71,7 @@ def hns_loss(
     ce = F.cross_entropy(output.logits.float(), targets, reduction="none")
     kept = kept_fraction_fn(output.mask, output.valid)
     per_sample = alpha * ce + (1.0 - alpha) * kept
+    if constraint is not None:
+        per_sample = per_sample + constraint.penalty(kept)
     loss = per_sample.mean() + binarizer.score_loss(output.hider_logits, output.mask, per_sample, output.valid)
     return LossParts(loss=loss, classification=ce.mean().detach(), kept_fraction=kept.mean().detach())

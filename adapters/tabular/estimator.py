@@ -108,6 +108,9 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
         Run folder for ``history.jsonl`` and checkpoints (``None``: nothing is written).
     progress:
         Show progress bars.
+    target_kept, dual_lr:
+        A kept fraction in (0, 1) to aim at instead of ``alpha`` (a Lagrange multiplier updated by dual ascent
+        with step ``dual_lr``, :mod:`hnsx.constraint`); ``None``: ``alpha`` as set.
 
     Attributes
     ----------
@@ -155,6 +158,8 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
         cpu: bool = False,
         out_dir: str | os.PathLike | None = None,
         progress: bool = False,
+        target_kept: float | None = None,
+        dual_lr: float = 0.05,
     ) -> None:
         self.alpha = alpha
         self.epochs = epochs
@@ -174,6 +179,8 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
         self.cpu = cpu
         self.out_dir = out_dir
         self.progress = progress
+        self.target_kept = target_kept
+        self.dual_lr = dual_lr
 
     # ----------------------------------------------------------------- input checks
 

@@ -7,6 +7,7 @@ import argparse
 from hnsx.alpha import parse_alpha
 from hnsx.modality import get_modality, modality_names
 from hnsx.training.config import INIT_MODES, MIXED_PRECISION, TrainConfig
+from hnsx.training.optim import LR_SCHEDULES
 
 
 def alpha_value(value: str) -> float | str:
@@ -57,6 +58,36 @@ def add_training_options(p: argparse.ArgumentParser, defaults: TrainConfig) -> N
         type=alpha_value,
         default=defaults.alpha,
         help="constant in [0, 1] or 'adaptive' (default %(default)s)",
+    )
+    g.add_argument(
+        "--target-kept",
+        type=float,
+        default=defaults.target_kept,
+        metavar="R",
+        help="aim at this kept fraction in (0, 1): a Lagrange multiplier by dual ascent replaces --alpha",
+    )
+    g.add_argument(
+        "--dual-lr", type=float, default=defaults.dual_lr, help="step size of that multiplier (default %(default)s)"
+    )
+    g.add_argument(
+        "--dual-damping",
+        type=float,
+        default=defaults.dual_damping,
+        help="proportional damping of that multiplier's pull (default %(default)s)",
+    )
+    g.add_argument("--hider-lr", type=float, default=defaults.hider_lr, help="the hider's learning rate (default --lr)")
+    g.add_argument(
+        "--seeker-lr", type=float, default=defaults.seeker_lr, help="the seeker's learning rate (default --lr)"
+    )
+    g.add_argument("--grad-clip", type=float, default=defaults.grad_clip, help="clip the gradient norm to this")
+    g.add_argument(
+        "--lr-schedule", choices=LR_SCHEDULES, default=defaults.lr_schedule, help="torch scheduler over all steps"
+    )
+    g.add_argument(
+        "--evaluator-epochs",
+        type=int,
+        default=defaults.evaluator_epochs,
+        help="train the label-encoding evaluator this long and add its accuracy to metrics.json (default: off)",
     )
     g.add_argument("--init", choices=INIT_MODES, default=defaults.init, help="default %(default)s")
     g.add_argument("--pretrain-epochs", type=int, default=defaults.pretrain_epochs, help="default %(default)s")

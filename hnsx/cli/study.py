@@ -21,6 +21,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     study.add_argument("--epochs", type=int, default=None, help="epochs per run (default 6, --quick 1)")
     study.add_argument("--pretrain-epochs", type=int, default=None, help="pretraining epochs (default 2, --quick 1)")
     study.add_argument("--alpha", type=alpha_value, default=0.5, help="constant in [0, 1] or 'adaptive' (default 0.5)")
+    study.add_argument(
+        "--target-kept", type=float, default=None, metavar="R", help="every run aims at this kept fraction in (0, 1)"
+    )
     study.add_argument("--batch-size", type=int, default=64, help="default %(default)s")
     study.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default %(default)s)")
     study.add_argument("--hider", default=None, help="hider builder (default: that of hnsx train)")
@@ -48,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     check_out_dir(args.out)
     chosen = {
         "alpha": args.alpha,
+        "target_kept": args.target_kept,
         "batch_size": args.batch_size,
         "lr": args.lr,
         "hider": args.hider,

@@ -64,5 +64,14 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--binarizer stochastic needs --estimator (st1, st2, sa or reinforce)")
     args.hider = modality.resolve_builder("hider", args.hider)
     args.seeker = modality.resolve_builder("seeker", args.seeker)
-    TrainConfig.build(args)  # refuse bad training settings before any data is read
-    return modality.train(args)
+    config = TrainConfig.build(args)  # refuse bad training settings before any data is read
+    status = modality.train(args)
+    if status == 0 and config.evaluator_epochs:
+        from accelerate import PartialState
+
+        from hnsx.training.evaluator import run_label_check
+
+        if PartialState().is_main_process:
+            accuracy = run_label_check(args.out, modality.load_data(args), config, modality.mask_blocks)
+            print(f"label-encoding check: the evaluator's accuracy on the run's masks is {accuracy:.4f}")
+    return status

@@ -147,6 +147,9 @@ class StudySettings:
     evaluator_epochs:
         Epochs of the label-encoding evaluator (one per seed, see :func:`hnsx.study.run.label_evaluator`); 0 turns
         the check off.
+    target_kept:
+        A kept fraction every run aims at (a Lagrange multiplier replaces alpha, see :mod:`hnsx.constraint`);
+        ``None``: alpha as set.
     """
 
     dataset: str = "mnist-embedded"
@@ -164,6 +167,7 @@ class StudySettings:
     data_dir: str | None = None
     download: bool = False
     evaluator_epochs: int = 8
+    target_kept: float | None = None
 
     def __post_init__(self) -> None:
         if self.evaluator_epochs < 0:
@@ -197,6 +201,7 @@ class StudySettings:
             keep_last=1,
             stop_on_converge=False,  # every run trains the whole budget: curves of equal length
             progress=False,
+            evaluator_epochs=0,  # the study trains one evaluator per seed itself (hnsx.study.run.label_evaluator)
         )
 
     def to_dict(self) -> dict[str, Any]:

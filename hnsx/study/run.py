@@ -13,8 +13,9 @@ Label encoding: a mask whose shape carries the class lets the run's own seeker s
 nothing (DESIGN.md). :func:`label_evaluator` trains, once per seed (``baselines/evaluator-seed-<n>.safetensors``),
 the evaluator of :func:`hnsx.training.evaluator.train_evaluator`: the seeker's architecture trained from scratch on
 the training images under random masks (keep rate uniform per image, square blocks of 1-7 pixels), filled as the
-runs fill hidden pixels. After a run, :func:`evaluator_accuracy` is its accuracy on the run's masked evaluation
-images (``final.evaluator_accuracy``): far below the run's own masked accuracy means the mask encodes the label.
+runs fill hidden pixels. After a run, :func:`~hnsx.training.evaluator.evaluator_accuracy` is its accuracy on the
+run's masked evaluation images (``final.evaluator_accuracy``): far below the run's own masked accuracy means the
+mask encodes the label.
 """
 
 from __future__ import annotations
@@ -40,8 +41,6 @@ if TYPE_CHECKING:
     from hnsx.spec import ModelSpec
 
 RESULT_FILE = "result.json"
-#: The evaluator of seed ``n`` is trained with seed ``n + EVALUATOR_SEED_OFFSET`` (other weights than the runs').
-EVALUATOR_SEED_OFFSET = 2000
 
 
 @dataclass(frozen=True)
@@ -161,27 +160,18 @@ def label_evaluator(settings: StudySettings, seed: int, baseline_dir: str | Path
     from safetensors.torch import load_file, save_file
 
     from hnsx.modality import get_modality
-    from hnsx.spec import build_model
-    from hnsx.training.evaluator import new_classifier, train_evaluator
+    from hnsx.training.evaluator import EVALUATOR_SEED_OFFSET, evaluator_data, new_classifier, train_evaluator
 
     data = load_study_data(settings)
     spec = run_spec(settings, RunConfig("deterministic"), data)
-    evaluator_data = SimpleNamespace(
-        train=data.train,
-        test=data.eval,
-        spec=spec,
-        adapter=build_model(spec).adapter,
-        batch_size=settings.batch_size,
-        lr=settings.lr,
-        hns_config=settings.train_config(RunConfig("deterministic"), seed),
-        mask_blocks=get_modality(settings.modality).mask_blocks,
-    )
+    config = settings.train_config(RunConfig("deterministic"), seed)
+    experiment = evaluator_data(data, spec, config, get_modality(settings.modality).mask_blocks)
     path = Path(baseline_dir) / f"evaluator-seed-{seed}.safetensors"
     if path.is_file():
         evaluator = new_classifier(spec, seed=seed)
         evaluator.load_state_dict(load_file(path))
         return evaluator.eval()
-    evaluator = train_evaluator(evaluator_data, seed=seed + EVALUATOR_SEED_OFFSET, epochs=settings.evaluator_epochs)
+    evaluator = train_evaluator(experiment, seed=seed + EVALUATOR_SEED_OFFSET, epochs=settings.evaluator_epochs)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     save_file({k: v.contiguous() for k, v in evaluator.state_dict().items()}, tmp)
@@ -192,21 +182,11 @@ def label_evaluator(settings: StudySettings, seed: int, baseline_dir: str | Path
 def evaluator_accuracy(
     evaluator: nn.Module, model: HideAndSeek, dataset: TensorDataset, batch_size: int = 256
 ) -> float:
-    """Accuracy of ``evaluator`` on ``dataset``'s inputs under ``model``'s deterministic masks (its adapter fills)."""
-    import torch
-    from torch.utils.data import DataLoader
+    """:func:`hnsx.training.evaluator.evaluator_accuracy` (imported when called, so that ``hnsx.study`` loads without
+    torch)."""
+    from hnsx.training.evaluator import evaluator_accuracy as accuracy
 
-    device = next(model.parameters()).device
-    evaluator = evaluator.to(device).eval()
-    correct = total = 0
-    for inputs, labels in DataLoader(dataset, batch_size=batch_size):
-        inputs, labels = inputs.to(device), labels.to(device)
-        mask = model.explain(inputs)
-        with torch.inference_mode():
-            predicted = evaluator(model.adapter.apply_mask(inputs, mask)).argmax(1)
-        correct += int((predicted == labels).sum())
-        total += len(labels)
-    return correct / total
+    return accuracy(evaluator, model, dataset, batch_size)
 
 
 def train_run(task: RunTask) -> dict[str, Any]:

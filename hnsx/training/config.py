@@ -12,12 +12,14 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, is_dataclass
 from typing import Any
 
-from hnsx.alpha import ADAPTIVE, AdaptiveAlphaConfig, AlphaSchedule, build_alpha, parse_alpha
+from hnsx.alpha import ADAPTIVE, AdaptiveAlphaConfig, AlphaSchedule, ConstantAlpha, build_alpha, parse_alpha
+from hnsx.constraint import KeptFractionConstraint, check_target_kept
+from hnsx.training.optim import LR_SCHEDULES
 
 INIT_MODES = ("scratch", "pretrained-hider", "pretrained-seeker", "both")
 MIXED_PRECISION = ("no", "fp16", "bf16")
 # Fields a resumed run may change; any other difference makes resuming an error.
-RESUMABLE = frozenset({"epochs", "progress", "keep_last", "cpu"})
+RESUMABLE = frozenset({"epochs", "progress", "keep_last", "cpu", "evaluator_epochs"})
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,26 @@ class TrainConfig:
         Stop when adaptive alpha's floor phase has plateaued.
     progress:
         Show tqdm progress bars.
+    target_kept:
+        A kept fraction in (0, 1) that the run aims at (``None``: off). The loss becomes ``CE + lambda * (k - r)``
+        with the multiplier ``lambda`` updated by dual ascent every step (:mod:`hnsx.constraint`); ``alpha`` and its
+        schedule are then not used (the history records alpha 1 and the multiplier as ``lambda``).
+    dual_lr:
+        Dual step size of the multiplier of ``target_kept``.
+    dual_damping:
+        Weight of the proportional term that damps the multiplier's pull (:mod:`hnsx.constraint`; 0: plain dual
+        ascent).
+    hider_lr, seeker_lr:
+        Adam learning rates of the hider's and the seeker's parameters (``None``: ``lr``), see
+        :mod:`hnsx.training.optim`.
+    grad_clip:
+        Clip the gradients' global norm to this value before every step (``None``: no clipping).
+    lr_schedule:
+        ``constant``, ``cosine`` or ``linear``: a torch scheduler over the run's steps (:mod:`hnsx.training.optim`).
+    evaluator_epochs:
+        After training, train the independent label-encoding evaluator for this many epochs and report its
+        accuracy on the run's masked eval inputs in ``metrics.json`` (``evaluator_accuracy``; 0: off). ``hnsx
+        train`` does it; in Python, call :func:`hnsx.training.evaluator.run_label_check` on the run folder.
     """
 
     epochs: int = 10
@@ -86,8 +108,28 @@ class TrainConfig:
     keep_last: int = 2
     stop_on_converge: bool = True
     progress: bool = True
+    target_kept: float | None = None
+    dual_lr: float = 0.05
+    dual_damping: float = 20.0
+    hider_lr: float | None = None
+    seeker_lr: float | None = None
+    grad_clip: float | None = None
+    lr_schedule: str = "constant"
+    evaluator_epochs: int = 0
 
     def __post_init__(self) -> None:
+        if self.target_kept is not None:
+            object.__setattr__(self, "target_kept", check_target_kept(self.target_kept))
+        for name in ("dual_lr", "hider_lr", "seeker_lr", "grad_clip"):
+            value = getattr(self, name)
+            if (value is not None or name == "dual_lr") and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value}")
+        if not (math.isfinite(self.dual_damping) and self.dual_damping >= 0):
+            raise ValueError(f"dual_damping must be a number >= 0, got {self.dual_damping}")
+        if self.evaluator_epochs < 0:
+            raise ValueError(f"evaluator_epochs must be 0 (off) or more, got {self.evaluator_epochs}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; choose one of: {', '.join(LR_SCHEDULES)}")
         object.__setattr__(self, "alpha", parse_alpha(self.alpha))
         AdaptiveAlphaConfig(**self.alpha_kwargs())
         for name in ("epochs", "batch_size", "keep_last"):
@@ -129,8 +171,16 @@ class TrainConfig:
         return self.alpha == ADAPTIVE
 
     def alpha_schedule(self) -> AlphaSchedule:
-        """A fresh alpha schedule of these settings (adaptive or constant)."""
+        """A fresh alpha schedule of these settings (adaptive or constant; constant 1 with ``target_kept``)."""
+        if self.target_kept is not None:
+            return ConstantAlpha(1.0)
         return build_alpha(self.alpha, **(self.alpha_kwargs() if self.adaptive else {}))
+
+    def constraint(self) -> KeptFractionConstraint | None:
+        """A fresh multiplier for ``target_kept`` (``None`` without a target)."""
+        if self.target_kept is None:
+            return None
+        return KeptFractionConstraint(self.target_kept, self.dual_lr, damping=self.dual_damping)
 
     @property
     def baseline_budget(self) -> int:
@@ -158,8 +208,12 @@ class TrainConfig:
         return cls(**data)
 
     def resume_conflicts(self, saved: dict[str, Any]) -> list[str]:
-        """Settings that differ from a saved run's and may not change on resume (``name: saved -> now``)."""
+        """Settings that differ from a saved run's and may not change on resume (``name: saved -> now``).
+
+        A setting the saved config lacks (a run saved before the setting existed) counts as its default."""
         now = self.to_dict()
+        defaults = {f.name: f.default for f in fields(self)}
+        saved = {**defaults, **saved}
         return [
             f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in sorted(now) if k not in RESUMABLE and saved.get(k) != now[k]
         ]

@@ -19,9 +19,11 @@ Both take an :class:`ExperimentData`: the splits, the Hide-and-Seek spec and its
 from __future__ import annotations
 
 import dataclasses
+import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 import torch
@@ -37,6 +39,9 @@ from hnsx.training.config import TrainConfig
 
 #: Evaluator epochs when the caller names none.
 DEFAULT_EVALUATOR_EPOCHS = 8
+#: The evaluator of a run (or a study's seed) ``n`` is trained with seed ``n + EVALUATOR_SEED_OFFSET``: other
+#: weights than the run's.
+EVALUATOR_SEED_OFFSET = 2000
 
 
 class ExperimentData(Protocol):
@@ -161,6 +166,64 @@ def train_evaluator(
     return model.eval()
 
 
+def evaluator_accuracy(
+    evaluator: nn.Module, model: HideAndSeek, dataset: TensorDataset, batch_size: int = 256
+) -> float:
+    """Accuracy of ``evaluator`` on ``dataset``'s inputs under ``model``'s deterministic masks (its adapter fills)."""
+    device = next(model.parameters()).device
+    evaluator = evaluator.to(device).eval()
+    correct = total = 0
+    for inputs, labels in DataLoader(dataset, batch_size=batch_size):
+        inputs, labels = inputs.to(device), labels.to(device)
+        mask = model.explain(inputs)
+        with torch.inference_mode():
+            predicted = evaluator(model.adapter.apply_mask(inputs, mask)).argmax(1)
+        correct += int((predicted == labels).sum())
+        total += len(labels)
+    return correct / total
+
+
+def evaluator_data(data: Any, spec: ModelSpec, config: TrainConfig, mask_blocks: Sequence[int]) -> SimpleNamespace:
+    """The :class:`ExperimentData` of a run of ``spec`` on ``data`` (``train`` and ``eval`` splits) with ``config``:
+    the run's batch size and learning rate, the modality's random-mask blocks ``mask_blocks``."""
+    from hnsx.spec import build_model
+
+    return SimpleNamespace(
+        train=data.train,
+        test=data.eval,
+        spec=spec,
+        adapter=build_model(spec).adapter,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        hns_config=config,
+        mask_blocks=tuple(mask_blocks),
+    )
+
+
+def run_label_check(run_dir: str | Path, data: Any, config: TrainConfig, mask_blocks: Sequence[int]) -> float:
+    """The label-encoding check of a finished run: an evaluator (:func:`train_evaluator`, ``config.evaluator_epochs``
+    epochs, seed ``config.seed + EVALUATOR_SEED_OFFSET``) scores the eval inputs under the masks of the run's last
+    checkpoint; the accuracy is added to the run's ``metrics.json`` as ``evaluator_accuracy`` and returned."""
+    from hnsx.explain import load_trained
+    from hnsx.training.checkpoint import read_state, resolve_checkpoint, write_json_atomic
+
+    if config.evaluator_epochs < 1:
+        raise ValueError(
+            f"evaluator_epochs must be at least 1 for the label-encoding check, got {config.evaluator_epochs}"
+        )
+    run_dir = Path(run_dir)
+    model = load_trained(run_dir, which="latest")
+    spec = ModelSpec.from_dict(read_state(resolve_checkpoint(run_dir, "latest"))["spec"])
+    experiment = evaluator_data(data, spec, config, mask_blocks)
+    evaluator = train_evaluator(experiment, seed=config.seed + EVALUATOR_SEED_OFFSET, epochs=config.evaluator_epochs)
+    accuracy = evaluator_accuracy(evaluator, model, data.eval)
+    metrics_file = run_dir / "metrics.json"
+    metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+    metrics.update(evaluator_accuracy=accuracy, evaluator_epochs=config.evaluator_epochs)
+    write_json_atomic(metrics_file, metrics)
+    return accuracy
+
+
 def leak_free_config(config: TrainConfig) -> TrainConfig:
     """``config`` without the seeker's pretraining: ``both`` -> ``pretrained-hider``, ``pretrained-seeker`` ->
     ``scratch`` (the seeker is frozen and already trained)."""
@@ -235,12 +298,16 @@ def leak_free_hns(
 
 __all__ = [
     "DEFAULT_EVALUATOR_EPOCHS",
+    "EVALUATOR_SEED_OFFSET",
     "ExperimentData",
     "dataset_accuracy",
+    "evaluator_accuracy",
+    "evaluator_data",
     "leak_free_config",
     "leak_free_hns",
     "new_classifier",
     "random_masks",
+    "run_label_check",
     "train_evaluator",
     "train_hns_frozen",
 ]

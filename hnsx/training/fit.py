@@ -26,6 +26,7 @@ from accelerate.utils import DataLoaderConfiguration, set_seed
 from tqdm.auto import tqdm
 
 from hnsx.alpha import AlphaEvent, AlphaSchedule
+from hnsx.constraint import KeptFractionConstraint
 from hnsx.loss import hns_loss
 from hnsx.metrics import Scores, evaluate
 from hnsx.model import HideAndSeek
@@ -38,6 +39,7 @@ from hnsx.training.checkpoint import (
     unflatten_optimizer,
 )
 from hnsx.training.config import TrainConfig
+from hnsx.training.optim import build_optimizer, build_scheduler
 from hnsx.training.pretrain import init_components
 from hnsx.training.run_folder import HISTORY_FILE, PRETRAINING, RunFolder, legacy_alpha_state
 
@@ -67,8 +69,10 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     )
 
 
-def _training_state(optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+def _training_state(optimizer, scheduler=None) -> tuple[dict[str, torch.Tensor], dict]:
     tensors, meta = flatten_optimizer(optimizer.state_dict())
+    if scheduler is not None:
+        meta["scheduler"] = scheduler.state_dict()
     tensors["rng.torch"] = torch.get_rng_state()
     return tensors, meta
 
@@ -106,7 +110,12 @@ class _RunState:
 
 
 def _resume(
-    model: HideAndSeek, folder: RunFolder, config: TrainConfig, spec: ModelSpec | None, schedule: AlphaSchedule
+    model: HideAndSeek,
+    folder: RunFolder,
+    config: TrainConfig,
+    spec: ModelSpec | None,
+    schedule: AlphaSchedule,
+    constraint: KeptFractionConstraint | None = None,
 ) -> tuple[_RunState | None, dict[str, torch.Tensor] | None, dict | None, tuple | None]:
     """Load the latest checkpoint of ``folder`` into ``model`` and ``schedule``; the run's state, training tensors and
     optimizer metadata. Settings that may not change (:meth:`TrainConfig.resume_conflicts`) must match.
@@ -127,6 +136,8 @@ def _resume(
     load_model_state(model, latest)
     tensors = folder.training_tensors(latest)
     schedule.load_state_dict(legacy_alpha_state(state))
+    if constraint is not None and state.get("constraint") is not None:
+        constraint.load_state_dict(state["constraint"])
     if pretraining:  # killed before the first epoch: pretraining goes on after its last finished phase
         torch.set_rng_state(tensors["rng.torch"])
         return None, None, None, (state["pretraining"], state.get("baseline_accuracy"), untrained)
@@ -144,17 +155,19 @@ def _resume(
     return run, tensors, state["optimizer"], None
 
 
-def _prepare(model: HideAndSeek, config: TrainConfig, accelerator: Accelerator, tensors, meta):
-    """Adam over the trainable parameters (restored from ``tensors`` and ``meta`` on resume, with the torch RNG),
-    prepared with the model by ``accelerator``."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("the model has no trainable parameters")
-    optimizer = torch.optim.Adam(params, lr=config.lr)
-    if meta is not None:
+def _prepare(model: HideAndSeek, config: TrainConfig, accelerator: Accelerator, tensors, meta, steps: int):
+    """The optimizer and the learning-rate scheduler (:mod:`hnsx.training.optim`) over ``steps`` optimizer steps,
+    restored from ``tensors`` and ``meta`` on resume (with the torch RNG); model and optimizer prepared by
+    ``accelerator``."""
+    optimizer = build_optimizer(model, config)
+    scheduler = build_scheduler(optimizer, config.lr_schedule, steps)
+    if meta is not None:  # after the scheduler, which sets the rates of a fresh start
         optimizer.load_state_dict(unflatten_optimizer(tensors, meta))
+        if scheduler is not None and meta.get("scheduler") is not None:
+            scheduler.load_state_dict(meta["scheduler"])
         torch.set_rng_state(tensors["rng.torch"])
-    return accelerator.prepare(model, optimizer)
+    wrapped, optimizer = accelerator.prepare(model, optimizer)
+    return wrapped, optimizer, scheduler
 
 
 @dataclass
@@ -169,6 +182,8 @@ class _Loop:
     accelerator: Accelerator
     folder: RunFolder | None
     spec: ModelSpec | None
+    constraint: KeptFractionConstraint | None = None
+    scheduler: Any = None  # a torch LR scheduler, stepped once per optimizer step
 
     def __post_init__(self) -> None:
         self.core: HideAndSeek = self.accelerator.unwrap_model(self.wrapped)
@@ -184,6 +199,7 @@ class _Loop:
             "epoch": epoch,
             "step": run.step,
             "alpha": self.schedule.state_dict(),
+            **({"constraint": self.constraint.state_dict()} if self.constraint is not None else {}),
             "baseline_accuracy": run.baseline_accuracy,
             "scores": scores.as_dict() if scores is not None else None,
             "best_key": list(run.best_key) if run.best_key else None,
@@ -229,15 +245,22 @@ class _Loop:
 
     def step(self, inputs, targets) -> tuple[float, float, float]:
         """One optimizer step; the batch's loss and its classification loss and kept fraction (mean over processes)."""
-        parts = hns_loss(
-            self.wrapped(inputs), targets, self.schedule.alpha, self.core.binarizer, self.core.adapter.kept_fraction
-        )
+        core = self.core
+        output = self.wrapped(inputs)
+        alpha, constraint = self.schedule.alpha, self.constraint
+        parts = hns_loss(output, targets, alpha, core.binarizer, core.adapter.kept_fraction, constraint)
         self.optimizer.zero_grad(set_to_none=True)
         self.accelerator.backward(parts.loss)
+        if self.config.grad_clip is not None:
+            self.accelerator.clip_grad_norm_(self.wrapped.parameters(), self.config.grad_clip)
         self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
         self.run.step += 1
         clf = float(self.accelerator.reduce(parts.classification.float(), reduction="mean"))
         kept = float(self.accelerator.reduce(parts.kept_fraction.float(), reduction="mean"))
+        if self.constraint is not None:  # dual ascent on the kept fraction of all processes: the same everywhere
+            self.constraint.update(kept)
         return float(parts.loss.detach()), clf, kept
 
     def update_alpha(self, epoch: int, clf: float) -> bool:
@@ -264,6 +287,7 @@ class _Loop:
             "alpha": self.schedule.alpha,
             "phase": self.schedule.phase,
             "slope": float(self.core.binarizer.slope),
+            **({"lambda": self.constraint.lam} if self.constraint is not None else {}),
             "train_loss": means[0],
             "train_classification": means[1],
             "train_kept_fraction": means[2],
@@ -277,7 +301,7 @@ class _Loop:
         improved = run.improve(scores)
         if self.folder is not None:
             if self.main:
-                tensors, meta = _training_state(self.optimizer)
+                tensors, meta = _training_state(self.optimizer, self.scheduler)
                 state = self.state(epoch, scores, optimizer=meta)
                 best = self.state(epoch, scores, kind="best") if improved else None
                 self.folder.save_epoch(epoch, self.core.state_dict(), state, tensors, record, best)
@@ -333,8 +357,9 @@ def fit(
     folder = RunFolder(out_dir, config.keep_last, accelerator.is_main_process) if out_dir is not None else None
     train_loader, eval_loader = accelerator.prepare(train_loader, eval_loader)
     schedule = config.alpha_schedule()
+    constraint = config.constraint()
     if resume:
-        run, tensors, meta, pending = _resume(model, folder, config, spec, schedule)
+        run, tensors, meta, pending = _resume(model, folder, config, spec, schedule, constraint)
     else:
         if folder is not None:
             folder.clear()
@@ -361,8 +386,9 @@ def fit(
             model, train_loader, eval_loader, config, accelerator, baseline, untrained, done=done, save=save
         )
         run = _RunState(baseline)
-    wrapped, optimizer = _prepare(model, config, accelerator, tensors, meta)
-    loop = _Loop(wrapped, optimizer, schedule, run, config, accelerator, folder, spec)
+    steps = config.epochs * len(train_loader)
+    wrapped, optimizer, scheduler = _prepare(model, config, accelerator, tensors, meta, steps)
+    loop = _Loop(wrapped, optimizer, schedule, run, config, accelerator, folder, spec, constraint, scheduler)
     scores = loop.run_epochs(train_loader, eval_loader)
     if scores is None:  # nothing left to train (a finished run was resumed)
         scores = evaluate(loop.core, eval_loader, run.baseline_accuracy, accelerator)

@@ -1,0 +1,99 @@
+"""A target kept fraction as a constraint: a Lagrange multiplier updated by dual ascent.
+
+With a target ``r`` the loss is ``CE + lambda * (k - r)`` (``k``: the kept fraction over valid units, per sample),
+and after every optimizer step the multiplier moves by dual ascent on the constraint ``k <= r``::
+
+    lambda <- max(0, lambda + eta * (k_bar - r))
+
+``k_bar`` is the step's kept fraction (the batch mean, over all processes). While the model keeps more than ``r``
+the multiplier grows and pulls towards hiding; once it keeps less, the multiplier shrinks, and at 0 the pull stops:
+"hide everything" is not a fixed point, as it is for a constant alpha < 1 (constrained rationale extraction:
+Bastings et al. 2019; Paranjape et al. 2020).
+
+Damping: the hider answers the multiplier with a lag, so plain dual ascent (an integral controller) keeps
+pulling for hundreds of steps after the kept fraction has passed ``r``, and overshoots. The loss therefore uses
+``max(0, lambda - damping * max(0, r - k_bar))`` with ``k_bar`` of the previous step: the pull drops as soon as
+the model keeps less than ``r`` (a proportional term, as in the PI Lagrangian of Stooke, Achiam & Abbeel 2020, on
+the backing-off side only: a proportional pull while the model still keeps everything hid every word of the
+generated text corpus within the first epoch). The multiplier ``lambda`` itself follows the dual-ascent rule above
+exactly; ``damping = 0`` is plain dual ascent.
+
+The multiplier is part of a run's state: checkpoints save it and a resumed run continues it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def check_target_kept(target: float) -> float:
+    """``target`` as a float, or ``ValueError`` unless it lies in (0, 1)."""
+    try:
+        value = float(target)
+    except (TypeError, ValueError):
+        raise ValueError(f"target_kept must be a number in (0, 1), got {target!r}") from None
+    if not (math.isfinite(value) and 0.0 < value < 1.0):
+        raise ValueError(f"target_kept must lie strictly between 0 and 1, got {target}")
+    return value
+
+
+class KeptFractionConstraint:
+    """The constraint ``kept_fraction <= target`` with its multiplier ``lam`` (starts at ``start``, never < 0).
+
+    Parameters
+    ----------
+    target:
+        The kept fraction ``r`` in (0, 1).
+    lr:
+        Dual step size ``eta`` (> 0): how fast the multiplier follows the constraint's violation.
+    start:
+        The multiplier before the first update (>= 0).
+    damping:
+        Weight (>= 0) of the proportional term of the pull (see the module's notes).
+    """
+
+    def __init__(self, target: float, lr: float, start: float = 0.0, damping: float = 0.0) -> None:
+        self.target = check_target_kept(target)
+        if not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"dual_lr must be a positive number, got {lr}")
+        if not (math.isfinite(start) and start >= 0):
+            raise ValueError(f"the multiplier must start at a number >= 0, got {start}")
+        if not (math.isfinite(damping) and damping >= 0):
+            raise ValueError(f"dual_damping must be a number >= 0, got {damping}")
+        self.lr = float(lr)
+        self.lam = float(start)
+        self.damping = float(damping)
+        self.last_kept: float | None = None  # k_bar of the previous step
+
+    @property
+    def pull(self) -> float:
+        """The weight of ``kept - target`` in the loss: ``max(0, lam - damping * max(0, target - k_bar))``."""
+        if self.last_kept is None or self.damping == 0:
+            return self.lam
+        return max(0.0, self.lam - self.damping * max(0.0, self.target - self.last_kept))
+
+    def penalty(self, kept: torch.Tensor) -> torch.Tensor:
+        """``pull * (kept - target)`` per sample, for kept fractions ``kept`` ``(B,)`` (the pull is a constant
+        here: the primal step never changes it)."""
+        return self.pull * (kept - self.target)
+
+    def update(self, kept_mean: float) -> float:
+        """One dual-ascent step with the step's mean kept fraction; the new multiplier."""
+        value = float(kept_mean)
+        if not math.isfinite(value):
+            raise ValueError(f"kept fraction is {value}; training diverged")
+        self.lam = max(0.0, self.lam + self.lr * (value - self.target))
+        self.last_kept = value
+        return self.lam
+
+    def state_dict(self) -> dict:
+        return {"target": self.target, "lambda": self.lam, "last_kept": self.last_kept}
+
+    def load_state_dict(self, state: dict) -> None:
+        if abs(float(state["target"]) - self.target) > 1e-12:
+            raise ValueError(f"the multiplier was saved for target_kept {state['target']}, not {self.target}")
+        self.lam = max(0.0, float(state["lambda"]))
+        last = state.get("last_kept")
+        self.last_kept = None if last is None else float(last)

@@ -36,6 +36,13 @@ def infer_num_classes(classifier: nn.Module, input_shape: Sequence[int]) -> int:
     return int(out.shape[1])
 
 
+def check_num_classes(expected: int | None, found: int) -> int:
+    """``found`` (the classifier's number of logits), or ``ValueError`` when the caller expected another number."""
+    if expected is not None and expected != found:
+        raise ValueError(f"num_classes={expected} but the classifier returns {found} logits per input")
+    return found
+
+
 def wrap_classifier(
     classifier: nn.Module,
     input_shape: Sequence[int] | None = None,

@@ -9,7 +9,7 @@ from torch import nn
 from hnsx.adapters.image.spec import image_spec
 from hnsx.model import HideAndSeek
 from hnsx.spec import CUSTOM, Component, ModelSpec, build_model
-from hnsx.wrap import infer_num_classes
+from hnsx.wrap import check_num_classes, infer_num_classes
 
 
 def wrap_image_classifier(
@@ -33,8 +33,7 @@ def wrap_image_classifier(
             f"input_shape must be (C, H, W) for an image classifier (or pass tokenizer= for text), got {input_shape}"
         )
     found = infer_num_classes(classifier, input_shape)
-    if num_classes is not None and num_classes != found:
-        raise ValueError(f"num_classes={num_classes} but the classifier returns {found} logits per input")
+    check_num_classes(num_classes, found)
     spec = image_spec(
         tuple(input_shape),
         found,

@@ -12,6 +12,7 @@ from hnsx.adapters.text.spec import text_spec
 from hnsx.adapters.text.tokenize import check_tokenizer, encode_texts, fill_token_id
 from hnsx.model import HideAndSeek
 from hnsx.spec import CUSTOM, Component, ModelSpec, build_model
+from hnsx.wrap import check_num_classes
 
 PROBE_TEXTS = ["a short probe sentence", "another one"]
 
@@ -63,8 +64,7 @@ def wrap_text_classifier(
     finally:
         seeker.train(was_training)
     found = int(logits.shape[1])
-    if num_classes is not None and num_classes != found:
-        raise ValueError(f"num_classes={num_classes} but the classifier returns {found} logits per input")
+    check_num_classes(num_classes, found)
     hider_kwargs = dict(hider_kwargs or {})
     if share_embeddings:
         hider_kwargs.update(share_embeddings=True, embedding_dim=seeker.input_embeddings().embedding_dim)

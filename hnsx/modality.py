@@ -124,6 +124,13 @@ class Modality:
         module = import_module(self.commands_module) if self.commands_module else None
         return getattr(module, name, None)
 
+    def _required(self, name: str, missing: str) -> Any:
+        """The commands module's ``name``; ``ValueError(missing)`` when the modality has none."""
+        command = self._command(name)
+        if command is None:
+            raise ValueError(missing)
+        return command
+
     def add_options(self, parser: Any) -> None:
         """Add this modality's own options of ``hnsx train`` to ``parser`` (an argparse parser).
 
@@ -165,10 +172,7 @@ class Modality:
         """The :class:`~hnsx.data.SplitData` named by ``hnsx train``'s data options (``args.dataset``,
         ``data_file``, ``data_dir``, ``download``, ``limit``, ``seed`` and the modality's own); ``args`` is the
         parsed command line or any object with those attributes (a study's settings)."""
-        command = self._command("load_data")
-        if command is None:
-            raise ValueError(f"hnsx cannot load {self.name} data")
-        return command(args)
+        return self._required("load_data", f"hnsx cannot load {self.name} data")(args)
 
     def load_run_data(self, args: Any, model: Any, checkpoint: Any) -> Any:
         """The data of ``args`` (as :meth:`load_data`) prepared for ``model``, a trained model of this modality read
@@ -201,36 +205,26 @@ class Modality:
     def build_spec(self, data: Any, args: Any) -> Any:
         """The :class:`~hnsx.spec.ModelSpec` for ``data`` with ``hnsx train``'s builder options (``args.hider`` and
         ``args.seeker`` already resolved, ``binarizer``, ``estimator``, ``slope_rate``, ``slope_cap``, ...)."""
-        command = self._command("build_spec")
-        if command is None:
-            raise ValueError(f"hnsx cannot build a {self.name} model")
-        return command(data, args)
+        return self._required("build_spec", f"hnsx cannot build a {self.name} model")(data, args)
 
     def demo(self, args: Any) -> int:
         """``hnsx demo --modality NAME``; the exit code."""
-        command = self._command("demo")
-        if command is None:
-            raise ValueError(f"hnsx demo has no demo for --modality {self.name}")
-        return command(args)
+        return self._required("demo", f"hnsx demo has no demo for --modality {self.name}")(args)
 
     #: Whether :meth:`explain` answers ``hnsx explain --contrast CLASS`` (``args.contrast``, ``args.generator``).
     explains_contrast: bool = False
 
     def explain(self, args: Any, model: Any) -> int:
         """``hnsx explain`` with a trained ``model`` of this modality on ``args.inputs``; the exit code."""
-        command = self._command("explain")
-        if command is None:
-            raise ValueError(f"hnsx explain cannot explain {self.name} inputs")
-        return command(args, model)
+        return self._required("explain", f"hnsx explain cannot explain {self.name} inputs")(args, model)
 
     def train_generator(self, args: Any) -> int:
         """``hnsx train-generator --modality NAME``: train the generative model of contrastive explanations (data
         options as :meth:`load_data`, plus ``latent_dim``, ``hidden``, ``epochs``, ``batch_size``, ``lr``,
         ``seed``, ``out``); the exit code. The commands module's ``train_generator`` when it has one."""
-        command = self._command("train_generator")
-        if command is None:
-            raise ValueError(f"hnsx train-generator has no generator for --modality {self.name}")
-        return command(args)
+        return self._required("train_generator", f"hnsx train-generator has no generator for --modality {self.name}")(
+            args
+        )
 
     # -- training -------------------------------------------------------------------------------------------------
     #: Whether the modality's adapter has a hider pretraining target (:meth:`hnsx.adapter.Adapter.pretrain_target`,

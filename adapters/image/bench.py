@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch.utils.data import TensorDataset
 
+from hnsx.adapters.image.modality import ImageModality
 from hnsx.benchmarks.common import BenchData, build_adapter, subset
 from hnsx.benchmarks.hooks import Planted, Recipe
 from hnsx.training.config import TrainConfig
@@ -122,7 +123,7 @@ def load_bench_data(*, quick: bool = False, seed: int = 0, name: str | None = No
     from hnsx.adapters.image.data import load_dataset
 
     n_train, n_test = SIZES[bool(quick)]
-    data = load_dataset(name or "mnist-embedded", seed=seed)
+    data = load_dataset(name or ImageModality.default_dataset, seed=seed)
     return bench_data(data, subset(data.train, n_train, seed), subset(data.eval, n_test, seed + 1))
 
 

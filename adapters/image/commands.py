@@ -20,7 +20,9 @@ def load_data(args: argparse.Namespace):
 
     if getattr(args, "data_file", None) is not None:
         raise ValueError("--data-file applies to --modality text and tabular; images come from --dataset")
-    args.dataset = args.dataset or "mnist-embedded"
+    from hnsx.adapters.image.modality import ImageModality
+
+    args.dataset = args.dataset or ImageModality.default_dataset
     DATASETS.get(args.dataset)  # an unknown name fails here, listing the choices
     if args.limit is not None and args.dataset not in TORCHVISION_DATASETS:
         raise ValueError(

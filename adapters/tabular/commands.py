@@ -13,8 +13,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-DEFAULT_DATASET = "breast-cancer"
-
 
 def _names(value: str | None) -> list[str] | None:
     """``"a,b , c"`` -> ``["a", "b", "c"]`` (``None`` stays ``None``)."""
@@ -49,7 +47,9 @@ def load_data(args: argparse.Namespace):
         return load_csv(args.data_file, target, categorical=categorical, classes=classes, seed=args.seed)
     if target is not None or classes is not None or categorical is not None:
         raise ValueError("--target, --classes and --categorical apply to --data-file, not to a built-in --dataset")
-    name = args.dataset or DEFAULT_DATASET
+    from hnsx.adapters.tabular.modality import TabularModality
+
+    name = args.dataset or TabularModality.default_dataset
     TABULAR_DATASETS.get(name)  # an unknown name fails here, listing the choices
     return load_tabular(name, seed=args.seed)
 

@@ -62,6 +62,32 @@ def test_the_multiplier_backs_off_to_zero_when_too_much_is_hidden():
     assert constraint.lam == pytest.approx(0.05)
 
 
+def reference_backoff(lam: float, kept: list[float], r: float, eta: float, beta: float) -> list[float]:
+    """Additive increase above the target, multiplicative decrease below it, written out from the rule."""
+    out = []
+    for k in kept:
+        lam = lam * (1.0 - beta * (r - k) / r) if k < r else max(0.0, lam + eta * (k - r))
+        out.append(lam)
+    return out
+
+
+def test_the_backoff_shrinks_the_multiplier_in_proportion_below_the_target():
+    kept = [0.9] * 40 + [0.05] * 10 + [0.0] * 30 + [0.25] * 5 + [0.15] * 5
+    constraint = KeptFractionConstraint(0.2, lr=0.05, backoff=0.1)
+    path = [constraint.update(k) for k in kept]
+    assert path == pytest.approx(reference_backoff(0.0, kept, 0.2, 0.05, 0.1), abs=1e-12)
+    assert path[39] == pytest.approx(40 * 0.05 * 0.7)  # wound up while everything was kept
+    # hiding everything: the multiplier halves within log(2) / beta steps and never turns negative
+    assert path[49 + 7] < path[49] / 2 and min(path) >= 0.0
+    plain = KeptFractionConstraint(0.2, lr=0.05)
+    plain_path = [plain.update(k) for k in kept]
+    assert path[79] < 0.2 * plain_path[79]  # the additive rule is still near where it wound up
+    with pytest.raises(ValueError, match="dual_backoff"):
+        KeptFractionConstraint(0.2, lr=0.05, backoff=1.5)
+    with pytest.raises(ValueError, match="dual_backoff"):
+        TrainConfig(target_kept=0.2, dual_backoff=-0.1)
+
+
 @pytest.mark.parametrize("bad", [0.0, 1.0, -0.2, 1.5, math.nan, "x"])
 def test_bad_targets_are_refused(bad):
     with pytest.raises(ValueError, match="target_kept"):

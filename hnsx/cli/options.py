@@ -75,6 +75,12 @@ def add_training_options(p: argparse.ArgumentParser, defaults: TrainConfig) -> N
         default=defaults.dual_damping,
         help="proportional damping of that multiplier's pull (default %(default)s)",
     )
+    g.add_argument(
+        "--dual-backoff",
+        type=float,
+        default=defaults.dual_backoff,
+        help="multiplicative decrease of that multiplier below the target, in [0, 1] (default %(default)s)",
+    )
     g.add_argument("--hider-lr", type=float, default=defaults.hider_lr, help="the hider's learning rate (default --lr)")
     g.add_argument(
         "--seeker-lr", type=float, default=defaults.seeker_lr, help="the seeker's learning rate (default --lr)"

@@ -75,8 +75,10 @@ class TrainConfig:
     dual_lr:
         Dual step size of the multiplier of ``target_kept``.
     dual_damping:
-        Weight of the proportional term that damps the multiplier's pull (:mod:`hnsx.constraint`; 0: plain dual
-        ascent).
+        Weight of the proportional term that damps the multiplier's pull (:mod:`hnsx.constraint`; 0: none).
+    dual_backoff:
+        Multiplicative decrease of the multiplier while the model keeps less than ``target_kept``
+        (:mod:`hnsx.constraint`; 0: plain additive dual ascent on both sides).
     hider_lr, seeker_lr:
         Adam learning rates of the hider's and the seeker's parameters (``None``: ``lr``), see
         :mod:`hnsx.training.optim`.
@@ -111,6 +113,7 @@ class TrainConfig:
     target_kept: float | None = None
     dual_lr: float = 0.05
     dual_damping: float = 20.0
+    dual_backoff: float = 0.1
     hider_lr: float | None = None
     seeker_lr: float | None = None
     grad_clip: float | None = None
@@ -126,6 +129,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive number, got {value}")
         if not (math.isfinite(self.dual_damping) and self.dual_damping >= 0):
             raise ValueError(f"dual_damping must be a number >= 0, got {self.dual_damping}")
+        if not (math.isfinite(self.dual_backoff) and 0.0 <= self.dual_backoff <= 1.0):
+            raise ValueError(f"dual_backoff must be a number in [0, 1], got {self.dual_backoff}")
         if self.evaluator_epochs < 0:
             raise ValueError(f"evaluator_epochs must be 0 (off) or more, got {self.evaluator_epochs}")
         if self.lr_schedule not in LR_SCHEDULES:
@@ -180,7 +185,9 @@ class TrainConfig:
         """A fresh multiplier for ``target_kept`` (``None`` without a target)."""
         if self.target_kept is None:
             return None
-        return KeptFractionConstraint(self.target_kept, self.dual_lr, damping=self.dual_damping)
+        return KeptFractionConstraint(
+            self.target_kept, self.dual_lr, damping=self.dual_damping, backoff=self.dual_backoff
+        )
 
     @property
     def baseline_budget(self) -> int:

@@ -259,9 +259,18 @@ class _Loop:
         self.run.step += 1
         clf = float(self.accelerator.reduce(parts.classification.float(), reduction="mean"))
         kept = float(self.accelerator.reduce(parts.kept_fraction.float(), reduction="mean"))
-        if self.constraint is not None:  # dual ascent on the kept fraction of all processes: the same everywhere
-            self.constraint.update(kept)
+        if self.constraint is not None:  # the same update on every process: the explanations' kept fraction of all
+            self.constraint.update(self.explained_kept(inputs))
         return float(parts.loss.detach()), clf, kept
+
+    def explained_kept(self, inputs) -> float:
+        """Mean kept fraction of the explanations of ``inputs`` (the model in evaluation mode), over all processes:
+        what the target kept fraction is about (a BatchNorm hider keeps more in training mode)."""
+        core = self.core
+        mask = core.explain(inputs)
+        with torch.no_grad():
+            kept = core.adapter.kept_fraction(mask, core.adapter.valid_units(inputs)).float().mean()
+        return float(self.accelerator.reduce(kept, reduction="mean"))
 
     def update_alpha(self, epoch: int, clf: float) -> bool:
         """Tell the schedule the step's classification loss; a phase checkpoint when alpha drops. True: stop now

@@ -75,6 +75,32 @@ def test_grids_follow_the_paper_and_share_run_keys() -> None:
         expand_studies(["inits"])
 
 
+def test_the_objectives_study_sets_each_objective_and_aims_the_targeted_ones_at_the_study_target() -> None:
+    configs = study_configs("objectives")
+    assert [c.name for c in configs] == [
+        "objective-alpha",
+        "objective-adaptive",
+        "objective-target-kept",
+        "objective-leak-free",
+        "objective-complement",
+        "objective-hard-concrete",
+    ]
+    assert "objectives" not in expand_studies(["all"]) and expand_studies(["objectives"]) == ["objectives"]
+    by_name = {c.objective: c for c in configs}
+    for target, expected in ((None, 0.1), (0.3, 0.3)):
+        settings = replace(TINY, target_kept=target)
+        train = {name: settings.train_config(config, seed=2) for name, config in by_name.items()}
+        assert train["alpha"].target_kept is None and train["alpha"].alpha == settings.alpha
+        assert train["adaptive"].target_kept is None and train["adaptive"].alpha == "adaptive"
+        for name in ("target-kept", "leak-free", "complement", "hard-concrete"):
+            assert train[name].target_kept == expected and train[name].seed == 2
+        assert train["leak-free"].leak_free and not train["target-kept"].leak_free
+        assert train["complement"].complement_weight > 0 and train["target-kept"].complement_weight == 0
+    assert by_name["hard-concrete"].estimator == "hard-concrete"
+    with pytest.raises(ValueError, match="unknown objective"):
+        RunConfig("deterministic", objective="lasso")
+
+
 def test_auto_stochastic_is_the_best_estimator_once_its_study_is_complete(tmp_path: Path) -> None:
     fii = {"st1": 0.5, "st2": 0.7, "sa": 0.6, "reinforce": 0.1}
     for config in study_configs("estimators"):

@@ -108,7 +108,7 @@ def test_the_setting_reaches_the_config_from_a_command_line_and_a_saved_config_w
     assert TrainConfig(target_kept=0.2).resume_conflicts(saved) == ["target_kept: None -> 0.2"]
 
 
-def test_the_damped_pull_backs_off_at_once_and_is_saved():
+def test_the_damped_pull_backs_off_at_once_turns_negative_far_below_and_is_saved():
     constraint = KeptFractionConstraint(0.2, lr=0.1, damping=10.0)
     assert constraint.pull == 0.0
     constraint.update(0.6)  # above the target: the pull is the multiplier alone
@@ -118,11 +118,11 @@ def test_the_damped_pull_backs_off_at_once_and_is_saved():
     assert constraint.pull == pytest.approx(constraint.lam) == pytest.approx(0.84)
     constraint.update(0.15)  # below the target: the pull drops at once by damping * (target - kept)
     assert constraint.lam == pytest.approx(0.835) and constraint.pull == pytest.approx(0.835 - 0.5)
-    constraint.update(0.1)
-    assert constraint.lam == pytest.approx(0.825) and constraint.pull == 0.0
+    constraint.update(0.1)  # far below: the pull turns negative, the loss rewards keeping
+    assert constraint.lam == pytest.approx(0.825) and constraint.pull == pytest.approx(0.825 - 1.0)
     copy = KeptFractionConstraint(0.2, lr=0.1, damping=10.0)
     copy.load_state_dict(constraint.state_dict())
-    assert (copy.lam, copy.last_kept, copy.pull) == (constraint.lam, 0.1, 0.0)
+    assert (copy.lam, copy.last_kept, copy.pull) == (constraint.lam, 0.1, constraint.pull)
     with pytest.raises(ValueError, match="target_kept"):
         copy.load_state_dict({**constraint.state_dict(), "target": 0.3})
 

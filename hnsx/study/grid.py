@@ -6,7 +6,12 @@
 ``estimators`` stochastic binarizer from scratch; estimators st1, st2, sa (rate 0.5), reinforce (paper 6.4)
 ``slope-rates`` stochastic, slope annealing from scratch with rates 0.1, 0.5, 1, 10, 100 (paper 6.4)
 ``thresholding`` deterministic from scratch against one stochastic estimator from scratch (paper 6.5)
+``objectives`` the training objectives beyond the paper, deterministic from scratch unless said: constant alpha,
+               adaptive alpha, target kept fraction, and with that target: leak-free training, complement control,
+               hard-concrete masks (docs/objectives.md)
 ============== ==============================================================================================
+
+``all`` is the paper's four studies.
 
 A run is identified by its configuration name and seed (:func:`run_key`, ``det-scratch/seed-3``); the same key in
 two studies is the same run.
@@ -21,13 +26,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from hnsx.training.config import TrainConfig
 
-STUDY_NAMES = ("init", "estimators", "slope-rates", "thresholding")
+PAPER_STUDIES = ("init", "estimators", "slope-rates", "thresholding")
+STUDY_NAMES = (*PAPER_STUDIES, "objectives")
 ALL = "all"
 STOCHASTIC_CHOICES = ("auto", "st1", "st2", "sa", "reinforce")
 #: The paper's pick for the stochastic family in section 6.5.
 PAPER_STOCHASTIC = "st1"
 SLOPE_RATES = (0.1, 0.5, 1.0, 10.0, 100.0)
 ESTIMATOR_RATE = 0.5
+#: The objectives of the ``objectives`` study, in table order.
+OBJECTIVES = ("alpha", "adaptive", "target-kept", "leak-free", "complement", "hard-concrete")
+#: The kept fraction the target-kept objectives aim at when the study's settings name none.
+OBJECTIVE_TARGET = 0.1
+#: ``complement_weight`` of the ``complement`` objective.
+COMPLEMENT_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -45,12 +57,19 @@ class RunConfig:
         Slope-annealing rate (``estimator == "sa"`` only).
     init:
         ``scratch``, ``pretrained-hider``, ``pretrained-seeker`` or ``both``.
+    objective:
+        One of :data:`OBJECTIVES` (the ``objectives`` study; ``None``: the settings' alpha or target as they are).
     """
 
     binarizer: str
     estimator: str | None = None
     rate: float | None = None
     init: str = "scratch"
+    objective: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.objective is not None and self.objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {self.objective!r}; choose one of: {', '.join(OBJECTIVES)}")
 
     @property
     def family(self) -> str:
@@ -63,17 +82,53 @@ class RunConfig:
 
     @property
     def name(self) -> str:
-        """The run-key part of the configuration, also its folder name: ``det-scratch``, ``sa0.5-scratch``."""
+        """The run-key part of the configuration, also its folder name: ``det-scratch``, ``sa0.5-scratch``,
+        ``objective-leak-free``."""
+        if self.objective is not None:
+            return f"objective-{self.objective}"
         return f"{self.family}-{self.init}"
 
     @property
     def label(self) -> str:
         """A short human label for tables and legends."""
+        if self.objective is not None:
+            return OBJECTIVE_LABELS[self.objective]
         kind = "deterministic" if self.binarizer == "deterministic" else f"stochastic {self.family}"
         return kind if self.init == "scratch" else f"{kind}, {self.init}"
 
+    def overrides(self, target_kept: float | None) -> dict[str, Any]:
+        """The training settings this configuration sets besides the study's (``target_kept``: the study's target,
+        for the objectives that aim at one)."""
+        if self.objective is None:
+            return {}
+        if self.objective == "alpha":
+            return {"target_kept": None}
+        if self.objective == "adaptive":
+            return {"target_kept": None, "alpha": "adaptive"}
+        target = {"target_kept": target_kept if target_kept is not None else OBJECTIVE_TARGET}
+        return {**target, **OBJECTIVE_SETTINGS.get(self.objective, {})}
+
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "name": self.name, "label": self.label}
+
+
+#: Table labels of :data:`OBJECTIVES`.
+OBJECTIVE_LABELS = {
+    "alpha": "constant alpha",
+    "adaptive": "adaptive alpha",
+    "target-kept": "target kept fraction",
+    "leak-free": "target kept, leak-free",
+    "complement": "target kept, complement control",
+    "hard-concrete": "target kept, hard-concrete",
+}
+#: Training settings of the objectives besides their target.
+OBJECTIVE_SETTINGS = {"leak-free": {"leak_free": True}, "complement": {"complement_weight": COMPLEMENT_WEIGHT}}
+
+
+def _objective(name: str) -> RunConfig:
+    if name == "hard-concrete":
+        return RunConfig("stochastic", estimator="hard-concrete", objective=name)
+    return RunConfig("deterministic", objective=name)
 
 
 def _det(init: str) -> RunConfig:
@@ -98,15 +153,17 @@ def study_configs(study: str, stochastic: str = PAPER_STOCHASTIC) -> list[RunCon
         if stochastic not in STOCHASTIC_CHOICES[1:]:
             raise ValueError(f"unknown stochastic estimator {stochastic!r}; choose one of st1, st2, sa, reinforce")
         return [_det("scratch"), _stoch(stochastic)]
+    if study == "objectives":
+        return [_objective(name) for name in OBJECTIVES]
     raise ValueError(f"unknown study {study!r}; choose one of: {', '.join((*STUDY_NAMES, ALL))}")
 
 
 def expand_studies(names: Iterable[str]) -> list[str]:
-    """``["all"]`` -> every study in order; checks the names."""
+    """``["all"]`` -> the paper's studies in order; checks the names."""
     out: list[str] = []
     for name in names:
         if name == ALL:
-            out += [s for s in STUDY_NAMES if s not in out]
+            out += [s for s in PAPER_STUDIES if s not in out]
         elif name in STUDY_NAMES:
             if name not in out:
                 out.append(name)
@@ -196,6 +253,7 @@ class StudySettings:
 
         return TrainConfig.build(
             self,
+            **config.overrides(self.target_kept),
             init=config.init,
             seed=seed,
             keep_last=1,

@@ -44,6 +44,7 @@ STUDY_TITLES = {
     "estimators": "Stochastic gradient estimators (paper 6.4), from scratch",
     "slope-rates": "Slope-annealing rates (paper 6.4), stochastic, from scratch",
     "thresholding": "Deterministic vs stochastic thresholding (paper 6.5, Table 1), from scratch",
+    "objectives": "Training objectives beyond the paper (docs/objectives.md)",
 }
 
 
@@ -78,6 +79,8 @@ def table1(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "mean_FII": _mean([r["FII"] for r in kept]),
         "peak_FII": _max([r["FII"] for r in kept]),
         "mean_FIR": _mean([r["FIR"] for r in kept]),
+        "mean_accuracy": _mean([r["accuracy"] for r in kept if r["accuracy"] is not None]),
+        "mean_kept": _mean([1.0 - r["I"] for r in kept]),
         "mean_E": _mean([r["E"] for r in kept if r["E"] is not None]),
         "std_E": _std([r["E"] for r in kept if r["E"] is not None]),
         "converged": len(conv),
@@ -101,6 +104,8 @@ TABLE1_ROWS = (
     ("mean FII ¹", "mean_FII", ".3f"),
     ("peak FII ¹", "peak_FII", ".3f"),
     ("mean FIR ¹", "mean_FIR", ".3f"),
+    ("mean kept fraction (1 - I) ¹", "mean_kept", ".3f"),
+    ("mean masked accuracy ¹", "mean_accuracy", ".3f"),
     ("mean evaluator accuracy E ¹ ³", "mean_E", ".3f"),
     ("std evaluator accuracy E ¹ ³", "std_E", ".3f"),
     ("#runs converged (F, I >= 0.9) ¹", "converged", "d"),

@@ -60,7 +60,7 @@ class RunTask:
 
 
 def _config_fields(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: data[k] for k in ("binarizer", "estimator", "rate", "init")}
+    return {k: data.get(k) for k in ("binarizer", "estimator", "rate", "init", "objective")}
 
 
 _DATA_CACHE: dict[tuple, Any] = {}

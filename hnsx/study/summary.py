@@ -52,5 +52,6 @@ def run_summary(record: dict[str, Any]) -> dict[str, Any]:
         "collapsed": collapsed_f or collapsed_i,
         "converged_epoch": convergence_epoch(record["history"]),
         "E": record.get("final", {}).get("evaluator_accuracy"),
+        "accuracy": last.get("accuracy"),
         "seconds": record.get("seconds"),
     }

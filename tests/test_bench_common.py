@@ -61,8 +61,18 @@ def models(data: BenchData):
 
 
 def test_explainer_names_are_plain_per_modality():
-    assert explainer_names("text") == ["hns", "integrated-gradients", "random", "saliency"]
-    assert explainer_names("tabular") == ["feature-ablation", "hns", "integrated-gradients", "random"]
+    assert explainer_names("text", defaults_only=True) == ["hns", "integrated-gradients", "random", "saliency"]
+    assert explainer_names("tabular", defaults_only=True) == [
+        "feature-ablation",
+        "hns",
+        "integrated-gradients",
+        "random",
+    ]
+    # the extra Captum methods run when named, never by default
+    assert {"lime", "kernel-shap"} <= set(explainer_names("text")) - set(explainer_names("text", defaults_only=True))
+    extra = {"deeplift", "gradient-shap", "lime", "kernel-shap"}
+    assert extra <= set(explainer_names("tabular")) - set(explainer_names("tabular", defaults_only=True))
+    assert extra <= set(explainer_names("image")) - set(explainer_names("image", defaults_only=True))
     assert {"smoothgrad-sq", "vargrad", "layer-gradcam"} <= set(explainer_names("image"))
     assert all(EXPLAINERS.modality(n) == "text" for n in EXPLAINERS.names("text"))
 
@@ -119,10 +129,15 @@ def test_tabular_attributions_match_a_linear_model(tabular_data):
     linear = nn.Linear(30, 2)
     x, y = (t[:5] for t in tabular_data.test.tensors)
     fill = tabular_data.adapter.fill
-    built = build_explainers(tabular_data, linear, names=["feature-ablation", "integrated-gradients"])
+    exact = ["feature-ablation", "integrated-gradients", "deeplift", "gradient-shap", "kernel-shap"]
+    built = build_explainers(tabular_data, linear, names=[*exact, "lime"], options={"kernel-shap": {"n_samples": 400}})
     expected = (linear.weight[y] * (x - fill)).detach()
-    assert torch.allclose(built["feature-ablation"].attribute(x, y), expected, atol=1e-5)
-    assert torch.allclose(built["integrated-gradients"].attribute(x, y), expected, atol=1e-4)
+    for name in exact:  # each is exact on a linear model (KernelSHAP's weighted regression fits it exactly)
+        assert torch.allclose(built[name].attribute(x, y), expected, atol=1e-3), name
+    # LIME's ridge shrinks the coefficients, but keeps their order: its top features are the linear model's
+    lime = built["lime"].attribute(x, y)
+    for i in range(x.shape[0]):
+        assert set(lime[i].abs().topk(3).indices.tolist()) == set(expected[i].abs().topk(3).indices.tolist())
 
 
 def test_top_units_takes_the_best_valid_units_and_breaks_ties_at_random():

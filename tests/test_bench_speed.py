@@ -90,6 +90,23 @@ def test_integrated_gradients_matches_its_closed_form_on_a_linear_model():
     torch.testing.assert_close(scores[:, 0], reference.detach(), rtol=1e-4, atol=1e-5)
 
 
+def test_deeplift_gradient_shap_and_kernel_shap_are_exact_on_a_linear_model():
+    torch.manual_seed(0)
+    model = Linear()
+    x = batch()
+    target = torch.tensor([0, 1, 2, 1])
+    per_pixel = torch.stack([x[i, 0] * model.fc.weight[t].view(8, 8) for i, t in enumerate(target.tolist())]).detach()
+    for name in ("deeplift", "gradient-shap"):
+        options = {"stdevs": 0.0} if name == "gradient-shap" else {}
+        scores = build_explainer(name, model, **options).attribute(x, target)
+        torch.testing.assert_close(scores[:, 0], per_pixel, rtol=1e-4, atol=1e-5)
+    # KernelSHAP over 4x4 blocks: each block's score is the sum of its pixels' contributions
+    scores = build_explainer("kernel-shap", model, window=4, n_samples=100).attribute(x, target)
+    blocks = per_pixel.view(4, 2, 4, 2, 4).sum(dim=(2, 4))
+    torch.testing.assert_close(scores[:, 0, ::4, ::4], blocks, rtol=1e-3, atol=1e-4)
+    assert torch.equal(scores[:, :, :4, :4], scores[:, :, :1, :1].expand(4, 1, 4, 4))  # one value per block
+
+
 def test_saliency_is_the_absolute_weight_on_a_linear_model():
     torch.manual_seed(0)
     model = Linear()

@@ -41,6 +41,12 @@ Image (``build_explainer(name, model, **options)``, ``model`` the classifier unl
     stride; ranked by absolute value.
 ``random``
     Uniform noise: the baseline every explainer must beat.
+``gradient-shap``, ``deeplift``
+    Captum ``GradientShap`` (20 samples, noise 0.09) and ``DeepLift``, from the zero image
+    (:mod:`~hnsx.benchmarks.explainers.reference`); not in the default lists.
+``lime``, ``kernel-shap``
+    Captum ``Lime`` and ``KernelShap`` over blocks of a seventh of the shorter side (``window=``), hidden blocks
+    at 0, 200 samples (:mod:`~hnsx.benchmarks.explainers.surrogate`); not in the default lists.
 ``cdeepex``
     CDeepEx (contrastive): "why the target and not the probe class?" (``contrast=``, default the most likely other
     class), the constrained latent search of the contrastive-explanation thesis through a ``generator=`` (a VAE of
@@ -61,6 +67,9 @@ Text (``model`` the seeker, an :class:`~hnsx.adapters.text.seekers.HFSeeker` or 
     values summed.
 ``text-random``
     Uniform noise per unit slot.
+``text-lime``, ``text-kernel-shap``
+    Captum ``Lime`` and ``KernelShap`` over the units, a hidden unit's tokens at the fill token; not in the default
+    lists.
 
 Tabular (``model`` the seeker ``(B, F) -> (B, K)``; ``adapter=`` the
 :class:`~hnsx.adapters.tabular.adapter.TabularAdapter`, whose fill values are the baselines):
@@ -75,11 +84,14 @@ Tabular (``model`` the seeker ``(B, F) -> (B, K)``; ``adapter=`` the
     absolute value.
 ``tabular-random``
     Uniform noise per feature.
+``tabular-gradient-shap``, ``tabular-deeplift``, ``tabular-lime``, ``tabular-kernel-shap``
+    Captum ``GradientShap``, ``DeepLift``, ``Lime`` and ``KernelShap`` from the row of fill values; not in the
+    default lists.
 
 One file per family: :mod:`~hnsx.benchmarks.explainers.hns`, :mod:`~.integrated_gradients`, :mod:`~.saliency`,
-:mod:`~.gradcam`, :mod:`~.perturbation`, :mod:`~.random`, :mod:`~.cdeepex`; the contract and the registry in
-:mod:`~.base`. Every builder takes ``adapter=`` (the model's adapter; image methods ignore it), so that callers
-build any entry alike.
+:mod:`~.gradcam`, :mod:`~.perturbation`, :mod:`~.random`, :mod:`~.cdeepex`, :mod:`~.reference`,
+:mod:`~.surrogate`; the contract and the registry in :mod:`~.base`. Every builder takes ``adapter=`` (the model's
+adapter; image methods ignore it), so that callers build any entry alike.
 """
 
 from __future__ import annotations
@@ -103,11 +115,25 @@ from hnsx.benchmarks.explainers.integrated_gradients import (
 )
 from hnsx.benchmarks.explainers.perturbation import OcclusionExplainer, TabularFeatureAblationExplainer
 from hnsx.benchmarks.explainers.random import RandomExplainer, TabularRandomExplainer, TextRandomExplainer
+from hnsx.benchmarks.explainers.reference import (
+    DeepLiftExplainer,
+    GradientShapExplainer,
+    TabularDeepLiftExplainer,
+    TabularGradientShapExplainer,
+)
 from hnsx.benchmarks.explainers.saliency import (
     SaliencyExplainer,
     SmoothGradSquaredExplainer,
     TextSaliencyExplainer,
     VarGradExplainer,
+)
+from hnsx.benchmarks.explainers.surrogate import (
+    KernelShapExplainer,
+    LimeExplainer,
+    TabularKernelShapExplainer,
+    TabularLimeExplainer,
+    TextKernelShapExplainer,
+    TextLimeExplainer,
 )
 
 
@@ -120,20 +146,30 @@ def build_explainer(name: str, model: nn.Module, **options) -> Explainer:
 __all__ = [
     "EXPLAINERS",
     "CDeepExExplainer",
+    "DeepLiftExplainer",
     "Explainer",
     "GradCamExplainer",
+    "GradientShapExplainer",
     "HnSExplainer",
     "IntegratedGradientsExplainer",
+    "KernelShapExplainer",
+    "LimeExplainer",
     "OcclusionExplainer",
     "RandomExplainer",
     "SaliencyExplainer",
     "SmoothGradSquaredExplainer",
+    "TabularDeepLiftExplainer",
     "TabularFeatureAblationExplainer",
+    "TabularGradientShapExplainer",
     "TabularHnSExplainer",
     "TabularIntegratedGradientsExplainer",
+    "TabularKernelShapExplainer",
+    "TabularLimeExplainer",
     "TabularRandomExplainer",
     "TextHnSExplainer",
     "TextIntegratedGradientsExplainer",
+    "TextKernelShapExplainer",
+    "TextLimeExplainer",
     "TextRandomExplainer",
     "TextSaliencyExplainer",
     "VarGradExplainer",

@@ -20,6 +20,12 @@ fraction 1 reproduces the unmodified accuracy exactly.
 
 ``hnsx bench roar`` runs ROAR and KAR (they share the attributions); ``hnsx bench kar`` runs KAR alone.
 
+Your model and data: with the data options of ``hnsx train`` (``--dataset``, ``--data-file``, ...) the benchmark
+runs on that data; with ``--checkpoint RUN`` step 1 trains nothing: the post-hoc explainers explain the run's
+classifier (its seeker; for a wrapped frozen classifier, exactly the user's model), ``hns`` is the run's hider, and
+the unmodified accuracy is that classifier's. Step 4 still trains fresh seekers of the run's architecture (that is
+what "retrain" means), so KAR at fraction 1 is a fresh seeker's accuracy, not the run's.
+
 Cost control: attributions are computed once per seed and explainer, and the rankings are cached under
 ``OUT/cache/<key>/seed-<s>/<explainer>.pt`` (the modified data sets are a masked fill of the inputs by these
 rankings); every retrained accuracy is saved to ``OUT/cache/<key>/seed-<s>/accuracy.json`` as soon as it is known. A
@@ -58,6 +64,9 @@ from hnsx.benchmarks.reports.roar import format_report, fraction_key, mode_table
 from hnsx.benchmarks.results import mean_std, write_outputs
 from hnsx.benchmarks.roar_seed import ExplainerBuilder, _run_seed_mode, _seed_mode_job, _SeedRun, explainer_builders
 from hnsx.benchmarks.runner import Benchmark, seed_list
+
+#: Runs on the user's data and model (``--data-file``, ``--dataset``, ``--checkpoint``).
+USER_DATA = True
 
 #: Every modality with benchmark hooks.
 MODALITIES = None
@@ -154,6 +163,15 @@ def fingerprint(data: BenchData) -> str:
     return digest.hexdigest()[:16]
 
 
+def model_fingerprint(model: torch.nn.Module) -> str:
+    """A hash of a model's weights: the cache of a user's model is its own."""
+    digest = hashlib.sha1()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def cache_key(data: BenchData, config: RoarConfig) -> str:
     """A hash of everything that changes a seed's numbers: the data, the training settings, the explainer options."""
     settings = {
@@ -164,6 +182,7 @@ def cache_key(data: BenchData, config: RoarConfig) -> str:
         "hns_epochs": config.hns_epochs,
         "hns_pretrain_epochs": config.hns_pretrain_epochs,
         "options": config.explainer_options,
+        "trained": model_fingerprint(data.trained) if data.trained is not None else None,
     }
     return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
 

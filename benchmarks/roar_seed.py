@@ -23,7 +23,8 @@ from hnsx.benchmarks.common import (
     attribute_dataset,
     build_explainers,
     check_explainers,
-    train_hns,
+    hns_model,
+    seeker_model,
     train_seeker,
 )
 from hnsx.benchmarks.explainers import Explainer
@@ -55,8 +56,9 @@ class _SeedRun:
         write_json_atomic(self.accuracy_file, self.accuracies)
 
     def seeker(self) -> nn.Module:
+        """The classifier the post-hoc explainers explain: the user's (``data.trained``) or one trained here."""
         if self._seeker is None:
-            self._seeker = train_seeker(
+            self._seeker = seeker_model(
                 self.data, seed=self.seed, epochs=self.config.seeker_epochs, device=self.config.device
             )
             if "unmodified" not in self.accuracies:
@@ -73,7 +75,7 @@ class _SeedRun:
             overrides = {}
             if self.config.hns_pretrain_epochs is not None:
                 overrides["pretrain_epochs"] = self.config.hns_pretrain_epochs
-            self._hns = train_hns(
+            self._hns = hns_model(
                 self.data,
                 seed=self.seed,
                 epochs=self.config.hns_epochs,

@@ -162,8 +162,14 @@ def test_bench_faithfulness_on_a_torchvision_layout_and_a_checkpoint(tmp_path):
     assert main([*bench, "--explainers", ",".join(names), "--no-progress", "--out", str(out)]) == 0
     results = check_outputs(out, [*names, "hns-mask"], run)
     assert results["modality"] == "image" and results["config"]["samples"] == 40  # the whole test split
-    # the same run, refused where it makes no sense
-    assert main(["bench", "roar", "--checkpoint", str(run), "--out", str(tmp_path / "r")]) == 2
+    # KAR on the same run and data: the run's seeker is explained, fresh seekers of its architecture retrained
+    kar = ["bench", "kar", "--checkpoint", str(run), *common, "--quick", "--seeds", "1", "--threads", "1"]
+    assert main([*kar, "--explainers", "hns,random", "--no-progress", "--out", str(tmp_path / "k")]) == 0
+    kar_results = json.loads((tmp_path / "k" / "results.json").read_text())
+    assert str(run) in kar_results["dataset"] and kar_results["modes"] == ["kar"]
+    assert (tmp_path / "k" / "report.html").is_file()
+    # refused where it makes no sense
+    assert main(["bench", "speed", "--checkpoint", str(run), "--out", str(tmp_path / "r")]) == 2
     assert main(["bench", "sanity", "--checkpoint", str(run), "--modality", "text", "--out", str(tmp_path / "s")]) == 2
     assert main(["bench", "sanity", *common, "--text-column", "t", "--out", str(tmp_path / "t")]) == 2
 

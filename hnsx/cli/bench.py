@@ -145,9 +145,10 @@ def _check_bench_modality(name: str, module, modality: str) -> None:
 
 def _check_user_data(name: str, module, args: argparse.Namespace) -> None:
     if getattr(args, "data_settings", None) is not None and not getattr(module, "USER_DATA", False):
+        takes = [n for n in BENCH_MODULES if getattr(_bench_module(n), "USER_DATA", False)]
         raise ValueError(
             f"the {name} benchmark runs on the built-in data only; --checkpoint and the data options apply to "
-            "faithfulness, sanity and leakage"
+            f"{', '.join(takes)}"
         )
 
 

@@ -73,6 +73,11 @@ class Modality:
         The built-in data set ``hnsx train`` uses without ``--dataset`` / ``--data-file``.
     bench_module:
         Dotted name of the module with this modality's benchmark hooks (see :meth:`bench`), or ``None``.
+    train_defaults:
+        ``hnsx train`` settings (argument names, e.g. ``{"target_kept": 0.2}``) that this modality's runs use
+        unless the command line gives them: the modality's recipe where the core's defaults do not fit it. They
+        replace the parser's defaults before parsing (:func:`hnsx.cli.train.apply_modality_defaults`), so
+        ``--help`` with ``--modality`` shows them and any option given wins.
     """
 
     name: str = ""
@@ -81,6 +86,7 @@ class Modality:
     default_seeker: str = ""
     default_dataset: str | None = None
     bench_module: str | None = None
+    train_defaults: dict[str, Any] = {}  # noqa: RUF012 - read-only; subclasses replace it
 
     # -- builders -------------------------------------------------------------------------------------------------
     def hiders(self) -> list[str]:

@@ -326,3 +326,22 @@ def test_console_script_is_installed() -> None:
     assert proc.returncode == 0, proc.stderr
     for command in ("demo", "train", "explain"):
         assert command in proc.stdout
+
+
+def test_a_modality_s_train_defaults_replace_the_parser_s_and_the_command_line_wins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import hnsx.cli
+    from hnsx.modality import get_modality
+
+    seen: list = []
+    monkeypatch.setitem(hnsx.cli.COMMANDS, "train", lambda args: seen.append(args) or 0)
+    monkeypatch.setattr(type(get_modality("tabular")), "train_defaults", {"epochs": 3, "target_kept": 0.25})
+    assert main(["train", "--modality", "tabular", "--out", "x"]) == 0
+    assert (seen[-1].epochs, seen[-1].target_kept) == (3, 0.25)
+    assert main(["-v", "train", "--modality", "tabular", "--epochs", "7", "--out", "x"]) == 0
+    assert (seen[-1].epochs, seen[-1].target_kept) == (7, 0.25)  # what the command line gives wins
+    assert main(["train", "--out", "x"]) == 0  # another modality: the core's defaults
+    assert (seen[-1].epochs, seen[-1].target_kept) == (10, None)
+    monkeypatch.setattr(type(get_modality("tabular")), "train_defaults", {"epoch": 3})
+    assert main(["train", "--modality", "tabular", "--out", "x"]) == 2  # a default that names no option

@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if train.NAME in argv[:2]:  # hnsx [-v] train ...
+            train.apply_modality_defaults(train.PARSERS[train.NAME], argv)
+    except ValueError as err:  # a third-party modality's defaults that name no option
+        print(f"hnsx: error: {err}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     args.argv = argv  # the command line, for the reports that quote it
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")

@@ -14,6 +14,8 @@ from hnsx.training.config import TrainConfig
 NAME = "train"
 #: The options each modality adds to ``hnsx train`` (filled by :func:`add_parser`): ``(flag, dest, default)``.
 MODALITY_OPTIONS: dict[str, list[tuple[str, str, object]]] = {}
+#: The ``hnsx train`` parser of the last :func:`add_parser` call (its defaults follow ``--modality``).
+PARSERS: dict[str, argparse.ArgumentParser] = {}
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -34,7 +36,22 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     add_training_options(train, TrainConfig())
     MODALITY_OPTIONS.update(add_modality_options(train))
+    PARSERS[NAME] = train
     return train
+
+
+def apply_modality_defaults(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """Before ``parser`` (the ``hnsx train`` parser) parses ``argv``: the defaults of the ``--modality`` named there
+    (:attr:`hnsx.modality.Modality.train_defaults`) replace the parser's own."""
+    peek = argparse.ArgumentParser(add_help=False)
+    peek.add_argument("--modality", default=DEFAULT_MODALITY)
+    known, _ = peek.parse_known_args(argv)
+    if known.modality in modality_names():  # an unknown name is refused by the real parser
+        defaults = get_modality(known.modality).train_defaults
+        unknown = set(defaults) - {action.dest for action in parser._actions}
+        if unknown:
+            raise ValueError(f"the {known.modality} modality's train_defaults name no option: {sorted(unknown)}")
+        parser.set_defaults(**defaults)
 
 
 def check_modality_options(args: argparse.Namespace) -> None:

@@ -149,3 +149,14 @@ def test_the_loss_kept_fraction_is_the_expected_l0_and_its_gradient():
     parts.loss.backward()
     grad = p_nonzero * (1 - p_nonzero) * valid / valid.sum(1, keepdim=True) / 8
     torch.testing.assert_close(h.grad.double(), grad, rtol=1e-4, atol=1e-7)
+
+
+def test_the_estimators_study_builds_a_hard_concrete_run():
+    from hnsx.spec import build_model
+    from hnsx.study import RunConfig, StudySettings, load_study_data, run_spec, study_configs
+
+    config = next(c for c in study_configs("estimators") if c.estimator == "hard-concrete")
+    assert config == RunConfig("stochastic", estimator="hard-concrete") and config.name == "hard-concrete-scratch"
+    settings = StudySettings(dataset="digits", train_limit=64, eval_limit=32)
+    model = build_model(run_spec(settings, config, load_study_data(settings)))
+    assert model.binarizer.config() == _train_binarizer().config()

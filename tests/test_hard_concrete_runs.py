@@ -4,10 +4,7 @@ The hider trains on relaxed masks; evaluation and ``hnsx explain`` still see exa
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import warnings
 
 import numpy as np
 import pytest
@@ -24,19 +21,11 @@ pytestmark = pytest.mark.filterwarnings("ignore:epoch .* the model collapsed:Run
 HARD_CONCRETE = ["--binarizer", "stochastic", "--estimator", "hard-concrete"]
 
 
-def _run(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        code = main(argv)
-    return code, out.getvalue(), err.getvalue()
-
-
 def _without_seconds(history: list[dict]) -> list[dict]:
     return [{k: v for k, v in record.items() if k != "seconds"} for record in history]
 
 
-def test_digits_train_resume_and_explain(tmp_path, digits_subset, killed_after_epoch):
+def test_digits_train_resume_and_explain(tmp_path, digits_subset, killed_after_epoch, capsys):
     from PIL import Image
 
     data = digits_subset(800, 200)
@@ -60,12 +49,13 @@ def test_digits_train_resume_and_explain(tmp_path, digits_subset, killed_after_e
     assert set(masks.unique().tolist()) <= {0.0, 1.0}
     png = tmp_path / "digit.png"
     Image.fromarray((x[0, 0] * 255).round().to(torch.uint8).numpy(), mode="L").save(png)
-    code, out, err = _run(["explain", "--checkpoint", str(tmp_path / "split"), str(png), "--out", str(tmp_path)])
-    assert code == 0, err
-    assert (tmp_path / "digit-explained.png").is_file() and "class " in out
+    capsys.readouterr()
+    code = main(["explain", "--checkpoint", str(tmp_path / "split"), str(png), "--out", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "digit-explained.png").is_file() and "class " in capsys.readouterr().out
 
 
-def test_tabular_classifier_fits_explains_and_the_cli_resumes(tmp_path):
+def test_tabular_classifier_fits_explains_and_the_cli_resumes(tmp_path, capsys):
     from sklearn.datasets import load_wine
 
     from hnsx.adapters.tabular.estimator import HnSClassifier
@@ -88,12 +78,11 @@ def test_tabular_classifier_fits_explains_and_the_cli_resumes(tmp_path):
     argv = ["train", "--modality", "tabular", "--data-file", str(table), "--target", "label", *HARD_CONCRETE,
             "--pretrain-epochs", "3", "--init", "pretrained-seeker", "--alpha", "0.6", "--lr", "0.005",
             "--batch-size", "32", "--no-progress", "--cpu", "--out", str(run)]  # fmt: skip
-    assert _run([*argv, "--epochs", "2"])[0] == 0
+    assert main([*argv, "--epochs", "2"]) == 0, capsys.readouterr().err
     before = (run / "history.jsonl").read_text().splitlines()
-    code, _, err = _run([*argv, "--epochs", "3", "--resume"])
-    assert code == 0, err
+    assert main([*argv, "--epochs", "3", "--resume"]) == 0, capsys.readouterr().err
     after = (run / "history.jsonl").read_text().splitlines()
     assert after[:2] == before and json.loads(after[2])["epoch"] == 3
-    code, out, err = _run(["explain", "--checkpoint", str(run), str(table), "--out", str(tmp_path / "ex")])
-    assert code == 0, err
-    assert len([line for line in out.splitlines() if " row " in line]) == len(X)
+    capsys.readouterr()
+    assert main(["explain", "--checkpoint", str(run), str(table), "--out", str(tmp_path / "ex")]) == 0
+    assert len([line for line in capsys.readouterr().out.splitlines() if " row " in line]) == len(X)

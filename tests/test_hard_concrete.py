@@ -160,3 +160,15 @@ def test_the_estimators_study_builds_a_hard_concrete_run():
     settings = StudySettings(dataset="digits", train_limit=64, eval_limit=32)
     model = build_model(run_spec(settings, config, load_study_data(settings)))
     assert model.binarizer.config() == _train_binarizer().config()
+
+
+def test_the_cli_refuses_hard_concrete_with_the_deterministic_binarizer_in_one_line(tmp_path, capsys):
+    from hnsx.cli import main
+
+    run = tmp_path / "run"
+    assert (
+        main(["train", "--dataset", "digits", "--estimator", "hard-concrete", "--no-progress", "--out", str(run)]) == 2
+    )
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "'hard-concrete'" in lines[0] and "'stochastic'" in lines[0], lines
+    assert not run.exists()

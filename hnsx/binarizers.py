@@ -15,6 +15,7 @@ name       d m / d h (surrogate)                  paper
 ``st2``    ``1``                                  eq. 20
 ``sa``     ``s p (1 - p)``, ``p = sigmoid(s h)``  eq. 21-22; ``s = min(1 + rate * epochs, cap)``
 ``reinforce`` none through ``m``; a score-function term (eq. 16-18), see :meth:`Reinforce.score_loss`
+``hard-concrete`` the real pathwise ``dz/dh`` of its relaxed training mask ``z``; ``p (1 - p)`` for exact masks
 ========== ===================================== ==========================================================
 
 Slope annealing: ``s`` starts at 1 and grows linearly by ``rate`` per epoch ("rate 0.5: 50 % steeper after an
@@ -25,6 +26,11 @@ epoch"), updated smoothly every step from the fractional epoch the training loop
 REINFORCE: the mask carries no gradient; instead the loss adds :meth:`Binarizer.score_loss`, whose gradient with
 respect to ``h`` is ``(J - b) (m - p) / B`` with ``J`` the detached per-sample loss and the per-unit
 variance-minimising baseline ``b = sum_i (m - p)^2 J_i / sum_i (m - p)^2`` over the batch (eq. 17-18).
+
+Hard concrete (Louizos, Welling & Kingma 2018; stochastic binarizer only): in training the estimator draws its own
+mask, the stretched and rectified binary-concrete sample ``z`` in [0, 1] with exact zeros and ones, and its
+gradient is the real derivative of ``z`` (no surrogate); the loss's kept fraction becomes the closed-form expected
+L0, ``P(z != 0)`` per unit (:meth:`Binarizer.kept_units`). See :class:`HardConcrete`.
 
 At evaluation (``module.eval()``) every binarizer thresholds ``p >= 0.5`` so that explanations are reproducible;
 ``sample=True`` draws ``m ~ Bernoulli(p)`` instead, in any mode.
@@ -63,6 +69,9 @@ class Estimator:
     name: str = ""
     #: ``False`` for score-function estimators, whose mask carries no gradient.
     pathwise: bool = True
+    #: ``True`` for estimators that draw their own training mask (:meth:`relaxed_sample`, values in [0, 1]) with its
+    #: real pathwise gradient, instead of the binarizer's exact {0, 1} mask with a surrogate gradient.
+    relaxed: bool = False
 
     def slope(self, progress: float) -> float:
         """The sigmoid slope ``s`` after ``progress`` epochs (1 unless annealed)."""
@@ -71,6 +80,15 @@ class Estimator:
     def surrogate(self, logits: torch.Tensor, prob: torch.Tensor, slope: float) -> torch.Tensor:
         """The surrogate ``dm/dh`` per unit (same shape as ``logits``)."""
         raise NotImplementedError
+
+    def relaxed_sample(self, logits: torch.Tensor) -> torch.Tensor:
+        """The training mask of a :attr:`relaxed` estimator, differentiable in ``logits`` (float32, same shape)."""
+        raise NotImplementedError(f"the {self.name!r} estimator draws no relaxed training mask")
+
+    def kept_units(self, logits: torch.Tensor) -> torch.Tensor:
+        """What a unit of a :attr:`relaxed` training mask counts in the kept fraction (float32, shape of
+        ``logits``)."""
+        raise NotImplementedError(f"the {self.name!r} estimator draws no relaxed training mask")
 
     def config(self) -> dict:
         return {"estimator": self.name}
@@ -139,8 +157,80 @@ class Reinforce(Estimator):
         return torch.zeros_like(prob)
 
 
+@ESTIMATORS.register("hard-concrete")
+class HardConcrete(Estimator):
+    """Hard-concrete masks (Louizos, Welling & Kingma 2018): a relaxed training mask with exact zeros and ones.
+
+    With location ``log_a = h`` (the hider logit), ``u ~ U(0, 1)`` per unit::
+
+        s = sigmoid((log u - log(1 - u) + log_a) / beta),  z = min(1, max(0, s (zeta - gamma) + gamma))
+
+    ``z`` is the training mask; its gradient is the real ``dz/dh`` for the drawn ``u`` (zero where ``z`` is clamped
+    to 0 or 1). The kept fraction counts each unit by its closed-form expected L0,
+    ``P(z != 0) = sigmoid(log_a - beta log(-gamma / zeta))`` (:meth:`kept_units`), so the sparsity term is
+    differentiable without a straight-through surrogate. Closed forms: :meth:`prob_zero`, :meth:`prob_one`.
+
+    Evaluation, ``sample=False`` and ``sample=True`` keep the binarizer's exact {0, 1} masks (``p >= 0.5`` and
+    Bernoulli(p), ``p = sigmoid(h)``; with ``gamma + zeta = 1`` the threshold ``p >= 0.5`` is the same as the
+    deterministic hard-concrete gate ``clamp(sigmoid(log_a) (zeta - gamma) + gamma, 0, 1) >= 0.5``), and their
+    gradient is ST1's ``p (1 - p)``. Valid with the stochastic binarizer only.
+
+    Parameters
+    ----------
+    beta:
+        Temperature of the binary concrete, > 0 (default 2/3, the paper's).
+    gamma, zeta:
+        The stretch interval ``(gamma, zeta)`` with ``gamma < 0`` and ``zeta > 1`` (defaults -0.1, 1.1);
+        ``gamma + zeta`` must be 1 so that the evaluation threshold stays ``p >= 0.5``.
+    """
+
+    name = "hard-concrete"
+    relaxed = True
+    #: ``u`` is drawn in ``[EPS, 1 - EPS]`` so that ``log u`` and ``log(1 - u)`` stay finite.
+    EPS = 1e-6
+
+    def __init__(self, beta: float = 2.0 / 3.0, gamma: float = -0.1, zeta: float = 1.1) -> None:
+        if not (math.isfinite(beta) and beta > 0):
+            raise ValueError(f"hard-concrete beta must be a finite number > 0, got {beta}")
+        if not (math.isfinite(gamma) and math.isfinite(zeta) and gamma < 0 and zeta > 1):
+            raise ValueError(f"hard-concrete needs gamma < 0 and zeta > 1, got gamma={gamma}, zeta={zeta}")
+        if abs(gamma + zeta - 1.0) > 1e-9:
+            raise ValueError(
+                f"hard-concrete needs gamma + zeta = 1 (got {gamma} + {zeta}) so that its evaluation mask is p >= 0.5"
+            )
+        self.beta, self.gamma, self.zeta = float(beta), float(gamma), float(zeta)
+
+    def surrogate(self, logits, prob, slope):
+        return prob * (1.0 - prob)
+
+    def gate(self, log_alpha: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """``z`` for locations ``log_alpha`` and uniform draws ``u`` in (0, 1) (same shape), differentiable."""
+        s = torch.sigmoid((torch.log(u) - torch.log1p(-u) + log_alpha) / self.beta)
+        return (s * (self.zeta - self.gamma) + self.gamma).clamp(0.0, 1.0)
+
+    def relaxed_sample(self, logits):
+        log_alpha = logits.float()
+        u = torch.rand_like(log_alpha).clamp_(self.EPS, 1.0 - self.EPS)
+        return self.gate(log_alpha, u)
+
+    def prob_zero(self, log_alpha: torch.Tensor) -> torch.Tensor:
+        """``P(z = 0) = sigmoid(beta log(-gamma / zeta) - log_a)``."""
+        return torch.sigmoid(self.beta * math.log(-self.gamma / self.zeta) - log_alpha.float())
+
+    def prob_one(self, log_alpha: torch.Tensor) -> torch.Tensor:
+        """``P(z = 1) = sigmoid(log_a - beta log((1 - gamma) / (zeta - 1)))``."""
+        return torch.sigmoid(log_alpha.float() - self.beta * math.log((1.0 - self.gamma) / (self.zeta - 1.0)))
+
+    def kept_units(self, logits):
+        """The expected L0 per unit, ``P(z != 0) = sigmoid(log_a - beta log(-gamma / zeta))``."""
+        return torch.sigmoid(logits.float() - self.beta * math.log(-self.gamma / self.zeta))
+
+    def config(self) -> dict:
+        return {"estimator": self.name, "beta": self.beta, "gamma": self.gamma, "zeta": self.zeta}
+
+
 def build_estimator(name: str, **kwargs) -> Estimator:
-    """Build a registered estimator (``st1``, ``st2``, ``sa``, ``reinforce``)."""
+    """Build a registered estimator (``st1``, ``st2``, ``sa``, ``reinforce``, ``hard-concrete``)."""
     return ESTIMATORS.build(name, **kwargs)
 
 
@@ -177,8 +267,11 @@ class Binarizer(nn.Module):
         """Binary mask for hider logits ``(B, *mask_shape)``.
 
         ``sample=None`` follows the mode (training rule in ``train()``, threshold in ``eval()``);
-        ``sample=True`` draws Bernoulli samples, ``sample=False`` thresholds.
+        ``sample=True`` draws Bernoulli samples, ``sample=False`` thresholds. The training rule of a
+        :attr:`~Estimator.relaxed` estimator is its own mask, values in [0, 1] (:meth:`Estimator.relaxed_sample`).
         """
+        if sample is None and self.training and self.estimator.relaxed:
+            return self.estimator.relaxed_sample(self.slope * logits.float()).to(logits.dtype)
         prob = self.probability(logits)
         with torch.no_grad():
             if sample is None:
@@ -191,6 +284,14 @@ class Binarizer(nn.Module):
             return hard.to(logits.dtype)
         local_grad = self.estimator.surrogate(logits, prob.detach(), float(self.slope)).detach()
         return _SurrogateStep.apply(logits, hard.to(logits.dtype), local_grad.to(logits.dtype))
+
+    def kept_units(self, logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Per unit, what the loss's kept fraction averages (``(B, *mask_shape)``): the mask itself, except for a
+        :attr:`~Estimator.relaxed` estimator in training mode, whose relaxed mask counts by its expected kept
+        indicator (hard concrete: the closed-form ``P(z != 0)``, differentiable in ``logits``)."""
+        if self.training and self.estimator.relaxed:
+            return self.estimator.kept_units(self.slope * logits.float())
+        return mask
 
     def score_loss(
         self,
@@ -255,10 +356,11 @@ class DeterministicBinarizer(Binarizer):
 
     def __init__(self, estimator: Estimator | str = "st1", **estimator_kwargs) -> None:
         super().__init__(estimator, **estimator_kwargs)
-        if not self.estimator.pathwise:
+        if not self.estimator.pathwise or self.estimator.relaxed:
+            name, verb = self.estimator.name, "relax" if self.estimator.relaxed else "score"
             raise ValueError(
-                "the deterministic binarizer has no randomness for the 'reinforce' estimator to score; "
-                "use binarizer 'stochastic' with estimator 'reinforce'"
+                f"the deterministic binarizer has no randomness for the {name!r} estimator to {verb}; "
+                f"use binarizer 'stochastic' with estimator {name!r}"
             )
 
     def _hard_train(self, prob):

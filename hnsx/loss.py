@@ -1,9 +1,11 @@
 """The Hide-and-Seek loss ``J = alpha * CE + (1 - alpha) * kept_fraction`` (paper eq. 23).
 
 ``kept_fraction`` is the mean of the mask over valid units (not the sum, so alpha means the same for any input
-size). With a target kept fraction (:class:`~hnsx.constraint.KeptFractionConstraint`) its term
-``lambda * (kept_fraction - target)`` is added per sample. For score-function binarizers the binarizer's
-REINFORCE term is added, computed from the detached per-sample ``J``.
+size); each unit counts as :meth:`~hnsx.binarizers.Binarizer.kept_units` says (the mask itself, or a hard-concrete
+training mask's closed-form ``P(z != 0)``). With a target kept fraction
+(:class:`~hnsx.constraint.KeptFractionConstraint`) its term ``lambda * (kept_fraction - target)`` is added per
+sample. For score-function binarizers the binarizer's REINFORCE term is added, computed from the detached
+per-sample ``J``.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def hns_loss(
     alpha:
         Weight of the classification term, in [0, 1].
     binarizer:
-        The model's binarizer (adds its score-function term, if any).
+        The model's binarizer (says what a unit counts in the kept fraction; adds its score-function term, if any).
     kept_fraction_fn:
         ``(mask, valid) -> (B,)`` per-sample kept fraction (the adapter's ``kept_fraction``).
     constraint:
@@ -69,7 +71,7 @@ def hns_loss(
     num_classes = output.logits.shape[1]
     check_targets(targets, num_classes)
     ce = F.cross_entropy(output.logits.float(), targets, reduction="none")
-    kept = kept_fraction_fn(output.mask, output.valid)
+    kept = kept_fraction_fn(binarizer.kept_units(output.hider_logits, output.mask), output.valid)
     per_sample = alpha * ce + (1.0 - alpha) * kept
     if constraint is not None:
         per_sample = per_sample + constraint.penalty(kept)

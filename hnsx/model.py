@@ -20,7 +20,8 @@ class HnSOutput:
     logits:
         Class logits of the seeker on the masked input, ``(B, num_classes)``.
     mask:
-        Binary mask ``(B, *mask_shape)`` in {0, 1} (carries the surrogate gradient in training).
+        Binary mask ``(B, *mask_shape)`` in {0, 1} (carries the surrogate gradient in training); in training with
+        the ``hard-concrete`` estimator, its relaxed mask in [0, 1] with exact zeros and ones.
     keep_prob:
         Keep probability ``p`` per unit, ``(B, *mask_shape)``; a ranking of the units.
     hider_logits:

@@ -26,6 +26,11 @@ BATCH = 4
 PATHWISE = [name for name in ESTIMATORS.names() if getattr(ESTIMATORS.get(name), "pathwise", True)]
 
 
+def binarizer_of(estimator: str) -> str:
+    """The deterministic binarizer, or the stochastic one for estimators that need its randomness (hard concrete)."""
+    return "stochastic" if ESTIMATORS.get(estimator).relaxed else "deterministic"
+
+
 def make_model(binarizer: str = "deterministic", **spec_kwargs) -> HideAndSeek:
     """The default small image model (pyramid hider, small CNN seeker) on 1x8x8 inputs."""
     torch.manual_seed(0)
@@ -177,7 +182,7 @@ def test_predict_gives_eval_classes_and_masks(training):
 
 @pytest.mark.parametrize("estimator", PATHWISE)
 def test_gradients_reach_every_hider_and_seeker_parameter(estimator):
-    model = make_model("deterministic", estimator=estimator).train()
+    model = make_model(binarizer_of(estimator), estimator=estimator).train()
     x, y = make_batch()
     loss_of(model, model(x), y, alpha=0.5).backward()
     for part in ("hider", "seeker"):
@@ -190,7 +195,7 @@ def test_gradients_reach_every_hider_and_seeker_parameter(estimator):
 @pytest.mark.parametrize("estimator", PATHWISE)
 def test_classification_gradient_reaches_the_hider_through_the_mask(estimator):
     # alpha = 1: the loss is the seeker's cross-entropy only, so the hider learns only through the binary mask.
-    model = make_model("deterministic", estimator=estimator).train()
+    model = make_model(binarizer_of(estimator), estimator=estimator).train()
     x, y = make_batch()
     loss_of(model, model(x), y, alpha=1.0).backward()
     grad = torch.cat([p.grad.flatten() for p in model.hider.parameters()])

@@ -62,12 +62,18 @@ def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_grids_follow_the_paper_and_share_run_keys() -> None:
     names = {s: [c.name for c in study_configs(s)] for s in expand_studies(["all"])}
     assert names["init"] == ["det-scratch", "det-pretrained-hider", "det-pretrained-seeker", "det-both"]
-    assert names["estimators"] == ["st1-scratch", "st2-scratch", "sa0.5-scratch", "reinforce-scratch"]
+    assert names["estimators"] == [
+        "st1-scratch",
+        "st2-scratch",
+        "sa0.5-scratch",
+        "reinforce-scratch",
+        "hard-concrete-scratch",  # issue 18: hard-concrete masks take part in the estimators study
+    ]
     assert names["slope-rates"] == [f"sa{r}-scratch" for r in ("0.1", "0.5", "1", "10", "100")]
     assert names["thresholding"] == ["det-scratch", "st1-scratch"]
     # Thresholding adds no configuration to init + estimators; sa0.5 is shared by estimators and slope-rates.
     unique = {n for grid in names.values() for n in grid}
-    assert len(unique) == 4 + 4 + 4
+    assert len(unique) == 4 + 5 + 4
     sa = study_configs("slope-rates")[1]
     assert (sa.estimator, sa.rate, sa.binarizer) == ("sa", 0.5, "stochastic")
     assert run_key(sa, 3) == "sa0.5-scratch/seed-3"
@@ -102,7 +108,7 @@ def test_the_objectives_study_sets_each_objective_and_aims_the_targeted_ones_at_
 
 
 def test_auto_stochastic_is_the_best_estimator_once_its_study_is_complete(tmp_path: Path) -> None:
-    fii = {"st1": 0.5, "st2": 0.7, "sa": 0.6, "reinforce": 0.1}
+    fii = {"st1": 0.5, "st2": 0.7, "sa": 0.6, "reinforce": 0.1, "hard-concrete": 0.65}
     for config in study_configs("estimators"):
         for seed in range(2):
             if config.estimator == "reinforce" and seed == 1:

@@ -76,7 +76,7 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
         Hidden widths of the MLP seeker and hider.
     binarizer, estimator:
         ``"deterministic"`` or ``"stochastic"`` and its gradient estimator (``st1``, ``st2``, ``sa``,
-        ``reinforce``); see :mod:`hnsx.binarizers`.
+        ``reinforce``, or ``hard-concrete`` with ``"stochastic"``); see :mod:`hnsx.binarizers`.
     categorical_features:
         Columns (names or positions) to treat as categorical besides a DataFrame's object, category, string and
         bool columns.

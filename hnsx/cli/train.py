@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     if args.init in ("pretrained-hider", "both") and not modality.pretrains_hider:
         raise ValueError(modality.no_pretraining_message(args.init))
     if args.binarizer == "stochastic" and args.estimator is None:
-        raise ValueError("--binarizer stochastic needs --estimator (st1, st2, sa or reinforce)")
+        raise ValueError(f"--binarizer stochastic needs --estimator ({', '.join(ESTIMATORS.names())})")
     args.hider = modality.resolve_builder("hider", args.hider)
     args.seeker = modality.resolve_builder("seeker", args.seeker)
     config = TrainConfig.build(args)  # refuse bad training settings before any data is read

@@ -3,7 +3,8 @@
 
 ============== ==============================================================================================
 ``init``       deterministic binarizer; init scratch, pretrained hider, pretrained seeker, both (paper 6.3)
-``estimators`` stochastic binarizer from scratch; estimators st1, st2, sa (rate 0.5), reinforce (paper 6.4)
+``estimators`` stochastic binarizer from scratch; estimators st1, st2, sa (rate 0.5), reinforce (paper 6.4) and
+               hard-concrete (Louizos et al. 2018)
 ``slope-rates`` stochastic, slope annealing from scratch with rates 0.1, 0.5, 1, 10, 100 (paper 6.4)
 ``thresholding`` deterministic from scratch against one stochastic estimator from scratch (paper 6.5)
 ``objectives`` the training objectives beyond the paper, deterministic from scratch unless said: constant alpha,
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 PAPER_STUDIES = ("init", "estimators", "slope-rates", "thresholding")
 STUDY_NAMES = (*PAPER_STUDIES, "objectives")
 ALL = "all"
-STOCHASTIC_CHOICES = ("auto", "st1", "st2", "sa", "reinforce")
+STOCHASTIC_CHOICES = ("auto", "st1", "st2", "sa", "reinforce", "hard-concrete")
 #: The paper's pick for the stochastic family in section 6.5.
 PAPER_STOCHASTIC = "st1"
 SLOPE_RATES = (0.1, 0.5, 1.0, 10.0, 100.0)
@@ -51,7 +52,8 @@ class RunConfig:
     binarizer:
         ``"deterministic"`` or ``"stochastic"``.
     estimator:
-        Gradient estimator of a stochastic binarizer (``st1``, ``st2``, ``sa``, ``reinforce``); ``None`` for the
+        Gradient estimator of a stochastic binarizer (``st1``, ``st2``, ``sa``, ``reinforce``,
+        ``hard-concrete``); ``None`` for the
         deterministic one.
     rate:
         Slope-annealing rate (``estimator == "sa"`` only).
@@ -73,7 +75,7 @@ class RunConfig:
 
     @property
     def family(self) -> str:
-        """``det``, ``st1``, ``st2``, ``sa0.5``, ``reinforce``: the binarizer part of the name."""
+        """``det``, ``st1``, ``st2``, ``sa0.5``, ``reinforce``, ``hard-concrete``: the binarizer part of the name."""
         if self.binarizer == "deterministic":
             return "det"
         if self.estimator == "sa":
@@ -146,12 +148,14 @@ def study_configs(study: str, stochastic: str = PAPER_STOCHASTIC) -> list[RunCon
     if study == "init":
         return [_det(init) for init in ("scratch", "pretrained-hider", "pretrained-seeker", "both")]
     if study == "estimators":
-        return [_stoch("st1"), _stoch("st2"), _stoch("sa"), _stoch("reinforce")]
+        return [_stoch(name) for name in STOCHASTIC_CHOICES[1:]]
     if study == "slope-rates":
         return [_stoch("sa", rate) for rate in SLOPE_RATES]
     if study == "thresholding":
         if stochastic not in STOCHASTIC_CHOICES[1:]:
-            raise ValueError(f"unknown stochastic estimator {stochastic!r}; choose one of st1, st2, sa, reinforce")
+            raise ValueError(
+                f"unknown stochastic estimator {stochastic!r}; choose one of {', '.join(STOCHASTIC_CHOICES[1:])}"
+            )
         return [_det("scratch"), _stoch(stochastic)]
     if study == "objectives":
         return [_objective(name) for name in OBJECTIVES]

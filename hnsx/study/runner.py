@@ -5,7 +5,7 @@ A *study* is a list of configurations (:class:`RunConfig`); every configuration 
 
 ============== ==============================================================================================
 ``init``       deterministic binarizer; init scratch, pretrained hider, pretrained seeker, both
-``estimators`` stochastic binarizer from scratch; estimators st1, st2, sa (rate 0.5), reinforce
+``estimators`` stochastic binarizer from scratch; estimators st1, st2, sa (rate 0.5), reinforce, hard-concrete
 ``slope-rates`` stochastic, slope annealing from scratch with rates 0.1, 0.5, 1, 10, 100
 ``thresholding`` deterministic from scratch against one stochastic estimator from scratch (see
                :func:`choose_stochastic`)

@@ -97,3 +97,16 @@ def test_the_benchmarks_add_contrastive_hns_by_default_or_by_name_and_only_for_i
     assert not contrastive_request("tabular", None)[1]
     with pytest.raises(ValueError, match="contrastive-hns is not available for --modality tabular"):
         contrastive_request("tabular", ["random", "contrastive-hns"])
+
+
+def test_a_target_kept_fraction_holds_the_pair_hider_near_it_where_a_low_alpha_hides_everything():
+    seeker = PatchClassifier()
+    data, adapter = toy_images(600, 0), ImageAdapter((1, 8, 8))
+    _, hiding = train_contrastive_hns(seeker, adapter, data, 3, ContrastiveConfig(epochs=15, lr=3e-3, alpha=0.1))
+    _, targeted = train_contrastive_hns(
+        seeker, adapter, data, 3, ContrastiveConfig(epochs=15, lr=3e-3, alpha=0.1, target_kept=0.2)
+    )
+    assert hiding[-1]["kept"] < 0.02, hiding[-1]  # alpha 0.1: the kept-fraction term wins, everything is hidden
+    assert 0.1 <= targeted[-1]["kept"] <= 0.3 and targeted[-1]["pair_accuracy"] > 0.9, targeted[-1]
+    with pytest.raises(ValueError, match="target_kept"):
+        ContrastiveConfig(target_kept=1.5)

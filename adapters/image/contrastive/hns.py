@@ -9,13 +9,16 @@ term, the two-class logistic loss ``softplus(s_b - s_a)`` on its logits ``s``::
 
     J = alpha * softplus(s_b - s_a) + (1 - alpha) * kept_fraction(m)
 
-so a pixel is worth keeping only when it separates ``a`` from ``b``. The seeker is a given classifier, frozen
-(post-hoc, like ``hns-frozen`` of the benchmarks): the mask explains *that* classifier, and no code can form
-between hider and seeker. Training pairs: ``a`` the seeker's prediction on the unmasked image, ``b`` drawn
-uniformly among the other classes, so every pair is seen.
+so a pixel is worth keeping only when it separates ``a`` from ``b``. With ``target_kept = r`` alpha is not used:
+``J = softplus(s_b - s_a) + pull * (kept_fraction(m) - r)`` with the multiplier of ``hnsx train --target-kept``
+(:class:`hnsx.constraint.KeptFractionConstraint`, its defaults from :class:`~hnsx.training.config.TrainConfig`),
+updated after every step; a constant alpha hid everything on most pairs within two epochs (docs/contrastive.md).
 
-This is a separate small loop rather than :func:`hnsx.training.fit`: the conditioning and the pairwise objective
-are not part of the single-class Hide-and-Seek model that ``fit`` trains.
+The seeker is a given classifier, frozen (post-hoc, like ``hns-frozen`` of the benchmarks): the mask explains *that*
+classifier, and no code can form between hider and seeker. Training pairs: ``a`` the seeker's prediction on the unmasked
+image, ``b`` drawn uniformly among the other classes, so every pair is seen. This is a separate small loop rather than
+:func:`hnsx.training.fit`: the conditioning and the pairwise objective are not part of the single-class Hide-and-Seek
+model that ``fit`` trains.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from hnsx.binarizers import build_binarizer
+from hnsx.constraint import check_target_kept
+from hnsx.training.config import TrainConfig
 
 
 class PairHider(nn.Module):
@@ -88,6 +93,7 @@ class ContrastiveConfig:
     """Settings of :func:`train_contrastive_hns`."""
 
     alpha: float = 0.6
+    target_kept: float | None = None
     epochs: int = 5
     batch_size: int = 64
     lr: float = 1e-3
@@ -102,6 +108,8 @@ class ContrastiveConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.target_kept is not None:
+            check_target_kept(self.target_kept)
 
 
 def train_contrastive_hns(
@@ -121,6 +129,7 @@ def train_contrastive_hns(
     optimizer = torch.optim.Adam(model.hider.parameters(), lr=config.lr)
     generator = torch.Generator().manual_seed(config.seed)
     loader = DataLoader(TensorDataset(images), batch_size=config.batch_size, shuffle=True, generator=generator)
+    constraint = TrainConfig(target_kept=config.target_kept).constraint()  # None without a target
     history = []
     for epoch in range(config.epochs):
         model.hider.train()
@@ -132,10 +141,15 @@ def train_contrastive_hns(
             logits, mask = model(x, a, b)
             margin = pairwise_margin_loss(logits, a, b)
             kept = adapter.kept_fraction(mask, adapter.valid_units(x))
-            loss = (config.alpha * margin + (1 - config.alpha) * kept).mean()
+            if constraint is None:
+                loss = (config.alpha * margin + (1 - config.alpha) * kept).mean()
+            else:
+                loss = (margin + constraint.penalty(kept)).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            if constraint is not None:  # the hider has no batch norm: its training masks are its explanations
+                constraint.update(float(kept.detach().mean()))
             n = len(x)
             sums["loss"] += loss.item() * n
             sums["margin_loss"] += float(margin.detach().mean()) * n

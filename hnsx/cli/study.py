@@ -6,6 +6,7 @@ import argparse
 
 from hnsx.cli.options import alpha_value
 from hnsx.cli.outdir import check_out_dir
+from hnsx.modality import DEFAULT_MODALITY, get_modality, modality_names
 from hnsx.study import ALL, STOCHASTIC_CHOICES, STUDY_NAMES
 
 NAME = "study"
@@ -14,7 +15,10 @@ NAME = "study"
 def add_parser(sub) -> argparse.ArgumentParser:
     study = sub.add_parser("study", help="rerun the paper's multi-seed studies (section 6): tables and figures")
     study.add_argument("study", choices=(*STUDY_NAMES, ALL), help="which study")
-    study.add_argument("--dataset", default="mnist-embedded", help="image dataset (default %(default)s)")
+    study.add_argument("--modality", choices=modality_names(), default=DEFAULT_MODALITY, help="default %(default)s")
+    study.add_argument("--dataset", default=None, help="a data set of the modality (default: that of hnsx train)")
+    study.add_argument("--train-limit", type=int, default=None, help="use only the first N training inputs")
+    study.add_argument("--eval-limit", type=int, default=None, help="use only the first N evaluation inputs")
     study.add_argument("--data-dir", default=None, help="folder with a local copy of a torchvision dataset")
     study.add_argument("--download", action="store_true", help="let torchvision download the dataset")
     study.add_argument("--seeds", type=int, default=None, help="runs per configuration (default 10, --quick 2)")
@@ -49,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
     from hnsx.study import StudySettings, quick_settings, run_study
 
     check_out_dir(args.out)
+    dataset = args.dataset or get_modality(args.modality).default_dataset
     chosen = {
+        "modality": args.modality,
         "alpha": args.alpha,
         "target_kept": args.target_kept,
         "batch_size": args.batch_size,
@@ -63,9 +69,11 @@ def run(args: argparse.Namespace) -> int:
         ("epochs", args.epochs),
         ("pretrain_epochs", args.pretrain_epochs),
         ("evaluator_epochs", args.evaluator_epochs),
+        ("train_limit", args.train_limit),
+        ("eval_limit", args.eval_limit),
     )
     chosen.update({k: v for k, v in optional if v is not None})
-    settings = quick_settings(args.dataset, **chosen) if args.quick else StudySettings(dataset=args.dataset, **chosen)
+    settings = quick_settings(dataset, **chosen) if args.quick else StudySettings(dataset=dataset, **chosen)
     seeds = args.seeds if args.seeds is not None else (2 if args.quick else 10)
     results = run_study(
         [args.study],

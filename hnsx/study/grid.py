@@ -7,7 +7,7 @@
                hard-concrete (Louizos et al. 2018)
 ``slope-rates`` stochastic, slope annealing from scratch with rates 0.1, 0.5, 1, 10, 100 (paper 6.4)
 ``thresholding`` deterministic from scratch against one stochastic estimator from scratch (paper 6.5)
-``objectives`` the training objectives beyond the paper, deterministic from scratch unless said: constant alpha,
+``objectives`` the training objectives beyond the paper, deterministic, pretrained seeker: constant alpha,
                adaptive alpha, target kept fraction, and with that target: leak-free training, complement control,
                hard-concrete masks (docs/objectives.md)
 ============== ==============================================================================================
@@ -39,6 +39,8 @@ ESTIMATOR_RATE = 0.5
 OBJECTIVES = ("alpha", "adaptive", "target-kept", "leak-free", "complement", "hard-concrete")
 #: The kept fraction the target-kept objectives aim at when the study's settings name none.
 OBJECTIVE_TARGET = 0.1
+#: The init of every objective run.
+OBJECTIVE_INIT = "pretrained-seeker"
 #: ``complement_weight`` of the ``complement`` objective.
 COMPLEMENT_WEIGHT = 1.0
 
@@ -128,9 +130,11 @@ OBJECTIVE_SETTINGS = {"leak-free": {"leak_free": True}, "complement": {"compleme
 
 
 def _objective(name: str) -> RunConfig:
+    """Every objective starts from a pretrained seeker (``--pretrain-epochs``): a seeker trained from scratch on text
+    masks learned nothing within a study's budget, whatever the objective."""
     if name == "hard-concrete":
-        return RunConfig("stochastic", estimator="hard-concrete", objective=name)
-    return RunConfig("deterministic", objective=name)
+        return RunConfig("stochastic", estimator="hard-concrete", init=OBJECTIVE_INIT, objective=name)
+    return RunConfig("deterministic", init=OBJECTIVE_INIT, objective=name)
 
 
 def _det(init: str) -> RunConfig:

@@ -36,6 +36,9 @@ Optional (default in brackets)
     0 for units the rationale scores of ``hnsx bench faithfulness`` leave out [``None``: none].
 ``plant_shortcut(*, quick: bool, seed: int) -> Planted``
     The data with a planted shortcut of ``hnsx bench shortcut`` (a :class:`Planted`) [none: ``ValueError``].
+``plant_on(data) -> Planted``
+    The shortcut of ``plant_shortcut`` planted on the user's data (a :class:`BenchData` of ``bench_data``), for
+    ``hnsx bench shortcut`` with the data options [none: ``ValueError``].
 ``render_examples(data, inputs, scores) -> str``
     An HTML fragment for ``report.html`` showing each explainer's scores (``scores[name]``, the adapter's mask shape)
     on a few ``inputs`` side by side (image: a grid of maps; text: highlighted words) [none: no such section].
@@ -127,6 +130,8 @@ class BenchHooks(Protocol):
 
     def bench_data(self, source: Any) -> Any: ...
 
+    def plant_on(self, data: Any) -> Planted: ...
+
     def render_examples(self, data: Any, inputs: torch.Tensor, scores: dict[str, torch.Tensor]) -> str: ...
 
     def settings(self, benchmark: str, quick: bool) -> dict[str, Any]: ...
@@ -144,6 +149,7 @@ OPTIONAL = (
     "ignored_units",
     "plant_shortcut",
     "bench_data",
+    "plant_on",
     "render_examples",
 )
 
@@ -188,6 +194,9 @@ class _Hooks:
 
     def bench_data(self, source: Any) -> Any:
         raise ValueError(f"the benchmarks run on the built-in data only for --modality {self.name}")
+
+    def plant_on(self, data: Any) -> Planted:
+        raise ValueError(f"the shortcut benchmark plants no shortcut on your own data for --modality {self.name}")
 
     def settings(self, benchmark: str, quick: bool) -> dict[str, Any]:
         """This modality's configuration defaults of ``benchmark`` (full run or ``quick``)."""

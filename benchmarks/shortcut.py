@@ -57,6 +57,7 @@ from hnsx.benchmarks.common import (
     accuracy,
     attribute_dataset,
     build_explainers,
+    load_user_data,
     registry_name,
     train_hns,
     train_seeker,
@@ -74,6 +75,10 @@ from hnsx.benchmarks.runner import Benchmark
 from hnsx.binarizers import ESTIMATORS
 from hnsx.model import HideAndSeek
 from hnsx.training.evaluator import train_hns_frozen
+
+#: Runs on the user's data (the data options of ``hnsx train``; images: the stamp of the built-in set), not on a trained
+#: ``--checkpoint``.
+USER_DATA = True
 
 #: Every modality whose hooks plant a shortcut (``plant_shortcut``).
 MODALITIES = None
@@ -242,6 +247,19 @@ class Shortcut(Benchmark):
 
     def load_data(self, modality: str, config: ShortcutConfig, *, quick: bool) -> Planted:
         return plant(modality, quick=quick, seed=0)
+
+    def data_for(self, args: Any, config: ShortcutConfig) -> Planted:
+        """The built-in planted data, or the shortcut planted on the user's data (the data options); a trained
+        ``--checkpoint`` has not seen the shortcut, so it is refused."""
+        if getattr(args, "checkpoint", None) is not None:
+            raise ValueError(
+                "the shortcut benchmark trains its models on the data with the planted shortcut; --checkpoint does "
+                "not apply (give the data options alone)"
+            )
+        settings = getattr(args, "data_settings", None)
+        if settings is None:
+            return super().data_for(args, config)
+        return hooks(args.modality).plant_on(load_user_data(args.modality, settings))
 
     def key(self, planted: Planted, config: ShortcutConfig) -> str:
         return super().key(planted.data, config)

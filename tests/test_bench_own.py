@@ -168,7 +168,14 @@ def test_bench_faithfulness_on_a_torchvision_layout_and_a_checkpoint(tmp_path):
     kar_results = json.loads((tmp_path / "k" / "results.json").read_text())
     assert str(run) in kar_results["dataset"] and kar_results["modes"] == ["kar"]
     assert (tmp_path / "k" / "report.html").is_file()
+    # the shortcut planted on the same data (it trains its own models: a --checkpoint is refused)
+    cut = ["bench", "shortcut", *common, "--quick", "--seeds", "1", "--threads", "1", "--no-progress"]
+    assert main([*cut, "--explainers", "saliency,random", "--out", str(tmp_path / "c")]) == 0
+    planted = json.loads((tmp_path / "c" / "results.json").read_text())
+    assert "fashion-mnist" in planted["dataset"] and "on every image of class" in planted["planted"]
+    assert {"saliency", "random", "oracle"} <= set(planted["results"]["attribution"])
     # refused where it makes no sense
+    assert main(["bench", "shortcut", "--checkpoint", str(run), *common, "--out", str(tmp_path / "c2")]) == 2
     assert main(["bench", "speed", "--checkpoint", str(run), "--out", str(tmp_path / "r")]) == 2
     assert main(["bench", "sanity", "--checkpoint", str(run), "--modality", "text", "--out", str(tmp_path / "s")]) == 2
     assert main(["bench", "sanity", *common, "--text-column", "t", "--out", str(tmp_path / "t")]) == 2

@@ -116,10 +116,10 @@ def test_the_damped_pull_backs_off_at_once_turns_negative_far_below_and_is_saved
     for _ in range(20):
         constraint.update(0.6)
     assert constraint.pull == pytest.approx(constraint.lam) == pytest.approx(0.84)
-    constraint.update(0.15)  # below the target: the pull drops at once by damping * (target - kept)
-    assert constraint.lam == pytest.approx(0.835) and constraint.pull == pytest.approx(0.835 - 0.5)
+    constraint.update(0.15)  # below the target: the pull drops at once by damping * (target - kept) / target
+    assert constraint.lam == pytest.approx(0.835) and constraint.pull == pytest.approx(0.835 - 10.0 * 0.25)
     constraint.update(0.1)  # far below: the pull turns negative, the loss rewards keeping
-    assert constraint.lam == pytest.approx(0.825) and constraint.pull == pytest.approx(0.825 - 1.0)
+    assert constraint.lam == pytest.approx(0.825) and constraint.pull == pytest.approx(0.825 - 10.0 * 0.5)
     copy = KeptFractionConstraint(0.2, lr=0.1, damping=10.0)
     copy.load_state_dict(constraint.state_dict())
     assert (copy.lam, copy.last_kept, copy.pull) == (constraint.lam, 0.1, constraint.pull)

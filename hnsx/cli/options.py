@@ -73,7 +73,7 @@ def add_training_options(p: argparse.ArgumentParser, defaults: TrainConfig) -> N
         "--dual-damping",
         type=float,
         default=defaults.dual_damping,
-        help="proportional damping of that multiplier's pull (default %(default)s)",
+        help="drop of that multiplier's pull per relative shortfall below the target (default %(default)s)",
     )
     g.add_argument(
         "--dual-backoff",

@@ -75,7 +75,8 @@ class TrainConfig:
     dual_lr:
         Dual step size of the multiplier of ``target_kept``.
     dual_damping:
-        Weight of the proportional term that damps the multiplier's pull (:mod:`hnsx.constraint`; 0: none).
+        How far the multiplier's pull drops below the target, per relative shortfall ``(r - k) / r``
+        (:mod:`hnsx.constraint`; 0: none).
     dual_backoff:
         Multiplicative decrease of the multiplier while the model keeps less than ``target_kept``
         (:mod:`hnsx.constraint`; 0: plain additive dual ascent on both sides).
@@ -112,7 +113,7 @@ class TrainConfig:
     progress: bool = True
     target_kept: float | None = None
     dual_lr: float = 0.05
-    dual_damping: float = 20.0
+    dual_damping: float = 2.0
     dual_backoff: float = 0.1
     hider_lr: float | None = None
     seeker_lr: float | None = None

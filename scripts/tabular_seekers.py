@@ -42,22 +42,17 @@ def run(name: str, seed: int, variants: dict[str, dict]) -> dict:
     classes, codes = np.unique(y_train, return_inverse=True)
     schema = TabularSchema.fit(X_train)
     rows, labels = torch.from_numpy(schema.transform(X_train)), torch.from_numpy(codes.astype(np.int64))
-    train_idx, eval_idx, _ = HnSClassifier(random_state=seed)._split(codes, seed)
+    defaults = HnSClassifier(random_state=seed)  # its split and its pretraining settings
+    train_idx, eval_idx, _ = defaults._split(codes, seed)
+    train = TensorDataset(rows[train_idx], labels[train_idx])
+    held_out = TensorDataset(rows[eval_idx], labels[eval_idx])
+    settings = {"lr": defaults.lr, "batch_size": defaults.batch_size, "patience": defaults.n_iter_no_change}
     test_rows = torch.from_numpy(schema.transform(X_test))
     test_labels = torch.from_numpy(np.searchsorted(classes, y_test))
     for label, kwargs in variants.items():
         torch.manual_seed(seed)
         seeker = build_model(tabular_spec(schema, len(classes), seeker_kwargs=kwargs)).seeker
-        seeker, _ = pretrain_seeker(
-            seeker,
-            TensorDataset(rows[train_idx], labels[train_idx]),
-            TensorDataset(rows[eval_idx], labels[eval_idx]),
-            max_epochs=100,
-            lr=5e-4,
-            batch_size=128,
-            seed=seed,
-            patience=10,
-        )
+        seeker, _ = pretrain_seeker(seeker, train, held_out, max_epochs=defaults.pretrain_epochs, seed=seed, **settings)
         with torch.no_grad():
             record[label] = float((seeker(test_rows).argmax(1) == test_labels).float().mean())
     return record

@@ -18,6 +18,10 @@ And on the generated switch table with categorical columns
 (:func:`hnsx.adapters.tabular.synthetic.make_categorical_switch`): TPR / FDR of the kept features against the
 per-row ground truth, and how often the categorical relevant column ``x4`` is kept on the rows that need it.
 
+``--seeker-kwargs '{"wide": false}'`` compares seeker architectures: the keyword arguments replace those of
+:data:`~hnsx.adapters.tabular.seekers.SEEKER_DEFAULTS` for this run (they are saved in every spec, so each model
+rebuilds as trained).
+
 ``--plain-masking`` is the ablation of issue 23's fix: the seeker gets only the filled codes (the adapter's values,
 without the mask attached), as before the fix, so no categorical keep decision gets a gradient.
 
@@ -41,6 +45,7 @@ from torch.utils.data import TensorDataset
 
 from hnsx.adapters.tabular.estimator import HnSClassifier
 from hnsx.adapters.tabular.plots import save_keep_rates
+from hnsx.adapters.tabular.seekers import SEEKER_DEFAULTS
 from hnsx.adapters.tabular.synthetic import RULE_B, SWITCH, make_categorical_switch, selection_scores
 
 TEST_FRACTION = 0.25
@@ -236,10 +241,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-switch", action="store_true", help="skip the generated categorical switch table")
     parser.add_argument("--plain-masking", action="store_true", help="ablation: mask the codes as before issue 23")
     parser.add_argument("--params", default="{}", help="HnSClassifier keyword arguments as JSON (default: none)")
+    parser.add_argument("--seeker-kwargs", default="{}", help="seeker architecture over SEEKER_DEFAULTS (JSON)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message="epoch .* the model collapsed")
     params = json.loads(args.params)
+    seeker_kwargs = json.loads(args.seeker_kwargs)
+    SEEKER_DEFAULTS.update(seeker_kwargs)
     if args.plain_masking:
         use_plain_masking()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -265,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(switch[-1]), flush=True)
     results = {
         "params": params,
+        "seeker_kwargs": dict(SEEKER_DEFAULTS),
         "plain_masking": args.plain_masking,
         "seeds": args.seeds,
         "tables": records,

@@ -108,6 +108,12 @@ def test_get_set_params_and_clone():
     assert twin.get_params() == clf.get_params() and twin is not clf
 
 
+def test_seeker_lr_sets_the_seekers_rate_of_the_joint_training():
+    config = HnSClassifier(lr=1e-3, seeker_lr=1e-4)._config(0)
+    assert (config.lr, config.seeker_lr) == (1e-3, 1e-4)
+    assert HnSClassifier()._config(0).seeker_lr is None  # default: the seeker trains at lr
+
+
 def test_pipeline_with_imputer_and_cross_validation(wine):
     X, y = wine
     X = X.copy()

@@ -72,6 +72,9 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
         autoencoder do not apply to tables.
     batch_size, lr:
         Mini-batch size and Adam learning rate.
+    seeker_lr:
+        Adam learning rate of the seeker in the joint training (``None``: ``lr``; the pretraining always uses
+        ``lr``).
     hidden:
         Hidden widths of the MLP seeker and hider.
     binarizer, estimator:
@@ -146,6 +149,7 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
         init: str = "pretrained-seeker",
         batch_size: int = 128,
         lr: float = 5e-4,
+        seeker_lr: float | None = None,
         hidden: tuple[int, ...] = (64, 64),
         binarizer: str = "deterministic",
         estimator: str | None = None,
@@ -167,6 +171,7 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
         self.init = init
         self.batch_size = batch_size
         self.lr = lr
+        self.seeker_lr = seeker_lr
         self.hidden = hidden
         self.binarizer = binarizer
         self.estimator = estimator

@@ -92,7 +92,8 @@ def buffers_kept(module: nn.Module, active: bool = True) -> Iterator[None]:
     finally:
         with torch.no_grad():
             for buffer, value in saved:
-                buffer.copy_(value)
+                if not torch.equal(buffer, value):  # only what changed: the others may be in the autograd graph
+                    buffer.copy_(value)
 
 
 def seeker_backward(model: HideAndSeek, inputs: torch.Tensor, targets: torch.Tensor, mask_fn, accelerator) -> float:

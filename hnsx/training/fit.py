@@ -26,7 +26,7 @@ from accelerate.utils import DataLoaderConfiguration, set_seed
 from tqdm.auto import tqdm
 
 from hnsx.alpha import AlphaEvent, AlphaSchedule
-from hnsx.complement import complement_penalty
+from hnsx.complement import attach_predictor, complement_terms
 from hnsx.constraint import KeptFractionConstraint
 from hnsx.loss import hns_loss
 from hnsx.metrics import Scores, evaluate
@@ -252,10 +252,10 @@ class _Loop:
         with buffers_kept(core.seeker, self.random_masking is not None):  # leak-free: nothing learnt from m
             output = self.wrapped(inputs)
         alpha, constraint, weight = self.schedule.alpha, self.constraint, self.config.complement_weight
-        extra = complement_penalty(core, inputs, output, targets, weight) if weight else None
+        extra, predictor_loss = complement_terms(core, inputs, output, targets, weight) if weight else (None, 0.0)
         parts = hns_loss(output, targets, alpha, core.binarizer, core.adapter.kept_fraction, constraint, extra)
         self.optimizer.zero_grad(set_to_none=True)
-        self.accelerator.backward(parts.loss)
+        self.accelerator.backward(parts.loss + predictor_loss)
         if self.random_masking is not None:  # leak-free: the seeker learns from random masks only
             seeker_backward(core, inputs, targets, self.random_masking, self.accelerator)
         if self.config.grad_clip is not None:
@@ -361,6 +361,8 @@ def fit(
         raise ValueError("leak_free trains the seeker on random masks, but this model's seeker is frozen")
     accelerator = accelerator or make_accelerator(config)
     set_seed(config.seed)
+    if config.complement_weight:  # before any checkpoint is read or written: they hold the predictor's weights
+        attach_predictor(model)
     if resume and out_dir is None:
         raise ValueError("resume=True needs the out_dir of the run to continue")
     folder = RunFolder(out_dir, config.keep_last, accelerator.is_main_process) if out_dir is not None else None

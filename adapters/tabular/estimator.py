@@ -115,8 +115,8 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
         REAL-X training (:mod:`hnsx.training.leak_free`): the seeker learns from rows under random masks only, never
         from the hider's masks, so the masks cannot encode the label.
     complement_weight:
-        Complement control (:mod:`hnsx.complement`): weight of the penalty on the seeker finding the label in the
-        hidden features (0: off).
+        Complement control (:mod:`hnsx.complement`): weight of the penalty on a second predictor finding the label
+        in the hidden features (0: off).
 
     Attributes
     ----------

@@ -99,7 +99,7 @@ def add_training_options(p: argparse.ArgumentParser, defaults: TrainConfig) -> N
         type=float,
         default=defaults.complement_weight,
         metavar="W",
-        help="penalise the seeker finding the label in the hidden part (comprehensiveness; default 0: off)",
+        help="penalise a second predictor finding the label in the hidden part (comprehensiveness; 0: off)",
     )
     g.add_argument("--init", choices=INIT_MODES, default=defaults.init, help="default %(default)s")
     g.add_argument("--pretrain-epochs", type=int, default=defaults.pretrain_epochs, help="default %(default)s")

@@ -93,9 +93,10 @@ class TrainConfig:
         cross-entropy only on inputs under random masks (a keep rate drawn per input), its pretraining too; the hider
         is trained against it, and the hider's loss never updates the seeker, so no code between the two can form.
     complement_weight:
-        Weight ``W`` of complement control (after Yu et al. 2019, :mod:`hnsx.complement`): the hider is also
-        penalised by ``W * max(0, log(K) - CE(seeker(x * (1 - m)), y))`` per input (``K`` classes), so the hidden
-        part must not let the seeker find the label. The seeker is not updated by this term. 0: off.
+        Weight ``W`` of complement control (after Yu et al. 2019, :mod:`hnsx.complement`): a second predictor ``c``
+        learns to classify the hidden part ``x * (1 - m)``, and the hider is also penalised by
+        ``W * max(0, log(K) - CE(c(x * (1 - m)), y))`` per input (``K`` classes), so the hidden part must not let
+        the label be found. 0: off (no predictor; the loss as without the setting).
     """
 
     epochs: int = 10

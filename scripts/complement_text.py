@@ -21,31 +21,12 @@ from accelerate import Accelerator
 from hnsx.adapters.text.data import generated_data
 from hnsx.adapters.text.spec import text_spec
 from hnsx.adapters.text.tokenize import fill_token_id
-from hnsx.benchmarks.metrics import Comprehensiveness, mask_scores
+from hnsx.benchmarks.metrics import own_seeker_comprehensiveness
 from hnsx.data import make_loaders
 from hnsx.metrics import accuracy
 from hnsx.spec import build_model
 from hnsx.training import TrainConfig, fit
 from hnsx.training.pretrain import train_classifier
-
-
-def scores(model, x: torch.Tensor) -> dict[str, float]:
-    model.eval()
-    valid = model.adapter.valid_units(x)
-
-    def prob(inputs: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        return model.seeker(model.adapter.apply_mask(inputs, keep)).float().softmax(1)
-
-    with torch.inference_mode():
-        target = prob(x, torch.ones(model.adapter.mask_shape(x))).argmax(1)
-    ranked = Comprehensiveness()(prob, x, model.explain_scores(x), target, valid, 0)["comprehensiveness"]
-    as_set = mask_scores(prob, x, model.explain(x).float(), target, valid)
-    return {
-        "comprehensiveness": float(as_set["comprehensiveness"].mean()),
-        "aopc_comprehensiveness": float(ranked.mean()),
-        "sufficiency": float(as_set["sufficiency"].mean()),
-        "kept": float(as_set["kept_fraction"].mean()),
-    }
 
 
 def main() -> None:
@@ -72,7 +53,7 @@ def main() -> None:
             config = TrainConfig(epochs=args.epochs, target_kept=0.3, init="pretrained-seeker", pretrain_epochs=0,
                                  complement_weight=weight, seed=seed, progress=False, cpu=True)  # fmt: skip
             result = fit(model, train, evaluation, config)
-            figures = " ".join(f"{k}={v:.4f}" for k, v in scores(model, x).items())
+            figures = " ".join(f"{k}={v:.4f}" for k, v in own_seeker_comprehensiveness(model, x).items())
             print(
                 f"seed {seed} W={weight:g}: {figures} F={result.scores.fidelity:.3f} "
                 f"accuracy={result.scores.accuracy:.3f} ({time.perf_counter() - t0:.0f} s)",

@@ -101,7 +101,9 @@ class LeakageConfig:
         Block sides of random masks with two spatial axes (:func:`~hnsx.training.evaluator.random_masks`;
         ``None``: the modality's ``MASK_BLOCKS`` hook).
     keep_range:
-        ``(low, high)``: the evaluator's keep rate per input is drawn uniformly from it.
+        ``(low, high)``: the evaluator's keep rate per input is drawn uniformly from it. ``blocks`` and
+        ``keep_range`` shape the judging evaluator's masks; the leak-free run's seeker draws its own random masks as
+        ``hnsx train --leak-free`` does (the adapter's blocks, keep rates over [0, 1]).
     hns_epochs:
         Joint epochs of both HnS modes (``None``: the recipe's).
     leak_free:

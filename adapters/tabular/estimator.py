@@ -112,8 +112,9 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
         A kept fraction in (0, 1) to aim at instead of ``alpha`` (a Lagrange multiplier updated by dual ascent
         with step ``dual_lr``, :mod:`hnsx.constraint`); ``None``: ``alpha`` as set.
     leak_free:
-        REAL-X training (:mod:`hnsx.training.leak_free`): the seeker learns from rows under random masks only, never
-        from the hider's masks, so the masks cannot encode the label.
+        REAL-X training (:mod:`hnsx.training.leak_free`): in the joint training the seeker learns from rows under
+        random masks only, never from the hider's masks, so the masks cannot encode the label. (The early-stopped
+        seeker pretraining of ``init="pretrained-seeker"`` stays on whole rows here.)
     complement_weight:
         Complement control (:mod:`hnsx.complement`): weight of the penalty on a second predictor finding the label
         in the hidden features (0: off).

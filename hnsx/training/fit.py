@@ -247,7 +247,10 @@ class _Loop:
         return (sums / max(batches, 1)).tolist()
 
     def step(self, inputs, targets) -> tuple[float, float, float]:
-        """One optimizer step; the batch's loss and its classification loss and kept fraction (mean over processes)."""
+        """One optimizer step; the batch's loss and its classification loss and kept fraction (mean over processes).
+
+        With ``complement_weight`` the complement terms join the loss (:mod:`hnsx.complement`); with ``leak_free``
+        the seeker's gradient is replaced by that of its random-mask loss (:mod:`hnsx.training.leak_free`)."""
         core = self.core
         with buffers_kept(core.seeker, self.random_masking is not None):  # leak-free: nothing learnt from m
             output = self.wrapped(inputs)

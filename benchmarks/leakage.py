@@ -27,13 +27,12 @@ Per seed:
 The label-encoding signature: HnS's seeker is accurate on its masks while the evaluator is not, although the
 evaluator is accurate on other explainers' masks (or random ones) of the same size.
 
-**Leak-free mode** (:func:`~hnsx.training.evaluator.train_hns_frozen`,
-:func:`~hnsx.training.evaluator.leak_free_hns`): the hider is trained against a *frozen*
-evaluator (a second one, seed ``seed + 1000``) as its seeker, so no seeker can learn a code from the masks. It keeps
-the recipe, minus the seeker's pretraining (:func:`~hnsx.training.evaluator.leak_free_config`). Both modes are
-judged by the first evaluator, which the leak-free hider never saw (its own frozen seeker is not an independent
-judge: the hider is fitted to it). F is always accuracy on the own mask over the same baseline (the normal run's
-baseline seeker).
+**Leak-free mode** (``TrainConfig(leak_free=True)``, the same training mode as ``hnsx train --leak-free``,
+:mod:`hnsx.training.leak_free`): REAL-X, the seeker is trained on random masks only and the hider against it, so no
+seeker can learn a code from the masks. It keeps the recipe (its seeker pretraining, if any, is on random masks
+too). Both modes are judged by the evaluator of step 2, which the leak-free run never saw (its own seeker is not an
+independent judge: the hider is fitted to it). F is always accuracy on the own mask over the same baseline (the
+normal run's baseline seeker).
 
 Outputs: ``results.json`` (every figure as mean, std and per-seed values), ``report.md`` and
 ``leakage-explainers.png``, ``leakage-modes.png`` and, for images, ``leakage-masks.png``.
@@ -70,15 +69,13 @@ from hnsx.benchmarks.reports.leakage import format_report
 from hnsx.benchmarks.results import format_mean_std
 from hnsx.benchmarks.runner import Benchmark
 from hnsx.model import HideAndSeek
-from hnsx.training.evaluator import dataset_accuracy, train_evaluator, train_hns_frozen
+from hnsx.training.evaluator import dataset_accuracy, train_evaluator
 
 #: Every modality with benchmark hooks.
 MODALITIES = None
 #: Runs on the user's data and model (``--data-file``, ``--dataset``, ``--checkpoint``).
 USER_DATA = True
 
-#: The frozen seeker of the leak-free mode is an evaluator trained with this seed offset.
-FROZEN_SEED_OFFSET = 1000
 #: Explainer settings of the default run: rankings of 1,000 test digits, not completeness, are what matters here.
 DEFAULT_OPTIONS = {"integrated-gradients": {"n_steps": 25}, "smoothgrad-sq": {"nt_samples": 10}}
 #: Cheaper settings of the slow explainers under ``--quick``.
@@ -104,7 +101,9 @@ class LeakageConfig:
         Block sides of random masks with two spatial axes (:func:`~hnsx.training.evaluator.random_masks`;
         ``None``: the modality's ``MASK_BLOCKS`` hook).
     keep_range:
-        ``(low, high)``: the evaluator's keep rate per input is drawn uniformly from it.
+        ``(low, high)``: the evaluator's keep rate per input is drawn uniformly from it. ``blocks`` and
+        ``keep_range`` shape the judging evaluator's masks; the leak-free run's seeker draws its own random masks as
+        ``hnsx train --leak-free`` does (the adapter's blocks, keep rates over [0, 1]).
     hns_epochs:
         Joint epochs of both HnS modes (``None``: the recipe's).
     leak_free:
@@ -269,23 +268,14 @@ def run_seed(data: BenchData, config: LeakageConfig, seed: int, *, progress: boo
     shown = _one_per_class(labels)
     examples = {"inputs": inputs[shown], "labels": labels[shown], "hns": masks[shown]}
     if config.leak_free:
-        frozen = train_evaluator(
+        free = train_hns(
             data,
-            seed=seed + FROZEN_SEED_OFFSET,
-            epochs=epochs,
-            blocks=blocks,
-            keep_range=config.keep_range,
-            progress=progress,
-            device=device,
-        )
-        free, _ = train_hns_frozen(
-            data,
-            frozen,
             seed=seed,
-            baseline_accuracy=baseline,
             epochs=config.hns_epochs,
             progress=progress,
             device=device,
+            baseline_accuracy=baseline,
+            leak_free=True,
         )
         modes["hns-leak-free"], free_masks, _ = score_mode(free, data, evaluator, baseline, seed=seed, batch_size=batch)
         examples["hns-leak-free"] = free_masks[shown]

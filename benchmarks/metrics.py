@@ -219,6 +219,26 @@ def mask_scores(
     }
 
 
+def own_seeker_comprehensiveness(model: Any, x: torch.Tensor, bins: Sequence[float] = BINS) -> dict[str, float]:
+    """ERASER figures of a Hide-and-Seek ``model``'s explanations of ``x`` under its own seeker (hidden units filled by
+    its adapter), for the class the seeker predicts on the full input; means over the inputs.
+
+    ``comprehensiveness``, ``sufficiency`` and ``kept_fraction`` of the deterministic mask as a set
+    (:func:`mask_scores`), and ``aopc_comprehensiveness`` of the keep-probability ranking over ``bins``
+    (:class:`Comprehensiveness`). Leaves ``model`` in eval mode."""
+    model.eval()
+    valid = model.adapter.valid_units(x)
+
+    def prob(inputs: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        return model.seeker(model.adapter.apply_mask(inputs, keep)).float().softmax(1)
+
+    with torch.inference_mode():
+        target = prob(x, torch.ones(model.adapter.mask_shape(x), device=x.device)).argmax(1)
+    ranked = Comprehensiveness(bins)(prob, x, model.explain_scores(x), target, valid)["comprehensiveness"]
+    as_set = mask_scores(prob, x, model.explain(x).float(), target, valid)
+    return {**{k: float(v.mean()) for k, v in as_set.items()}, "aopc_comprehensiveness": float(ranked.mean())}
+
+
 # --- localisation: known relevant units ------------------------------------------------------------------------------
 
 
@@ -350,6 +370,7 @@ __all__ = [
     "arrow",
     "eraser_scores",
     "mask_scores",
+    "own_seeker_comprehensiveness",
     "perturbation_curves",
     "rationale_top_k",
     "set_overlap",

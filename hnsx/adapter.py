@@ -40,6 +40,10 @@ class Adapter(nn.Module, ABC):
     """
 
     name: str = ""
+    #: Side lengths of the square blocks that random masks over this adapter's units are drawn in (the leak-free
+    #: seeker's and the label-encoding evaluator's masks, :func:`hnsx.training.evaluator.random_masks`); ``(1,)``:
+    #: unit by unit.
+    mask_blocks: tuple[int, ...] = (1,)
 
     @abstractmethod
     def validate(self, x: torch.Tensor) -> None:

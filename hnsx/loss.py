@@ -48,6 +48,7 @@ def hns_loss(
     binarizer: Binarizer,
     kept_fraction_fn,
     constraint: KeptFractionConstraint | None = None,
+    extra: torch.Tensor | None = None,
 ) -> LossParts:
     """Per-batch loss of a :class:`~hnsx.model.HideAndSeek` output.
 
@@ -66,6 +67,9 @@ def hns_loss(
     constraint:
         A target kept fraction and its multiplier; its penalty joins the per-sample loss (the caller updates the
         multiplier after the step).
+    extra:
+        Further per-sample terms ``(B,)`` added to ``J`` (complement control, :mod:`hnsx.complement`), before the
+        score-function term that reads ``J``.
     """
     alpha = check_alpha(alpha)
     num_classes = output.logits.shape[1]
@@ -75,5 +79,7 @@ def hns_loss(
     per_sample = alpha * ce + (1.0 - alpha) * kept
     if constraint is not None:
         per_sample = per_sample + constraint.penalty(kept)
+    if extra is not None:
+        per_sample = per_sample + extra
     loss = per_sample.mean() + binarizer.score_loss(output.hider_logits, output.mask, per_sample, output.valid)
     return LossParts(loss=loss, classification=ce.mean().detach(), kept_fraction=kept.mean().detach())

@@ -1,8 +1,9 @@
-"""The label-encoding check: random masks, the random-mask evaluator, the leak-free mode and the benchmark's files.
+"""The label-encoding check: random masks, the random-mask evaluator, training against a frozen seeker, the leak-free
+mode in the benchmark and the benchmark's files.
 
 Tiny data (scikit-learn's 8x8 digits, small subsets) and one-epoch trainings; assertions on what must hold whatever
-the numbers: an evaluator is accurate on unmasked digits and at chance on fully hidden ones, the leak-free mode never
-changes its frozen seeker, matched explainers keep exactly HnS's count, and the report names every row.
+the numbers: an evaluator is accurate on unmasked digits and at chance on fully hidden ones, training against a frozen
+seeker never changes it, matched explainers keep exactly HnS's count, and the report names every row.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from hnsx.benchmarks.removal import masked_predictions
 from hnsx.model import FrozenModule
 from hnsx.training.config import TrainConfig
 from hnsx.training.evaluator import (
-    leak_free_config,
+    frozen_seeker_config,
     random_masks,
     train_evaluator,
     train_hns_frozen,
@@ -93,13 +94,13 @@ def test_the_evaluator_is_accurate_unmasked_and_at_chance_fully_masked(full_digi
     assert float((masked_predictions(evaluator, full_digits, x, half.flatten(1).bool()) == y).float().mean()) > 0.5
 
 
-def test_leak_free_config_drops_only_the_seeker_pretraining():
-    assert leak_free_config(TrainConfig(init="both")).init == "pretrained-hider"
-    assert leak_free_config(TrainConfig(init="pretrained-seeker")).init == "scratch"
-    assert leak_free_config(TrainConfig(init="scratch", epochs=3)) == TrainConfig(init="scratch", epochs=3)
+def test_frozen_seeker_config_drops_only_the_seeker_pretraining():
+    assert frozen_seeker_config(TrainConfig(init="both")).init == "pretrained-hider"
+    assert frozen_seeker_config(TrainConfig(init="pretrained-seeker")).init == "scratch"
+    assert frozen_seeker_config(TrainConfig(init="scratch", epochs=3)) == TrainConfig(init="scratch", epochs=3)
 
 
-def test_leak_free_training_keeps_the_evaluator_bitwise_frozen():
+def test_frozen_seeker_training_keeps_the_evaluator_bitwise_frozen():
     data = digits(300, 100)
     frozen = train_evaluator(data, seed=3, epochs=1, blocks=(1, 2))
     before = {k: v.clone() for k, v in frozen.state_dict().items()}

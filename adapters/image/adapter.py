@@ -40,6 +40,7 @@ class ImageAdapter(Adapter):
     """
 
     name = "image"
+    mask_blocks = (1, 2, 4, 7)  # pixel noise and blobs like those of real explanations (28 x 28 inputs)
 
     def __init__(
         self,

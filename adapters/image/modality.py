@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from hnsx.adapters.image.adapter import ImageAdapter
 from hnsx.modality import MODALITIES, Modality
 
 
@@ -19,7 +20,7 @@ class ImageModality(Modality):
     default_dataset = "mnist-embedded"
     bench_module = "hnsx.adapters.image.bench"
     pretrains_hider = True
-    mask_blocks = (1, 2, 4, 7)
+    mask_blocks = ImageAdapter.mask_blocks
     commands_module = "hnsx.adapters.image.commands"
     explains_contrast = True
 

@@ -114,6 +114,13 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
     target_kept, dual_lr:
         A kept fraction in (0, 1) to aim at instead of ``alpha`` (a Lagrange multiplier updated by dual ascent
         with step ``dual_lr``, :mod:`hnsx.constraint`); ``None``: ``alpha`` as set.
+    leak_free:
+        REAL-X training (:mod:`hnsx.training.leak_free`): in the joint training the seeker learns from rows under
+        random masks only, never from the hider's masks, so the masks cannot encode the label. (The early-stopped
+        seeker pretraining of ``init="pretrained-seeker"`` stays on whole rows here.)
+    complement_weight:
+        Complement control (:mod:`hnsx.complement`): weight of the penalty on a second predictor finding the label
+        in the hidden features (0: off).
 
     Attributes
     ----------
@@ -164,6 +171,8 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
         progress: bool = False,
         target_kept: float | None = None,
         dual_lr: float = 0.05,
+        leak_free: bool = False,
+        complement_weight: float = 0.0,
     ) -> None:
         self.alpha = alpha
         self.epochs = epochs
@@ -186,6 +195,8 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
         self.progress = progress
         self.target_kept = target_kept
         self.dual_lr = dual_lr
+        self.leak_free = leak_free
+        self.complement_weight = complement_weight
 
     # ----------------------------------------------------------------- input checks
 

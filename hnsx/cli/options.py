@@ -95,6 +95,18 @@ def add_training_options(p: argparse.ArgumentParser, defaults: TrainConfig) -> N
         default=defaults.evaluator_epochs,
         help="train the label-encoding evaluator this long and add its accuracy to metrics.json (default: off)",
     )
+    g.add_argument(
+        "--leak-free",
+        action="store_true",
+        help="REAL-X: train the seeker on random masks only, never on the hider's (no label code can form)",
+    )
+    g.add_argument(
+        "--complement-weight",
+        type=float,
+        default=defaults.complement_weight,
+        metavar="W",
+        help="penalise a second predictor finding the label in the hidden part (comprehensiveness; 0: off)",
+    )
     g.add_argument("--init", choices=INIT_MODES, default=defaults.init, help="default %(default)s")
     g.add_argument("--pretrain-epochs", type=int, default=defaults.pretrain_epochs, help="default %(default)s")
     g.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")

@@ -28,6 +28,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     study.add_argument(
         "--target-kept", type=float, default=None, metavar="R", help="every run aims at this kept fraction in (0, 1)"
     )
+    study.add_argument("--leak-free", action="store_true", help="every run in the leak-free (REAL-X) mode")
+    study.add_argument(
+        "--complement-weight", type=float, default=0.0, metavar="W", help="complement control's weight (default 0)"
+    )
     study.add_argument("--batch-size", type=int, default=64, help="default %(default)s")
     study.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default %(default)s)")
     study.add_argument("--hider", default=None, help="hider builder (default: that of hnsx train)")
@@ -58,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
         "modality": args.modality,
         "alpha": args.alpha,
         "target_kept": args.target_kept,
+        "leak_free": args.leak_free,
+        "complement_weight": args.complement_weight,
         "batch_size": args.batch_size,
         "lr": args.lr,
         "hider": args.hider,

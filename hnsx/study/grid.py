@@ -215,6 +215,10 @@ class StudySettings:
     target_kept:
         A kept fraction every run aims at (a Lagrange multiplier replaces alpha, see :mod:`hnsx.constraint`);
         ``None``: alpha as set.
+    leak_free:
+        Train every run in the leak-free mode (REAL-X, :mod:`hnsx.training.leak_free`).
+    complement_weight:
+        Complement control's weight in every run (:mod:`hnsx.complement`; 0: off).
     """
 
     dataset: str = "mnist-embedded"
@@ -233,6 +237,8 @@ class StudySettings:
     download: bool = False
     evaluator_epochs: int = 8
     target_kept: float | None = None
+    leak_free: bool = False
+    complement_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.evaluator_epochs < 0:

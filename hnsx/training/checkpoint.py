@@ -24,6 +24,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from hnsx.complement import PREDICTOR
+
 FORMAT = "hnsx-checkpoint"
 VERSION = 1
 MODEL_FILE = "model.safetensors"
@@ -160,9 +162,14 @@ def read_tensors(path: str | os.PathLike, filename: str = MODEL_FILE) -> dict[st
 
 
 def load_model_state(model: torch.nn.Module, path: str | os.PathLike) -> dict[str, Any]:
-    """Load the weights of checkpoint ``path`` into ``model`` (strictly) and return its ``state.json``."""
+    """Load the weights of checkpoint ``path`` into ``model`` (strictly) and return its ``state.json``.
+
+    The weights of complement control's predictor (:mod:`hnsx.complement`), training state rather than part of the
+    explainer, are left out when ``model`` has none (a model rebuilt from its spec to explain)."""
     state = read_state(path)
     tensors = read_tensors(path)
+    if not hasattr(model, PREDICTOR):
+        tensors = {k: v for k, v in tensors.items() if not k.startswith(PREDICTOR + ".")}
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as err:

@@ -91,6 +91,15 @@ class TrainConfig:
         After training, train the independent label-encoding evaluator for this many epochs and report its
         accuracy on the run's masked eval inputs in ``metrics.json`` (``evaluator_accuracy``; 0: off). ``hnsx
         train`` does it; in Python, call :func:`hnsx.training.evaluator.run_label_check` on the run folder.
+    leak_free:
+        REAL-X training (Jethani et al. 2021, :mod:`hnsx.training.leak_free`): the seeker is trained with
+        cross-entropy only on inputs under random masks (a keep rate drawn per input), its pretraining too; the hider
+        is trained against it, and the hider's loss never updates the seeker, so no code between the two can form.
+    complement_weight:
+        Weight ``W`` of complement control (after Yu et al. 2019, :mod:`hnsx.complement`): a second predictor ``c``
+        learns to classify the hidden part ``x * (1 - m)``, and the hider is also penalised by
+        ``W * max(0, log(K) - CE(c(x * (1 - m)), y))`` per input (``K`` classes), so the hidden part must not let
+        the label be found. 0: off (no predictor; the loss as without the setting).
     """
 
     epochs: int = 10
@@ -120,6 +129,8 @@ class TrainConfig:
     grad_clip: float | None = None
     lr_schedule: str = "constant"
     evaluator_epochs: int = 0
+    leak_free: bool = False
+    complement_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.target_kept is not None:
@@ -132,6 +143,10 @@ class TrainConfig:
             raise ValueError(f"dual_damping must be a number >= 0, got {self.dual_damping}")
         if not (math.isfinite(self.dual_backoff) and 0.0 <= self.dual_backoff <= 1.0):
             raise ValueError(f"dual_backoff must be a number in [0, 1], got {self.dual_backoff}")
+        if not (math.isfinite(self.complement_weight) and self.complement_weight >= 0):
+            raise ValueError(f"complement_weight must be a number >= 0, got {self.complement_weight}")
+        if not isinstance(self.leak_free, bool):
+            raise ValueError(f"leak_free must be True or False, got {self.leak_free!r}")
         if self.evaluator_epochs < 0:
             raise ValueError(f"evaluator_epochs must be 0 (off) or more, got {self.evaluator_epochs}")
         if self.lr_schedule not in LR_SCHEDULES:

@@ -1,15 +1,18 @@
 """The independent evaluator of the label-encoding check, and Hide-and-Seek against a frozen seeker.
 
 A hider and seeker trained together can agree on a code (the mask's *shape* carries the class; DESIGN.md, "the
-scientific trap"). Two tools measure and remove that:
+scientific trap"). The tools here measure it:
 
 * :func:`train_evaluator`: a classifier of the seeker's architecture trained from scratch on inputs under random
-  masks (:func:`random_masks`: a keep rate drawn per input; masks with two spatial axes in square blocks), hidden
-  units filled as the adapter fills them. It never sees an explainer's mask, so its accuracy on a mask measures what
-  the kept units say by themselves (``hnsx bench leakage``, the E column of ``hnsx study``).
-* :func:`train_hns_frozen`: the hider trained against a frozen classifier. Against an evaluator this is the
-  *leak-free* mode (:func:`leak_free_hns`, REAL-X / EVAL-X of Jethani et al. 2021): no seeker can learn a code from
-  the masks; against a deployed classifier it is post-hoc Hide-and-Seek of that classifier.
+  masks (:func:`~hnsx.training.leak_free.random_masks`: a keep rate drawn per input; masks with two spatial axes in
+  square blocks), hidden units filled as the adapter fills them. It never sees an explainer's mask, so its accuracy
+  on a mask measures what the kept units say by themselves (``hnsx bench leakage``, the E column of ``hnsx study``,
+  ``hnsx train --evaluator-epochs``: :func:`run_label_check`).
+* :func:`train_hns_frozen`: the hider trained against a frozen classifier, post-hoc Hide-and-Seek of a deployed
+  classifier (``hnsx bench shortcut``).
+
+The training mode that removes the incentive to encode, REAL-X, is ``TrainConfig(leak_free=True)``
+(:mod:`hnsx.training.leak_free`): the seeker is trained on random masks as an evaluator is, jointly with the hider.
 
 Both take an :class:`ExperimentData`: the splits, the Hide-and-Seek spec and its adapter, and the training recipe
 (batch size, learning rate, the Hide-and-Seek :class:`~hnsx.training.config.TrainConfig`). The benchmarks'
@@ -36,6 +39,7 @@ from hnsx.adapter import Adapter
 from hnsx.model import HideAndSeek
 from hnsx.spec import ModelSpec
 from hnsx.training.config import TrainConfig
+from hnsx.training.leak_free import random_masks
 
 #: Evaluator epochs when the caller names none.
 DEFAULT_EVALUATOR_EPOCHS = 8
@@ -84,40 +88,6 @@ def dataset_accuracy(model: nn.Module, dataset: TensorDataset, batch_size: int =
     device = parameter.device if parameter is not None else torch.device("cpu")
     loader = ((x.to(device), y.to(device)) for x, y in DataLoader(dataset, batch_size=batch_size))
     return accuracy(model, loader)
-
-
-def random_masks(
-    adapter: Adapter,
-    inputs: torch.Tensor,
-    generator: torch.Generator,
-    *,
-    rates: torch.Tensor | None = None,
-    keep_range: tuple[float, float] = (0.0, 1.0),
-    blocks: Sequence[int] = (1,),
-) -> torch.Tensor:
-    """Random {0, 1} masks in the adapter's mask shape (on the CPU), one keep rate per input.
-
-    Each input draws a keep rate ``r`` (``rates``, or uniform in ``keep_range``) and keeps each unit with
-    probability ``r``. Masks with two spatial axes ``(B, C, H, W)`` are drawn per block of ``s x s`` units, ``s``
-    drawn per input from ``blocks``, and upsampled (blocks cut at the border); ``blocks=(1,)`` draws per unit, as
-    for every other mask shape (text slots that hold no word are ignored by the adapter).
-    """
-    shape = tuple(adapter.mask_shape(inputs))
-    n = shape[0]
-    if rates is None:
-        lo, hi = keep_range
-        rates = lo + (hi - lo) * torch.rand(n, generator=generator)
-    rates = rates.float().reshape(n, *([1] * (len(shape) - 1)))
-    if len(shape) != 4 or tuple(blocks) == (1,):
-        return (torch.rand(shape, generator=generator) < rates).float()
-    _, c, h, w = shape
-    sides = torch.tensor([int(b) for b in blocks])[torch.randint(len(blocks), (n,), generator=generator)]
-    masks = torch.empty(shape)
-    for side in sides.unique().tolist():
-        rows = (sides == side).nonzero().flatten()
-        coarse = torch.rand(len(rows), c, -(-h // side), -(-w // side), generator=generator) < rates[rows]
-        masks[rows] = coarse.float().repeat_interleave(side, 2).repeat_interleave(side, 3)[:, :, :h, :w]
-    return masks
 
 
 def train_evaluator(
@@ -224,7 +194,7 @@ def run_label_check(run_dir: str | Path, data: Any, config: TrainConfig, mask_bl
     return accuracy
 
 
-def leak_free_config(config: TrainConfig) -> TrainConfig:
+def frozen_seeker_config(config: TrainConfig) -> TrainConfig:
     """``config`` without the seeker's pretraining: ``both`` -> ``pretrained-hider``, ``pretrained-seeker`` ->
     ``scratch`` (the seeker is frozen and already trained)."""
     init = {"both": "pretrained-hider", "pretrained-seeker": "scratch"}.get(config.init, config.init)
@@ -247,10 +217,10 @@ def train_hns_frozen(
 
     The model is ``data.spec`` with ``freeze_seeker=True`` around ``seeker`` (wrapped in
     :class:`~hnsx.model.FrozenModule`: its weights never change and it stays in eval mode), trained by
-    :func:`hnsx.pipeline.run_training` with ``data.hns_config`` minus seeker pretraining (:func:`leak_free_config`;
-    ``overrides`` are other :class:`~hnsx.training.config.TrainConfig` fields). With an evaluator from
-    :func:`train_evaluator` as ``seeker`` this is the *leak-free* mode; with a deployed classifier it is post-hoc
-    Hide-and-Seek of that classifier.
+    :func:`hnsx.pipeline.run_training` with ``data.hns_config`` minus seeker pretraining
+    (:func:`frozen_seeker_config`; ``overrides`` are other :class:`~hnsx.training.config.TrainConfig` fields): with a
+    deployed classifier, post-hoc Hide-and-Seek of that classifier. (The leak-free mode trains its seeker on random
+    masks jointly instead: ``leak_free=True``.)
 
     ``baseline_accuracy`` is the denominator of Fidelity (default: ``seeker``'s own accuracy on unmasked
     ``data.test``). Returns the best checkpoint (highest FII among the epochs that did not collapse) in eval mode;
@@ -266,7 +236,7 @@ def train_hns_frozen(
     settings = {"seed": seed, "progress": progress, "cpu": device == "cpu", **overrides}
     if epochs is not None:
         settings["epochs"] = epochs
-    config = leak_free_config(dataclasses.replace(data.hns_config, **settings))
+    config = frozen_seeker_config(dataclasses.replace(data.hns_config, **settings))
     spec = dataclasses.replace(data.spec, freeze_seeker=True)
     with tempfile.TemporaryDirectory(prefix="hnsx-frozen-") as tmp:
         out = Path(out_dir) if out_dir is not None else Path(tmp)
@@ -276,26 +246,6 @@ def train_hns_frozen(
     return result.model.eval(), result.metrics
 
 
-def leak_free_hns(
-    data: ExperimentData,
-    *,
-    seed: int,
-    evaluator_epochs: int = DEFAULT_EVALUATOR_EPOCHS,
-    baseline_accuracy: float | None = None,
-    progress: bool = False,
-    device: str = "cpu",
-    **options: Any,
-) -> tuple[HideAndSeek, nn.Module]:
-    """The leak-free mode in one call: an evaluator (:func:`train_evaluator`, seed ``seed``) frozen as the seeker of
-    :func:`train_hns_frozen`. Returns the model and the evaluator (its seeker). ``options`` go to
-    :func:`train_hns_frozen`."""
-    evaluator = train_evaluator(data, seed=seed, epochs=evaluator_epochs, progress=progress, device=device)
-    model, _ = train_hns_frozen(
-        data, evaluator, seed=seed, baseline_accuracy=baseline_accuracy, progress=progress, device=device, **options
-    )
-    return model, evaluator
-
-
 __all__ = [
     "DEFAULT_EVALUATOR_EPOCHS",
     "EVALUATOR_SEED_OFFSET",
@@ -303,8 +253,7 @@ __all__ = [
     "dataset_accuracy",
     "evaluator_accuracy",
     "evaluator_data",
-    "leak_free_config",
-    "leak_free_hns",
+    "frozen_seeker_config",
     "new_classifier",
     "random_masks",
     "run_label_check",

@@ -26,6 +26,7 @@ from accelerate.utils import DataLoaderConfiguration, set_seed
 from tqdm.auto import tqdm
 
 from hnsx.alpha import AlphaEvent, AlphaSchedule
+from hnsx.complement import attach_predictor, complement_terms
 from hnsx.constraint import KeptFractionConstraint
 from hnsx.loss import hns_loss
 from hnsx.metrics import Scores, evaluate
@@ -39,6 +40,7 @@ from hnsx.training.checkpoint import (
     unflatten_optimizer,
 )
 from hnsx.training.config import TrainConfig
+from hnsx.training.leak_free import buffers_kept, masking, seeker_backward
 from hnsx.training.optim import build_optimizer, build_scheduler
 from hnsx.training.pretrain import init_components
 from hnsx.training.run_folder import HISTORY_FILE, PRETRAINING, RunFolder, legacy_alpha_state
@@ -188,6 +190,7 @@ class _Loop:
     def __post_init__(self) -> None:
         self.core: HideAndSeek = self.accelerator.unwrap_model(self.wrapped)
         self.main = self.accelerator.is_main_process
+        self.random_masking = masking(self.core.adapter) if self.config.leak_free else None
 
     def state(self, epoch: int, scores: Scores | None, **extra: Any) -> dict[str, Any]:
         """A checkpoint's ``state.json`` content."""
@@ -244,13 +247,20 @@ class _Loop:
         return (sums / max(batches, 1)).tolist()
 
     def step(self, inputs, targets) -> tuple[float, float, float]:
-        """One optimizer step; the batch's loss and its classification loss and kept fraction (mean over processes)."""
+        """One optimizer step; the batch's loss and its classification loss and kept fraction (mean over processes).
+
+        With ``complement_weight`` the complement terms join the loss (:mod:`hnsx.complement`); with ``leak_free``
+        the seeker's gradient is replaced by that of its random-mask loss (:mod:`hnsx.training.leak_free`)."""
         core = self.core
-        output = self.wrapped(inputs)
-        alpha, constraint = self.schedule.alpha, self.constraint
-        parts = hns_loss(output, targets, alpha, core.binarizer, core.adapter.kept_fraction, constraint)
+        with buffers_kept(core.seeker, self.random_masking is not None):  # leak-free: nothing learnt from m
+            output = self.wrapped(inputs)
+        alpha, constraint, weight = self.schedule.alpha, self.constraint, self.config.complement_weight
+        extra, predictor_loss = complement_terms(core, inputs, output, targets, weight) if weight else (None, 0.0)
+        parts = hns_loss(output, targets, alpha, core.binarizer, core.adapter.kept_fraction, constraint, extra)
         self.optimizer.zero_grad(set_to_none=True)
-        self.accelerator.backward(parts.loss)
+        self.accelerator.backward(parts.loss + predictor_loss)
+        if self.random_masking is not None:  # leak-free: the seeker learns from random masks only
+            seeker_backward(core, inputs, targets, self.random_masking, self.accelerator)
         if self.config.grad_clip is not None:
             self.accelerator.clip_grad_norm_(self.wrapped.parameters(), self.config.grad_clip)
         self.optimizer.step()
@@ -359,8 +369,12 @@ def fit(
         An existing ``Accelerator``; one is made from ``config`` otherwise.
     """
     config = config or TrainConfig()
+    if config.leak_free and not any(p.requires_grad for p in model.seeker.parameters()):
+        raise ValueError("leak_free trains the seeker on random masks, but this model's seeker is frozen")
     accelerator = accelerator or make_accelerator(config)
     set_seed(config.seed)
+    if config.complement_weight:  # before any checkpoint is read or written: they hold the predictor's weights
+        attach_predictor(model)
     if resume and out_dir is None:
         raise ValueError("resume=True needs the out_dir of the run to continue")
     folder = RunFolder(out_dir, config.keep_last, accelerator.is_main_process) if out_dir is not None else None

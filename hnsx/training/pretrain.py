@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from hnsx.metrics import accuracy
+from hnsx.training.leak_free import masking
 
 
 def _loop(module, loader, epochs, lr, accelerator, step_loss, desc, progress):
@@ -36,14 +37,24 @@ def _loop(module, loader, epochs, lr, accelerator, step_loss, desc, progress):
 
 
 def train_classifier(
-    classifier: nn.Module, loader, epochs: int, lr: float, accelerator, progress: bool = True
+    classifier: nn.Module,
+    loader,
+    epochs: int,
+    lr: float,
+    accelerator,
+    progress: bool = True,
+    *,
+    mask_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> nn.Module:
-    """Train ``classifier`` with cross-entropy for ``epochs`` on a (prepared) loader; returns it unwrapped."""
+    """Train ``classifier`` with cross-entropy for ``epochs`` on a (prepared) loader; returns it unwrapped.
+
+    ``mask_fn`` transforms each batch's inputs first (the leak-free mode's random masks,
+    :func:`hnsx.training.leak_free.masking`); ``None``: the inputs as they are."""
     if epochs <= 0:
         return classifier
 
     def step(module, inputs, targets):
-        return F.cross_entropy(module(inputs).float(), targets)
+        return F.cross_entropy(module(inputs if mask_fn is None else mask_fn(inputs)).float(), targets)
 
     return _loop(classifier, loader, epochs, lr, accelerator, step, "seeker pretraining", progress)
 
@@ -102,8 +113,10 @@ def init_components(
         )
         finish("hider")
     if config.init in ("pretrained-seeker", "both") and "seeker" not in done:
+        # Leak-free (REAL-X): the seeker is pretrained as the EVAL-X evaluator, on random masks only.
+        masked = masking(model.adapter.to(accelerator.device)) if config.leak_free else None
         model.seeker = train_classifier(
-            model.seeker, train_loader, config.pretrain_epochs, config.lr, accelerator, progress
+            model.seeker, train_loader, config.pretrain_epochs, config.lr, accelerator, progress, mask_fn=masked
         )
         if baseline_accuracy is None and config.pretrain_epochs == 0:
             # An already trained seeker (a wrapped, deployed model): its own accuracy is the baseline.

@@ -341,6 +341,8 @@ def test_a_modality_s_train_defaults_replace_the_parser_s_and_the_command_line_w
     assert (seen[-1].epochs, seen[-1].target_kept) == (3, 0.25)
     assert main(["-v", "train", "--modality", "tabular", "--epochs", "7", "--out", "x"]) == 0
     assert (seen[-1].epochs, seen[-1].target_kept) == (7, 0.25)  # what the command line gives wins
+    assert main(["train", "--modality", "tabular", "--alpha", "0.7", "--out", "x"]) == 0
+    assert (seen[-1].alpha, seen[-1].target_kept) == (0.7, None)  # an alpha given wins over a default target
     assert main(["train", "--out", "x"]) == 0  # another modality: the core's defaults
     assert (seen[-1].epochs, seen[-1].target_kept) == (10, None)
     monkeypatch.setattr(type(get_modality("tabular")), "train_defaults", {"epoch": 3})

@@ -17,6 +17,16 @@ class TextModality(Modality):
     default_dataset = "sentiment-generated"
     bench_module = "hnsx.adapters.text.bench"
     commands_module = "hnsx.adapters.text.commands"
+    #: The text recipe of ``hnsx train`` (docs/text.md): a seeker pretrained before the joint training (one trained
+    #: jointly from scratch learned nothing while the hider already hid most words), Bernoulli masks (a per-word
+    #: signal), and a target kept fraction instead of a hand-tuned alpha.
+    train_defaults = {  # noqa: RUF012 - read-only
+        "binarizer": "stochastic",
+        "estimator": "st1",
+        "init": "pretrained-seeker",
+        "pretrain_epochs": 4,
+        "target_kept": 0.2,
+    }
 
     def check_checkpoint_spec(self, spec: Any, **allowed: Any) -> None:
         from hnsx.adapters.text.seekers import check_checkpoint_seeker

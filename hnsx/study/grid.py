@@ -204,7 +204,7 @@ class StudySettings:
         Builder names (``None``: the modality's default hider and seeker, resolved to their names when the study
         starts so that a folder never mixes hiders).
     train_limit, eval_limit:
-        Use only the first this many training / evaluation images (``None``: all).
+        Use only this many training / evaluation inputs, drawn at random with ``data_seed`` (``None``: all).
     data_seed:
         Seed of the train/eval split, the same for every run (run seeds change weights, data order and masks).
     data_dir, download:

@@ -72,9 +72,22 @@ def _options(**values: Any) -> SimpleNamespace:
     return SimpleNamespace(**{**base, **values})
 
 
-def load_study_data(settings: StudySettings) -> SplitData:
-    """The study's data from its modality's loader (cut to ``train_limit`` / ``eval_limit``), cached per process."""
+def _subset(dataset, limit: int | None, seed: int):
+    """``limit`` inputs of ``dataset`` drawn at random with ``seed`` (all of them for ``None``): a data set may be
+    sorted by class (the embedded MNIST is), and its first inputs would hold only a few classes."""
+    import torch
     from torch.utils.data import TensorDataset
+
+    tensors = dataset.tensors
+    if limit is None or limit >= len(tensors[0]):
+        return dataset
+    rows = torch.randperm(len(tensors[0]), generator=torch.Generator().manual_seed(seed))[:limit].sort().values
+    return TensorDataset(*[t[rows] for t in tensors])
+
+
+def load_study_data(settings: StudySettings) -> SplitData:
+    """The study's data from its modality's loader (``train_limit`` / ``eval_limit`` inputs drawn at random with
+    ``data_seed``), cached per process."""
 
     from hnsx.modality import get_modality
 
@@ -88,8 +101,8 @@ def load_study_data(settings: StudySettings) -> SplitData:
         if settings.train_limit is not None or settings.eval_limit is not None:
             data = replace(
                 data,
-                train=TensorDataset(*[t[: settings.train_limit] for t in data.train.tensors]),
-                eval=TensorDataset(*[t[: settings.eval_limit] for t in data.eval.tensors]),
+                train=_subset(data.train, settings.train_limit, settings.data_seed),
+                eval=_subset(data.eval, settings.eval_limit, settings.data_seed),
             )
         _DATA_CACHE.clear()
         _DATA_CACHE[key] = data

@@ -179,6 +179,29 @@ def render_report(
     )
 
 
+def render_combined(title: str, report_md: str, folder: str | Path, subfolders: Sequence[str], command: str) -> str:
+    """The page of ``hnsx bench all``: the combined ``report_md`` (its images as paths under ``folder``), then every
+    PNG of each benchmark's subfolder that the report does not show."""
+    folder = Path(folder)
+    parts = [f"<h1>{html.escape(title)}</h1>", f"<h2>Command</h2><pre>{html.escape(command)}</pre>"]
+    parts.append(markdown_to_html(report_md, folder))
+    shown = referenced_images(report_md)
+    for name in subfolders:
+        plots = [p for p in sorted((folder / name).glob("*.png")) if f"{name}/{p.name}" not in shown]
+        if plots:
+            parts.append(f"<h2>Plots: {html.escape(name)}</h2>")
+            parts += [
+                f'<figure><img alt="{html.escape(p.stem)}" src="{data_uri(p)}">'
+                f"<figcaption>{html.escape(name)}/{html.escape(p.name)}</figcaption></figure>"
+                for p in plots
+            ]
+    body = "\n".join(parts)
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
+    )
+
+
 def write_report_html(
     out_dir: str | Path,
     results: Mapping[str, Any],
@@ -193,4 +216,12 @@ def write_report_html(
     return path
 
 
-__all__ = ["REPORT_HTML", "Section", "data_uri", "markdown_to_html", "render_report", "write_report_html"]
+__all__ = [
+    "REPORT_HTML",
+    "Section",
+    "data_uri",
+    "markdown_to_html",
+    "render_combined",
+    "render_report",
+    "write_report_html",
+]

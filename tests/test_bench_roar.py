@@ -10,6 +10,7 @@ and ROAR removing nothing train the same model on the same data as the unmodifie
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -244,13 +245,22 @@ def test_bench_cli_runs_roar_and_kar_with_their_options(tmp_path, monkeypatch):
     assert seen["kar"].seeker_epochs == roar.FULL_BUDGETS["image"]["seeker_epochs"] == 3
 
 
+#: The smallest valid PNG (1x1, grey).
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010800000000"
+    "3a7e9b550000000a49444154789c6360000000020001e221bc330000000049454e44ae426082"
+)
+
+
 def test_bench_all_writes_each_benchmark_into_its_folder_and_a_combined_report(tmp_path, monkeypatch):
     from hnsx.cli import bench as cli
 
     def fake_main(args):
         folder = tmp_path / "all" / args.benchmark
         folder.mkdir(parents=True)
-        (folder / "report.md").write_text(f"# {args.benchmark} report\n\n## table\n\n| hns |\n")
+        (folder / "report.md").write_text(f"# {args.benchmark} report\n\n## table\n\n| hns |\n\n![curve](curve.png)\n")
+        for png in ("curve.png", "extra.png"):
+            (folder / png).write_bytes(PNG)
         return 0
 
     monkeypatch.setattr(cli, "BENCH_ALL", ("roar", "shortcut"))
@@ -260,6 +270,10 @@ def test_bench_all_writes_each_benchmark_into_its_folder_and_a_combined_report(t
     report = (tmp_path / "all" / "report.md").read_text()
     assert "| roar | done |" in report and "| shortcut | error:" in report
     assert "## roar report" in report and "### table" in report and "| hns |" in report
+    assert "![curve](roar/curve.png)" in report  # image paths under OUT
+    page = (tmp_path / "all" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2 and "roar/extra.png" in page  # both images embedded once
+    assert all(src.startswith("data:") for src in re.findall(r'src="([^"]*)"', page)) and "roar report</h2>" in page
 
 
 def test_seeds_in_separate_processes_give_the_same_numbers(toy, tmp_path):

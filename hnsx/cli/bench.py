@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from importlib import import_module
 
@@ -192,12 +193,18 @@ def _bench_all(args: argparse.Namespace) -> int:
             body = rest.strip() if title.startswith("# ") else f"{title}\n{rest}"
             heading = title[2:] if title.startswith("# ") else name
             body = ("\n" + body).replace("\n#", "\n##").strip()  # one level down, under this benchmark's heading
+            body = re.sub(r"(!\[[^\]]*\]\()([^)/\s]+\))", rf"\1{name}/\2", body)  # images: paths under OUT
             sections.append(f"## {heading}\n\n(files in `{name}/`)\n\n{body}\n")
     table = ["| benchmark | status |", "|:---|:---|", *(f"| {n} | {s} |" for n, s in rows)]
     text = [f"# hnsx bench all --modality {args.modality}" + (" --quick" if args.quick else ""), "", *table, ""]
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.md").write_text("\n".join(text + sections) + "\n")
-    print(f"wrote {out / 'report.md'}")
+    markdown = "\n".join(text + sections) + "\n"
+    (out / "report.md").write_text(markdown)
+    pages = import_module("hnsx.benchmarks.html")  # by name, as the benchmarks: the core imports none of them
+    command = "hnsx " + " ".join(getattr(args, "argv", []) or ["bench", "all"])
+    page = pages.render_combined(text[0][2:], markdown, out, [n for n, status in rows if status == "done"], command)
+    (out / pages.REPORT_HTML).write_text(page, encoding="utf-8")
+    print(f"wrote {out / 'report.md'} and {out / pages.REPORT_HTML}")
     return 1 if failed else 0
 
 

@@ -373,3 +373,15 @@ def test_cli_study_help_lists_the_options(capsys: pytest.CaptureFixture[str]) ->
         assert option in out, option
     for option in ("--out", "--jobs", "--alpha", "--stochastic", "--dataset"):
         assert option in out, option
+
+
+def test_a_text_study_reads_its_data_and_builds_its_models_with_the_text_options_at_their_defaults() -> None:
+    settings = quick_settings("sentiment-generated", modality="text", train_limit=100, eval_limit=50)
+    data = load_study_data(settings)
+    assert (len(data.train), len(data.eval)) == (100, 50)
+    spec = run_spec(settings, study_configs("objectives")[-1], data)  # hard concrete: a stochastic binarizer
+    assert (spec.hider.name, spec.seeker.name) == ("token-masker", "tiny-bert")
+    assert spec.binarizer.kwargs["estimator"] == "hard-concrete"
+    model = build_model(spec)
+    x = data.eval.tensors[0][:4]
+    assert model(x).logits.shape == (4, data.num_classes)

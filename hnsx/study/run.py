@@ -66,10 +66,17 @@ def _config_fields(data: dict[str, Any]) -> dict[str, Any]:
 _DATA_CACHE: dict[tuple, Any] = {}
 
 
-def _options(**values: Any) -> SimpleNamespace:
-    """The options a modality's ``load_data`` / ``build_spec`` read, as ``hnsx train`` would parse them."""
+def _options(modality: str, **values: Any) -> SimpleNamespace:
+    """The options a modality's ``load_data`` / ``build_spec`` read, as ``hnsx train`` would parse them: the
+    modality's own options (:meth:`~hnsx.modality.Modality.add_options`) at their defaults, then ``values``."""
+    import argparse
+
+    from hnsx.modality import get_modality
+
+    parser = argparse.ArgumentParser(add_help=False)
+    get_modality(modality).add_options(parser)
     base = {"dataset": None, "data_file": None, "data_dir": None, "download": False, "limit": None, "seed": 0}
-    return SimpleNamespace(**{**base, **values})
+    return SimpleNamespace(**{**vars(parser.parse_args([])), **base, **values})
 
 
 def _subset(dataset, limit: int | None, seed: int):
@@ -94,8 +101,15 @@ def load_study_data(settings: StudySettings) -> SplitData:
     key = (settings.modality, settings.dataset, settings.data_seed, settings.train_limit, settings.eval_limit,
            settings.data_dir)  # fmt: skip
     if key not in _DATA_CACHE:
+        modality = get_modality(settings.modality)
         options = _options(
-            dataset=settings.dataset, data_dir=settings.data_dir, download=settings.download, seed=settings.data_seed
+            settings.modality,
+            hider=modality.resolve_builder("hider", settings.hider),
+            seeker=modality.resolve_builder("seeker", settings.seeker),
+            dataset=settings.dataset,
+            data_dir=settings.data_dir,
+            download=settings.download,
+            seed=settings.data_seed,
         )
         data = get_modality(settings.modality).load_data(options)
         if settings.train_limit is not None or settings.eval_limit is not None:
@@ -115,6 +129,7 @@ def run_spec(settings: StudySettings, config: RunConfig, data: SplitData) -> Mod
 
     modality = get_modality(settings.modality)
     options = _options(
+        settings.modality,
         hider=modality.resolve_builder("hider", settings.hider),
         seeker=modality.resolve_builder("seeker", settings.seeker),
         binarizer=config.binarizer,

@@ -111,7 +111,8 @@ def test_tiny_run_writes_results_report_and_plots_and_reuses_its_cache(toy, tmp_
     def no_training(*args, **kwargs):
         raise AssertionError("a cached run trained a model")
 
-    monkeypatch.setattr(roar_seed, "train_hns", no_training)
+    monkeypatch.setattr(roar_seed, "hns_model", no_training)  # the built-in data: these would train
+    monkeypatch.setattr(roar_seed, "seeker_model", no_training)
     monkeypatch.setattr(roar_seed, "train_seeker", no_training)
     again = run_roar(toy, config, tmp_path, progress=False)
     assert again["roar"] == results["roar"] and again["kar"] == results["kar"]

@@ -66,17 +66,20 @@ def _config_fields(data: dict[str, Any]) -> dict[str, Any]:
 _DATA_CACHE: dict[tuple, Any] = {}
 
 
-def _options(modality: str, **values: Any) -> SimpleNamespace:
+def _options(settings: StudySettings, **values: Any) -> SimpleNamespace:
     """The options a modality's ``load_data`` / ``build_spec`` read, as ``hnsx train`` would parse them: the
-    modality's own options (:meth:`~hnsx.modality.Modality.add_options`) at their defaults, then ``values``."""
+    study modality's own options (:meth:`~hnsx.modality.Modality.add_options`) at their defaults, its hider and
+    seeker, then ``values``."""
     import argparse
 
     from hnsx.modality import get_modality
 
+    modality = get_modality(settings.modality)
     parser = argparse.ArgumentParser(add_help=False)
-    get_modality(modality).add_options(parser)
+    modality.add_options(parser)
     base = {"dataset": None, "data_file": None, "data_dir": None, "download": False, "limit": None, "seed": 0}
-    return SimpleNamespace(**{**vars(parser.parse_args([])), **base, **values})
+    builders = {kind: modality.resolve_builder(kind, getattr(settings, kind)) for kind in ("hider", "seeker")}
+    return SimpleNamespace(**{**vars(parser.parse_args([])), **base, **builders, **values})
 
 
 def _subset(dataset, limit: int | None, seed: int):
@@ -95,17 +98,13 @@ def _subset(dataset, limit: int | None, seed: int):
 def load_study_data(settings: StudySettings) -> SplitData:
     """The study's data from its modality's loader (``train_limit`` / ``eval_limit`` inputs drawn at random with
     ``data_seed``), cached per process."""
-
     from hnsx.modality import get_modality
 
     key = (settings.modality, settings.dataset, settings.data_seed, settings.train_limit, settings.eval_limit,
            settings.data_dir)  # fmt: skip
     if key not in _DATA_CACHE:
-        modality = get_modality(settings.modality)
         options = _options(
-            settings.modality,
-            hider=modality.resolve_builder("hider", settings.hider),
-            seeker=modality.resolve_builder("seeker", settings.seeker),
+            settings,
             dataset=settings.dataset,
             data_dir=settings.data_dir,
             download=settings.download,
@@ -127,17 +126,14 @@ def run_spec(settings: StudySettings, config: RunConfig, data: SplitData) -> Mod
     """The :class:`~hnsx.spec.ModelSpec` of one configuration, from the modality's spec builder."""
     from hnsx.modality import get_modality
 
-    modality = get_modality(settings.modality)
     options = _options(
-        settings.modality,
-        hider=modality.resolve_builder("hider", settings.hider),
-        seeker=modality.resolve_builder("seeker", settings.seeker),
+        settings,
         binarizer=config.binarizer,
         estimator=config.estimator,
         slope_rate=config.rate,
         slope_cap=None,
     )
-    return modality.build_spec(data, options)
+    return get_modality(settings.modality).build_spec(data, options)
 
 
 def baseline_accuracy(settings: StudySettings, seed: int, baseline_dir: str | Path) -> float:

@@ -260,6 +260,16 @@ def test_the_restored_epoch_has_the_lowest_held_out_objective(tmp_path):
         torch.testing.assert_close(clf.model_(rows).logits, logits[best])
 
 
+def test_with_a_target_the_restored_epoch_is_the_most_accurate_within_it():
+    from hnsx.adapters.tabular.early_stopping import choose_epoch
+
+    scores = [(0.20, 1.00), (0.35, 0.18), (0.30, 0.22), (0.31, 0.15), (0.50, 0.05)]  # (held-out CE, kept)
+    assert choose_epoch(scores, alpha=1.0) == 0  # CE alone: the epoch that keeps everything
+    assert choose_epoch(scores, alpha=1.0, target_kept=0.2) == 3  # the lowest CE among those keeping <= 0.2
+    assert choose_epoch(scores, alpha=1.0, target_kept=0.01) == 4  # none within: the one that keeps the least
+    assert choose_epoch(scores, alpha=0.2) == 4  # 0.2 * CE + 0.8 * kept: 0.14 is the lowest
+
+
 # ----------------------------------------------------------------------------- learned outcomes
 
 

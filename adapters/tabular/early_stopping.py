@@ -7,7 +7,10 @@
 * :func:`restore_best_epoch`: after the joint training, the epoch whose weights give the lowest training objective
   ``J = alpha * CE + (1 - alpha) * kept_fraction`` on the held-out rows (deterministic masks) is restored. The
   deterministic masks of neighbouring epochs can differ on many rows at once, so the last epoch is often not the
-  best one.
+  best one. With a target kept fraction ``R`` (``target_kept``, where alpha is 1 and ``J`` would be the
+  cross-entropy alone, lowest for the epoch that keeps the most) the restored epoch is the one with the lowest
+  held-out cross-entropy among the epochs whose held-out kept fraction is at most ``R``; when none is, the epoch
+  that keeps the least.
 """
 
 from __future__ import annotations
@@ -106,9 +109,9 @@ def pretrain_seeker(
 
 
 @torch.no_grad()
-def held_out_objective(model: nn.Module, rows: torch.Tensor, labels: torch.Tensor, alpha: float) -> float:
-    """``alpha * CE + (1 - alpha) * kept_fraction`` of a Hide-and-Seek model on held-out rows, with the
-    deterministic masks of evaluation."""
+def held_out_scores(model: nn.Module, rows: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+    """Mean cross-entropy and mean kept fraction of a Hide-and-Seek model on held-out rows, with the deterministic
+    masks of evaluation."""
     was_training = model.training
     model.eval()
     ce = kept = 0.0
@@ -117,16 +120,33 @@ def held_out_objective(model: nn.Module, rows: torch.Tensor, labels: torch.Tenso
         ce += float(F.cross_entropy(out.logits.float(), labels[start : start + 4096], reduction="sum"))
         kept += float(model.adapter.kept_fraction(out.mask, out.valid).sum())
     model.train(was_training)
-    return (alpha * ce + (1 - alpha) * kept) / len(rows)
+    return ce / len(rows), kept / len(rows)
+
+
+def choose_epoch(scores: list[tuple[float, float]], alpha: float, target_kept: float | None = None) -> int:
+    """Index of the epoch to restore from its held-out ``(CE, kept fraction)`` pairs: the lowest
+    ``alpha * CE + (1 - alpha) * kept``; with ``target_kept`` the lowest CE among those that keep at most the
+    target, else the one that keeps the least."""
+    if target_kept is None:
+        return int(np.argmin([alpha * ce + (1 - alpha) * kept for ce, kept in scores]))
+    within = [i for i, (_, kept) in enumerate(scores) if kept <= target_kept]
+    if not within:
+        return int(np.argmin([kept for _, kept in scores]))
+    return min(within, key=lambda i: scores[i][0])
 
 
 def restore_best_epoch(
-    model: nn.Module, run_dir: str | Path, epochs: list[int], held_out: TensorDataset, alpha: float
-) -> tuple[int, list[float]]:
-    """Load into ``model`` the epoch checkpoint of ``run_dir`` with the lowest :func:`held_out_objective`.
+    model: nn.Module,
+    run_dir: str | Path,
+    epochs: list[int],
+    held_out: TensorDataset,
+    alpha: float,
+    target_kept: float | None = None,
+) -> tuple[int, list[tuple[float, float]]]:
+    """Load into ``model`` the epoch checkpoint of ``run_dir`` that :func:`choose_epoch` picks.
 
     ``epochs`` are the epochs whose checkpoints (``checkpoints/epoch-NNNN``) exist. Returns the chosen epoch and
-    the objective of every epoch. The model ends on the CPU, in eval mode.
+    the held-out ``(CE, kept fraction)`` of every epoch. The model ends on the CPU, in eval mode.
     """
     from hnsx.training.checkpoint import load_model_state
 
@@ -135,10 +155,10 @@ def restore_best_epoch(
     model = model.cpu()
     rows, labels = held_out.tensors
     folder = Path(run_dir) / "checkpoints"
-    objectives = []
+    scores = []
     for epoch in epochs:
         load_model_state(model, folder / f"epoch-{epoch:04d}")
-        objectives.append(held_out_objective(model, rows, labels, alpha))
-    best = epochs[int(np.argmin(objectives))]
+        scores.append(held_out_scores(model, rows, labels))
+    best = epochs[choose_epoch(scores, alpha, target_kept)]
     load_model_state(model, folder / f"epoch-{best:04d}")
-    return best, objectives
+    return best, scores

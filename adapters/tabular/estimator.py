@@ -95,9 +95,10 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
         the best epoch). Without held-out rows (see ``validation_fraction``) the training rows are watched.
     keep_best_epoch:
         After the joint training, restore the epoch with the lowest ``alpha * CE + (1 - alpha) * kept_fraction``
-        on the held-out rows (:func:`~hnsx.adapters.tabular.early_stopping.restore_best_epoch`; ``scores_["epoch"]``
-        says which) instead of keeping the last one. Every epoch's checkpoint is written for that (to ``out_dir``,
-        or to a temporary folder).
+        on the held-out rows (with ``target_kept``: the lowest CE among the epochs that keep at most the target;
+        :func:`~hnsx.adapters.tabular.early_stopping.restore_best_epoch`; ``scores_["epoch"]`` says which) instead
+        of keeping the last one. Every epoch's checkpoint is written for that (to ``out_dir``, or to a temporary
+        folder).
     validation_fraction:
         Share of the rows held out (stratified) to score each epoch (``scores_``, ``history_``). When that would
         hold out fewer than 5 rows per class (or 0 is given), the model trains on every row and the training rows
@@ -328,7 +329,8 @@ class HnSClassifier(ClassifierMixin, BaseEstimator):
             scores = {**result.scores.as_dict(), "epoch": len(result.history)}
             if self.keep_best_epoch:
                 alpha = result.history[-1]["alpha"]
-                epoch, _ = restore_best_epoch(model, run_dir, [r["epoch"] for r in result.history], data.eval, alpha)
+                epochs = [r["epoch"] for r in result.history]
+                epoch, _ = restore_best_epoch(model, run_dir, epochs, data.eval, alpha, config.target_kept)
                 record = next(r for r in result.history if r["epoch"] == epoch)
                 scores = {**{k: record[k] for k in result.scores.as_dict()}, "epoch": epoch}
         self.schema_ = schema

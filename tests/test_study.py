@@ -296,6 +296,16 @@ def test_interrupted_study_resumes_without_redoing_finished_runs(tmp_path: Path)
     assert again == []
 
 
+def test_configs_runs_only_the_named_configurations(tmp_path: Path) -> None:
+    ran: list[str] = []
+    counting = lambda task: ran.append(task.key) or train_run(task)  # noqa: E731
+    results = _tiny(tmp_path / "only", runner=counting, configs=["det-scratch"])
+    assert sorted(ran) == ["det-scratch/seed-0", "det-scratch/seed-1"]
+    assert {r["config"] for r in results["runs"]} == {"det-scratch"}
+    with pytest.raises(ValueError, match="no configuration 'objective-nope'.*det-scratch"):
+        _tiny(tmp_path / "bad", configs=["objective-nope"])
+
+
 def test_unfinished_run_continues_from_its_checkpoint(tmp_path: Path) -> None:
     """A run killed after epoch 1 of 2 (checkpoint, no result.json) continues at epoch 2."""
     settings = replace(TINY, epochs=2).resolved()

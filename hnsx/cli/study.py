@@ -45,6 +45,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
         default=None,
         help="epochs of the label-encoding evaluator, one per seed; 0: no check (default 8, --quick 1)",
     )
+    study.add_argument(
+        "--configs",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="only these configurations (names as in the report's runs, e.g. objective-hard-concrete)",
+    )
     study.add_argument("--jobs", type=int, default=1, help="runs at once, in separate processes (default 1)")
     study.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores / jobs)")
     study.add_argument("--quick", action="store_true", help="smoke run: 2 seeds, 1 epoch, 600 training images")
@@ -90,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         threads=args.threads,
         progress=not args.no_progress,
+        configs=args.configs,
     )
     print(f"{len(results['runs'])} finished runs in {args.out}; wrote results.json, report.md and figures")
     return 0

@@ -139,6 +139,7 @@ def run_study(
     threads: int | None = None,
     progress: bool = True,
     runner: Callable[[RunTask], dict[str, Any]] | None = None,
+    configs: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) studies into ``out`` and write ``results.json``, ``report.md`` and the figures.
 
@@ -164,6 +165,9 @@ def run_study(
     runner:
         Trains one :class:`RunTask` in this process (default :func:`train_run`); tests swap it to count or
         interrupt runs. Not used by the worker processes of ``jobs > 1``.
+    configs:
+        Only these configurations of the studies (names as :attr:`RunConfig.name`, e.g.
+        ``objective-hard-concrete``), e.g. to rerun the ones whose code changed into a new folder; ``None``: all.
 
     Returns
     -------
@@ -179,6 +183,7 @@ def run_study(
         raise ValueError(f"threads must be at least 1, got {threads}")
     if stochastic not in STOCHASTIC_CHOICES:
         raise ValueError(f"unknown stochastic estimator {stochastic!r}; choose one of: {', '.join(STOCHASTIC_CHOICES)}")
+    only = _check_configs(names, configs, stochastic)
     out = Path(out)
     settings = (settings or StudySettings()).resolved()
     load_study_data(settings)  # an unknown data set fails here, before any run
@@ -198,7 +203,7 @@ def run_study(
     try:
         # One study after the other: thresholding's "auto" pick reads the estimators runs finished just before.
         for name in names:
-            tasks = _study_tasks(name, study, out, settings, seeds, stochastic, threads)
+            tasks = _study_tasks(name, study, out, settings, seeds, stochastic, threads, only)
             write_json_atomic(out / STUDY_FILE, study)
             _train(tasks, out, study, name, pool, runner or train_run, progress)
     except BaseException:
@@ -214,6 +219,21 @@ def run_study(
     return results
 
 
+def _check_configs(names: Sequence[str], configs: Sequence[str] | None, stochastic: str) -> set[str] | None:
+    """``configs`` as a set, or ``ValueError`` naming those that no study of ``names`` has."""
+    if configs is None:
+        return None
+    picks = STOCHASTIC_CHOICES[1:] if stochastic == "auto" else (stochastic,)  # thresholding's possible picks
+    known = [c.name for name in names for pick in picks for c in study_configs(name, pick)]
+    unknown = [c for c in configs if c not in known]
+    if unknown or not configs:
+        raise ValueError(
+            f"no configuration {', '.join(map(repr, unknown)) or '(none given)'} in the study; choose among: "
+            f"{', '.join(dict.fromkeys(known))}"
+        )
+    return set(configs)
+
+
 def _study_tasks(
     name: str,
     study: dict[str, Any],
@@ -222,8 +242,10 @@ def _study_tasks(
     seeds: int,
     stochastic: str,
     threads: int | None,
+    only: set[str] | None = None,
 ) -> list[RunTask]:
-    """Record study ``name`` in ``study`` (its configurations, seeds, thresholding's pick); its runs, in order."""
+    """Record study ``name`` in ``study`` (its configurations, seeds, thresholding's pick); its runs, in order
+    (``only``: the configurations of these names)."""
     entry: dict[str, Any] = {"seeds": max(seeds, study["studies"].get(name, {}).get("seeds", 0))}
     if name == "thresholding":
         if stochastic == "auto":
@@ -232,6 +254,7 @@ def _study_tasks(
             pick, reason = stochastic, "chosen with --stochastic"
         entry.update(stochastic=pick, stochastic_reason=reason)
     configs = study_configs(name, entry.get("stochastic", PAPER_STOCHASTIC))
+    configs = [c for c in configs if only is None or c.name in only]
     entry["configs"] = [c.name for c in configs]
     study["studies"][name] = entry
     for config in configs:

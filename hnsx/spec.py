@@ -12,7 +12,7 @@ from typing import Any
 from torch import nn
 
 from hnsx.adapter import ADAPTERS
-from hnsx.binarizers import build_binarizer
+from hnsx.binarizers import HARD_CONCRETE_BETA, build_binarizer
 from hnsx.model import FrozenModule, HideAndSeek
 from hnsx.registry import HIDERS, SEEKERS, Registry
 
@@ -38,8 +38,9 @@ def binarizer_component(
 
     ``slope_rate`` and ``slope_cap`` are the slope-annealing estimator's ``rate`` and ``cap``: they are kept only
     when ``estimator == "sa"`` (a command line passes its defaults whatever the estimator), and left out when
-    ``None`` (the estimator's own defaults apply). ``estimator_kwargs`` are passed as they are. A
-    :class:`Component` is returned unchanged, and then nothing else may be given.
+    ``None`` (the estimator's own defaults apply). ``estimator_kwargs`` are passed as they are; hard-concrete masks
+    get :data:`~hnsx.binarizers.HARD_CONCRETE_BETA` as ``beta`` unless one is given. A :class:`Component` is
+    returned unchanged, and then nothing else may be given.
     """
     if isinstance(binarizer, Component):
         if estimator is not None or slope_rate is not None or slope_cap is not None or estimator_kwargs:
@@ -48,6 +49,8 @@ def binarizer_component(
     kwargs: dict[str, Any] = {"estimator": estimator or "st1"}
     if estimator == "sa":
         kwargs.update({k: v for k, v in (("rate", slope_rate), ("cap", slope_cap)) if v is not None})
+    if estimator == "hard-concrete":
+        kwargs["beta"] = HARD_CONCRETE_BETA
     return Component(binarizer, {**kwargs, **estimator_kwargs})
 
 

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from hnsx.binarizers import ESTIMATORS, HardConcrete, build_binarizer
+from hnsx.binarizers import ESTIMATORS, HARD_CONCRETE_BETA, HardConcrete, build_binarizer
 from hnsx.loss import hns_loss
 from hnsx.model import HnSOutput
 
@@ -159,7 +159,18 @@ def test_the_estimators_study_builds_a_hard_concrete_run():
     assert config == RunConfig("stochastic", estimator="hard-concrete") and config.name == "hard-concrete-scratch"
     settings = StudySettings(dataset="digits", train_limit=64, eval_limit=32)
     model = build_model(run_spec(settings, config, load_study_data(settings)))
-    assert model.binarizer.config() == _train_binarizer().config()
+    # A spec gives hard concrete the hider temperature HARD_CONCRETE_BETA; the class keeps the paper's 2/3.
+    assert model.binarizer.config() == {**_train_binarizer().config(), "beta": HARD_CONCRETE_BETA}
+    assert HARD_CONCRETE_BETA == 0.1 and _train_binarizer().config()["beta"] == BETA
+
+
+def test_a_spec_without_beta_rebuilds_with_the_paper_default_and_a_new_spec_names_it():
+    from hnsx.spec import Component, binarizer_component
+
+    old = Component("stochastic", {"estimator": "hard-concrete"})  # what specs held before HARD_CONCRETE_BETA
+    assert build_binarizer(old.name, **old.kwargs).estimator.beta == BETA
+    assert binarizer_component("stochastic", "hard-concrete").kwargs["beta"] == HARD_CONCRETE_BETA
+    assert binarizer_component("stochastic", "hard-concrete", beta=0.5).kwargs["beta"] == 0.5
 
 
 def test_the_cli_refuses_hard_concrete_with_the_deterministic_binarizer_in_one_line(tmp_path, capsys):

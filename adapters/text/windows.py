@@ -17,7 +17,9 @@ whole instead of cutting it there:
   ties going to the earlier window. A word's mask is thus one decision of one window, consistent with its keep
   probability; :func:`stitch` applies the rule, ``TextExplanation.window`` says which window decided.
 * **Prediction.** The seeker classifies each window's kept words; the text's class logits are the mean of its
-  windows' logits, the prediction their argmax and the confidence the softmax of that mean.
+  windows' logits, the prediction their argmax and the confidence the softmax of that mean. Evidence that only
+  one window holds is thus outvoted by the windows without it (each window's logits stay in
+  ``TextExplanation.window_logits``).
 """
 
 from __future__ import annotations
@@ -203,6 +205,8 @@ class TextExplanation:
         ``(units,)`` which of the text's windows (0, 1, ...) decided each unit; -1 for none.
     logits:
         ``(C,)`` mean of the windows' class logits.
+    window_logits:
+        ``(windows, C)`` each window's class logits (the seeker on the window's kept words).
     prediction, confidence:
         Argmax of ``logits`` and its softmax probability.
     windows:
@@ -216,6 +220,7 @@ class TextExplanation:
     valid: torch.Tensor
     window: torch.Tensor
     logits: torch.Tensor
+    window_logits: torch.Tensor
     prediction: int
     confidence: float
     windows: int
@@ -258,9 +263,10 @@ def explain_texts(
                 valid=valid[d],
                 window=own,
                 logits=logits[d],
+                window_logits=explained.logits[first[d] : first[d] + counts[d]],
                 prediction=int(probs.argmax()),
                 confidence=float(probs.max()),
                 windows=int(counts[d]),
-            )  # fmt: skip
+            )
         )
     return out

@@ -194,7 +194,7 @@ def test_bad_strides_are_refused(tokenizer):
         encode_windows(tok, [too_long], 12, stride=9)
 
 
-def test_cli_explains_a_long_text_in_windows(capsys):
+def test_cli_explains_a_long_text_in_windows(capsys, tmp_path):
     text = " ".join(["the film was not pleasant but the cast was lovely and the music was awful"] * 4)
     argv = ["explain", "--checkpoint", str(FIXTURE_RUN), "--stride", "6", "the film was not pleasant", text]
     assert main(argv) == 0
@@ -203,3 +203,10 @@ def test_cli_explains_a_long_text_in_windows(capsys):
     assert long.endswith("11 windows") and "/60 words" in long
     assert main([*argv[:3], "--stride", "99", text]) == 2
     assert "--stride 99" in capsys.readouterr().err
+    image_run = FIXTURE_RUN.parent / "image"
+    assert (
+        main(["explain", "--checkpoint", str(image_run), "--stride", "4", "--out", str(tmp_path / "out"), "x.png"]) == 2
+    )
+    assert (
+        "--stride applies to models that explain long texts in windows (text), not to image" in capsys.readouterr().err
+    )

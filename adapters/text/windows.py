@@ -89,6 +89,45 @@ def _slot_reduce(values: torch.Tensor, units: torch.Tensor, reduce: str, fill: i
     return out.scatter_reduce(1, units.clamp_min(0), torch.where(real, values, out), reduce, include_self=True)
 
 
+def centrality(units: torch.Tensor) -> torch.Tensor:
+    """``(W, L)``: for each unit slot of each window, ``min(tokens before the unit, tokens after it)`` among the
+    window's unit tokens (``units``: :func:`~hnsx.adapters.text.adapter.token_units`); -1 for empty slots."""
+    length = units.shape[1]
+    position = torch.arange(length).expand_as(units)
+    start = torch.where(units >= 0, position, length).amin(1, keepdim=True)
+    end = torch.where(units >= 0, position, -1).amax(1, keepdim=True)
+    before = _slot_reduce(position, units, "amin", length) - start
+    after = end - _slot_reduce(position, units, "amax", -1)
+    filled = torch.zeros_like(units).scatter_add(1, units.clamp_min(0), (units >= 0).long()) > 0
+    return torch.where(filled, torch.minimum(before, after), -1)
+
+
+def _blank_cut_words(tokenizer: Any, rows: tuple[torch.Tensor, ...], document: torch.Tensor, pieces: list) -> None:
+    """Blank (in place) the words that a row's edge cuts: fewer of their pieces in the row than in the text."""
+    ids, words, offsets = rows
+    for r in range(ids.shape[0]):
+        held = Counter(words[r][words[r] >= 0].tolist())
+        cut = [w for w, n in held.items() if n < pieces[int(document[r])][w]]
+        if cut:
+            blank = torch.isin(words[r], torch.tensor(cut))
+            ids[r, blank], words[r, blank], offsets[r, blank] = tokenizer.pad_token_id, PAD, 0
+
+
+def _check_whole(texts: list[str], pieces: list, words: torch.Tensor, document: torch.Tensor, stride: int) -> None:
+    """``ValueError`` for a text of special tokens only, or with a word that no window holds whole."""
+    whole = {(int(d), w) for d, row in zip(document, words) for w in row[row >= 0].tolist()}
+    for d, count in enumerate(pieces):
+        if not count:
+            raise ValueError(f"text {d} ({texts[d][:40]!r}) holds only special tokens: nothing to explain")
+        missing = [w for w in count if (d, w) not in whole]
+        if missing:
+            w = missing[0]
+            raise ValueError(
+                f"text {d}: word {w} has {count[w]} tokens and no window holds it whole at --stride {stride} "
+                f"(consecutive windows share {stride} tokens); raise --stride (or --max-length)"
+            )
+
+
 def encode_windows(
     tokenizer: Any, texts: Sequence[str], max_length: int, *, stride: int | None = None, word_level: bool = True
 ) -> Windows:
@@ -109,62 +148,35 @@ def encode_windows(
         return_overflowing_tokens=True,
         return_offsets_mapping=True,
     )
-    ids, words, offsets = encoded_rows(tokenizer, enc)
+    ids, words, offsets = rows = encoded_rows(tokenizer, enc)
     document = torch.tensor(enc["overflow_to_sample_mapping"], dtype=torch.int64)
     full = tokenizer(texts, truncation=False, add_special_tokens=True)
     full_words = [word_row(tokenizer, full.word_ids(d), row, [1] * len(row)) for d, row in enumerate(full["input_ids"])]
     pieces = [Counter(w for w in row if w >= 0) for row in full_words]
-    # blank the words that a window's edge cuts: fewer of their pieces in the row than in the text
-    for r in range(ids.shape[0]):
-        held = Counter(words[r][words[r] >= 0].tolist())
-        cut = [w for w, n in held.items() if n < pieces[int(document[r])][w]]
-        if cut:
-            blank = torch.isin(words[r], torch.tensor(cut))
-            ids[r, blank], words[r, blank], offsets[r, blank] = tokenizer.pad_token_id, PAD, 0
+    _blank_cut_words(tokenizer, rows, document, pieces)
+    _check_whole(texts, pieces, words, document, stride)
+    # number each window's words from 0; a text's first window keeps the text's word ids, as encode_texts does
     real = words >= 0
-    empty = ~real.any(1)
-    whole = {(int(document[r]), w) for r in range(ids.shape[0]) for w in words[r][real[r]].tolist()}
-    for d, count in enumerate(pieces):
-        if not count:
-            raise ValueError(f"text {d} ({texts[d][:40]!r}) holds only special tokens: nothing to explain")
-        missing = [w for w in count if (d, w) not in whole]
-        if missing:
-            w = missing[0]
-            raise ValueError(
-                f"text {d}: word {w} has {count[w]} tokens and no window holds it whole at --stride {stride} "
-                f"(windows of {max_length} tokens share {stride}); raise --stride (or --max-length)"
-            )
-    # number each window's words from 0: the first window of a text keeps the text's word ids, as encode_texts
     first = torch.ones_like(document, dtype=torch.bool)
     first[1:] = document[1:] != document[:-1]
-    lowest = torch.where(real, words, torch.full_like(words, ids.shape[1] + 2**40)).amin(1)
+    lowest = torch.where(real, words, torch.full_like(words, 2**40)).amin(1)
     base = torch.where(first, torch.zeros_like(lowest), lowest)
-    words = torch.where(real, words - base[:, None], words)
-    x = torch.stack([ids, words], 1)[~empty]
-    offsets, document, base, first_word = offsets[~empty], document[~empty], base[~empty], lowest[~empty]
-
+    keep = real.any(1)  # a row inside one long word holds no whole word: dropped (another window holds that word)
+    x = torch.stack([ids, torch.where(real, words - base[:, None], words)], 1)[keep]
+    offsets, document, base, lowest = offsets[keep], document[keep], base[keep], lowest[keep]
     units = token_units(x, word_level)
-    position = torch.arange(x.shape[2]).expand_as(units)
-    start = torch.where(units >= 0, position, x.shape[2]).amin(1, keepdim=True)
-    end = torch.where(units >= 0, position, -1).amax(1, keepdim=True)
-    before = _slot_reduce(position, units, "amin", x.shape[2]) - start
-    after = end - _slot_reduce(position, units, "amax", -1)
-    slots = torch.zeros_like(units).scatter_add(1, units.clamp_min(0), (units >= 0).long()) > 0
-    context = torch.where(slots, torch.minimum(before, after), -1)
+    context = centrality(units)
     if word_level:
         unit_base, totals = base, [max(count) + 1 for count in pieces]
-    else:  # a text's tokens are numbered in order; a window starts at the first token of its lowest word
-        before_word = [{} for _ in texts]
-        for d, row in enumerate(full_words):
-            n = 0
-            for w in row:
-                if w >= 0:
-                    before_word[d].setdefault(w, n)
-                    n += 1
-        unit_base = torch.tensor([before_word[int(d)][int(w)] for d, w in zip(document, first_word)])
+    else:  # a text's tokens are numbered in order; a window's first token is the first token of its lowest word
+        tokens_before = [{} for _ in full_words]
+        for seen, row in zip(tokens_before, full_words):
+            for n, w in enumerate(w for w in row if w >= 0):
+                seen.setdefault(w, n)
+        unit_base = torch.tensor([tokens_before[int(d)][int(w)] for d, w in zip(document, lowest)])
         totals = [sum(count.values()) for count in pieces]
     slot = torch.arange(x.shape[2]).expand_as(units)
-    unit = torch.where(slots, unit_base[:, None] + slot, -1)
+    unit = torch.where(context >= 0, unit_base[:, None] + slot, -1)
     return Windows(x=x, offsets=offsets, document=document, unit=unit, context=context, units=totals, stride=stride)
 
 

@@ -78,11 +78,11 @@ def check_texts(texts: Sequence[str]) -> list[str]:
 
 
 def word_row(
-    tokenizer: Any, word_ids: Sequence[int | None], input_ids: Sequence[int], attention: Sequence[int]
+    special: set[int], word_ids: Sequence[int | None], input_ids: Sequence[int], attention: Sequence[int]
 ) -> list[int]:
     """The word id of every token of one encoded row: the tokenizer's word id, :data:`SPECIAL` for special tokens
-    (also those typed inside the text) and :data:`PAD` for padding."""
-    special = set(tokenizer.all_special_ids)
+    (ids in ``special``, the tokenizer's ``all_special_ids``, also when typed inside the text) and :data:`PAD` for
+    padding."""
     return [
         PAD if not a else SPECIAL if (w is None or int(t) in special) else int(w)
         for w, t, a in zip(word_ids, input_ids, attention)
@@ -93,9 +93,8 @@ def encoded_rows(tokenizer: Any, enc: Any) -> tuple[torch.Tensor, torch.Tensor, 
     """Token ids, word ids (:func:`word_row`) and character offsets ``(R, L, 2)`` of the padded rows of a
     ``BatchEncoding`` made with ``return_offsets_mapping=True`` (offsets ``(0, 0)`` outside words)."""
     ids = torch.tensor(enc["input_ids"], dtype=torch.int64)
-    rows = [
-        word_row(tokenizer, enc.word_ids(i), enc["input_ids"][i], enc["attention_mask"][i]) for i in range(len(ids))
-    ]
+    special = set(tokenizer.all_special_ids)
+    rows = [word_row(special, enc.word_ids(i), enc["input_ids"][i], enc["attention_mask"][i]) for i in range(len(ids))]
     words = torch.tensor(rows, dtype=torch.int64).reshape(ids.shape)
     offsets = torch.tensor(enc["offset_mapping"], dtype=torch.int64).reshape(*ids.shape, 2)
     offsets[words < 0] = 0

@@ -151,7 +151,8 @@ def encode_windows(
     ids, words, offsets = rows = encoded_rows(tokenizer, enc)
     document = torch.tensor(enc["overflow_to_sample_mapping"], dtype=torch.int64)
     full = tokenizer(texts, truncation=False, add_special_tokens=True)
-    full_words = [word_row(tokenizer, full.word_ids(d), row, [1] * len(row)) for d, row in enumerate(full["input_ids"])]
+    special = set(tokenizer.all_special_ids)
+    full_words = [word_row(special, full.word_ids(d), row, [1] * len(row)) for d, row in enumerate(full["input_ids"])]
     pieces = [Counter(w for w in row if w >= 0) for row in full_words]
     _blank_cut_words(tokenizer, rows, document, pieces)
     _check_whole(texts, pieces, words, document, stride)

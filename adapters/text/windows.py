@@ -7,10 +7,10 @@ whole instead of cutting it there:
   (``return_overflowing_tokens=True``); consecutive rows share ``stride`` tokens (the tokenizer's ``stride``:
   the overlap, default :func:`default_stride`, half the tokens a window holds). A word that a row's edge cuts in
   two is blanked in that row (its pieces become padding: not attended, not a mask unit, not counted), so a window
-  holds whole words only; the next row, which starts ``stride`` tokens earlier, holds it whole when it has at most
-  ``stride + 1`` tokens. A word that no window holds whole is refused (``ValueError``: raise the stride). A text
-  that fits ``max_length`` is one window, encoded exactly as :func:`~hnsx.adapters.text.tokenize.encode_texts`
-  encodes it, so its explanation is the same as before.
+  holds whole words only; the next row starts ``stride`` tokens before this one ends, so it holds the word whole
+  when the word has at most ``stride + 1`` tokens. A word that no window holds whole is refused (``ValueError``:
+  raise the stride). A text that fits ``max_length`` is one window, encoded exactly as
+  :func:`~hnsx.adapters.text.tokenize.encode_texts` encodes it, so its explanation is the same as before.
 * **One mask value per word.** The hider runs on every window; each word (or token, with ``word_level=False``)
   takes the mask and keep probability of the window where it is most central: where ``min(tokens before it,
   tokens after it)`` within the window's words is largest (the "maximum context" rule of BERT's document spans),

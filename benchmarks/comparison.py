@@ -113,7 +113,7 @@ def _tensors(data: Any, model: HideAndSeek, tokenizer: Any = None, target: str |
             raise ValueError("a datasets.Dataset of texts needs the model's tokenizer=")
         from hnsx.adapters.text.tokenize import encode_texts
 
-        encoded = encode_texts(tokenizer, list(data["text"]), model.adapter.max_length, warn=False)
+        encoded = encode_texts(tokenizer, list(data["text"]), model.adapter.max_length)
         return TensorDataset(encoded.x, torch.as_tensor(list(data["label"]), dtype=torch.int64))
     if isinstance(data, Dataset):
         pairs = [data[i] for i in range(len(data))]

@@ -219,6 +219,8 @@ class Modality:
 
     #: Whether :meth:`explain` answers ``hnsx explain --contrast CLASS`` (``args.contrast``, ``args.generator``).
     explains_contrast: bool = False
+    #: Whether :meth:`explain` reads ``hnsx explain --stride TOKENS`` (``args.stride``: windows over long inputs).
+    explains_windows: bool = False
 
     def explain(self, args: Any, model: Any) -> int:
         """``hnsx explain`` with a trained ``model`` of this modality on ``args.inputs``; the exit code."""

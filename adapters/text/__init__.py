@@ -10,6 +10,7 @@ from hnsx.adapters.text.hiders import TokenMaskerHider
 from hnsx.adapters.text.modality import TextModality
 from hnsx.adapters.text.seekers import HFSeeker, bundled_minilm
 from hnsx.adapters.text.tokenize import encode_texts
+from hnsx.adapters.text.windows import explain_texts
 
 __all__ = [
     "TextModality",
@@ -21,5 +22,6 @@ __all__ = [
     "TokenMaskerHider",
     "bundled_minilm",
     "encode_texts",
+    "explain_texts",
     "token_units",
 ]

@@ -164,8 +164,8 @@ def plant_text(
     labels = encoded.eval.tensors[1]
     return Planted(
         data=data,
-        removed=TensorDataset(encode_texts(tokenizer, clean, max_length, warn=False).x, labels),
-        added=TensorDataset(encode_texts(tokenizer, added_texts, max_length, warn=False).x, labels),
+        removed=TensorDataset(encode_texts(tokenizer, clean, max_length).x, labels),
+        added=TensorDataset(encode_texts(tokenizer, added_texts, max_length).x, labels),
         affected=region(encoded.eval.tensors[0]).any(1),
         follows=torch.full_like(labels, target),
         region=region,

@@ -239,10 +239,11 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def explain(args: argparse.Namespace, model) -> int:
-    """Print each sentence with its kept words in [brackets], the prediction and its confidence."""
-    from hnsx.adapters.text.rationale import explain_encoded
+    """Print each text with its kept words in [brackets], the prediction and its confidence; a text longer than the
+    model's max length is explained in windows sharing ``--stride`` tokens (:mod:`hnsx.adapters.text.windows`)."""
     from hnsx.adapters.text.render import mark_text
-    from hnsx.adapters.text.tokenize import encode_texts, find_tokenizer, unit_spans
+    from hnsx.adapters.text.tokenize import find_tokenizer
+    from hnsx.adapters.text.windows import explain_texts
     from hnsx.training.checkpoint import resolve_checkpoint
 
     checkpoint = resolve_checkpoint(args.checkpoint, args.which)
@@ -257,15 +258,11 @@ def explain(args: argparse.Namespace, model) -> int:
         raise ValueError(
             f"the tokenizer beside {checkpoint} has {len(tokenizer)} tokens, the model {adapter.vocab_size}"
         )
-    encoded = encode_texts(tokenizer, list(args.inputs), adapter.max_length)
-    explained = explain_encoded(model, encoded.x)
-    spans = unit_spans(encoded.x, encoded.offsets, adapter.word_level)
-    for i, text in enumerate(args.inputs):
-        n = len(spans[i])
-        keep = [bool(v) for v in explained.mask[i, :n].tolist()]
-        cls = int(explained.prediction[i])
-        label = names[cls] if names and cls < len(names) else str(cls)
-        kept = sum(keep) / max(n, 1)
-        print(f"{mark_text(text, spans[i], keep)}  ->  {label} ({float(explained.confidence[i]):.1%}), "
-              f"kept {sum(keep)}/{n} words ({kept:.0%})")  # fmt: skip
+    for e in explain_texts(model, tokenizer, list(args.inputs), stride=getattr(args, "stride", None)):
+        keep = [bool(v) for v in e.mask.tolist()]
+        n = len(keep)
+        label = names[e.prediction] if names and e.prediction < len(names) else str(e.prediction)
+        windows = f", {e.windows} windows" if e.windows > 1 else ""
+        print(f"{mark_text(e.text, e.spans, keep)}  ->  {label} ({e.confidence:.1%}), "
+              f"kept {sum(keep)}/{n} words ({sum(keep) / max(n, 1):.0%}){windows}")  # fmt: skip
     return 0

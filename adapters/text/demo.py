@@ -29,7 +29,8 @@ from hnsx.adapters.text.data import TextData, generated_data
 from hnsx.adapters.text.rationale import explain_encoded, rationale_scores
 from hnsx.adapters.text.render import write_highlights
 from hnsx.adapters.text.spec import text_spec
-from hnsx.adapters.text.tokenize import CLASSES_FILE, fill_token_id, save_tokenizer, unit_spans
+from hnsx.adapters.text.tokenize import CLASSES_FILE, fill_token_id, save_tokenizer
+from hnsx.adapters.text.windows import explain_texts
 from hnsx.model import HideAndSeek
 from hnsx.pipeline import METRICS_FILE, RunResult, run_training
 from hnsx.training.checkpoint import load_model_state, resolve_checkpoint, write_json_atomic
@@ -71,29 +72,32 @@ def demo_spec(data: TextData) -> Any:
 
 
 def report(model: HideAndSeek, data: TextData, out_dir: str | Path, limit: int = HIGHLIGHTS) -> dict[str, float]:
-    """Rationale scores on the eval split (when known) and ``highlights.html`` of its first ``limit`` sentences."""
+    """Rationale scores on the eval split (when known) and ``highlights.html`` of its first ``limit`` sentences.
+
+    The scores and the page's summary are those of the encoded eval split (what the model was evaluated on); each
+    row of the page explains its sentence whole, in windows when it is longer than the model's max length
+    (:func:`~hnsx.adapters.text.windows.explain_texts`; the known rationale covers the encoded words only).
+    """
     x = data.eval.tensors[0]
     labels = data.eval.tensors[1]
     explained = explain_encoded(model, x)
     scores = {}
     if data.eval_rationale is not None:
         scores = rationale_scores(explained.mask, explained.valid, data.eval_rationale)
-    word_level = model.adapter.word_level
-    spans = unit_spans(x[:limit], data.eval_offsets[:limit], word_level)
     names = data.class_names or [str(i) for i in range(data.num_classes)]
     rows = []
-    for i in range(min(limit, x.shape[0])):
-        n = len(spans[i])
+    texts = data.eval_texts[:limit]
+    for i, e in enumerate(explain_texts(model, data.tokenizer, texts) if texts else []):
         row = {
-            "text": data.eval_texts[i],
-            "spans": spans[i],
-            "keep": [bool(v) for v in explained.mask[i, :n].tolist()],
-            "prediction": names[int(explained.prediction[i])],
-            "confidence": float(explained.confidence[i]),
+            "text": e.text,
+            "spans": e.spans,
+            "keep": [bool(v) for v in e.mask.tolist()],
+            "prediction": names[e.prediction],
+            "confidence": e.confidence,
             "label": names[int(labels[i])],
         }
         if data.eval_rationale is not None:
-            row["gold"] = [bool(v) for v in data.eval_rationale[i, :n].tolist()]
+            row["gold"] = [bool(v) for v in data.eval_rationale[i, : len(e.spans)].tolist()]
         rows.append(row)
     kept = float(model.adapter.kept_fraction(explained.mask, explained.valid).mean())
     summary = {"accuracy": float((explained.prediction == labels).float().mean()), "kept fraction": kept, **scores}

@@ -30,6 +30,8 @@ class Explained:
         ``(N,)`` predicted class on the masked input.
     confidence:
         ``(N,)`` softmax probability of the predicted class.
+    logits:
+        ``(N, C)`` the seeker's class logits on the masked input.
     """
 
     mask: torch.Tensor
@@ -37,6 +39,7 @@ class Explained:
     keep_prob: torch.Tensor
     prediction: torch.Tensor
     confidence: torch.Tensor
+    logits: torch.Tensor
 
 
 @torch.no_grad()
@@ -52,10 +55,10 @@ def explain_encoded(model: HideAndSeek, x: torch.Tensor, batch_size: int = 256) 
             out = model(batch)
             probs = out.logits.float().softmax(1)
             conf, pred = probs.max(1)
-            parts.append((out.mask.float(), out.valid.float(), out.keep_prob.float(), pred, conf))
+            parts.append((out.mask.float(), out.valid.float(), out.keep_prob.float(), pred, conf, out.logits.float()))
     finally:
         model.train(was_training)
-    cat = [torch.cat([p[i] for p in parts]).cpu() for i in range(5)]
+    cat = [torch.cat([p[i] for p in parts]).cpu() for i in range(6)]
     return Explained(*cat)
 
 

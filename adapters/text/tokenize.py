@@ -64,13 +64,8 @@ def fill_token_id(tokenizer: Any) -> int:
     return int(tokenizer.mask_token_id if tokenizer.mask_token_id is not None else tokenizer.pad_token_id)
 
 
-def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int, *, warn: bool = True) -> Encoded:
-    """Tokenize ``texts`` into the ``(N, 2, L)`` layout of the text adapter, padded to ``L = max_length``.
-
-    Raises ``ValueError`` for a non-string or empty text and for a text holding only special tokens (naming the
-    index); warns (``UserWarning``) when texts are truncated to ``max_length`` tokens.
-    """
-    check_tokenizer(tokenizer)
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """``texts`` as a list; ``ValueError`` for no texts, a non-string or an empty text (naming its index)."""
     texts = list(texts)
     if not texts:
         raise ValueError("no texts to encode")
@@ -79,6 +74,42 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int, *, warn:
             raise ValueError(f"text {i} is a {type(text).__name__}, not a string")
         if not text.strip():
             raise ValueError(f"text {i} is empty: there is nothing to classify or explain")
+    return texts
+
+
+def word_row(
+    special: set[int], word_ids: Sequence[int | None], input_ids: Sequence[int], attention: Sequence[int]
+) -> list[int]:
+    """The word id of every token of one encoded row: the tokenizer's word id, :data:`SPECIAL` for special tokens
+    (ids in ``special``, the tokenizer's ``all_special_ids``, also when typed inside the text) and :data:`PAD` for
+    padding."""
+    return [
+        PAD if not a else SPECIAL if (w is None or int(t) in special) else int(w)
+        for w, t, a in zip(word_ids, input_ids, attention)
+    ]
+
+
+def encoded_rows(tokenizer: Any, enc: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Token ids, word ids (:func:`word_row`) and character offsets ``(R, L, 2)`` of the padded rows of a
+    ``BatchEncoding`` made with ``return_offsets_mapping=True`` (offsets ``(0, 0)`` outside words)."""
+    ids = torch.tensor(enc["input_ids"], dtype=torch.int64)
+    special = set(tokenizer.all_special_ids)
+    rows = [word_row(special, enc.word_ids(i), enc["input_ids"][i], enc["attention_mask"][i]) for i in range(len(ids))]
+    words = torch.tensor(rows, dtype=torch.int64).reshape(ids.shape)
+    offsets = torch.tensor(enc["offset_mapping"], dtype=torch.int64).reshape(*ids.shape, 2)
+    offsets[words < 0] = 0
+    return ids, words, offsets
+
+
+def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int, *, warn: bool = True) -> Encoded:
+    """Tokenize ``texts`` into the ``(N, 2, L)`` layout of the text adapter, padded to ``L = max_length``.
+
+    Raises ``ValueError`` for a non-string or empty text and for a text holding only special tokens (naming the
+    index); warns (``UserWarning``) when texts are truncated to ``max_length`` tokens (to explain a long text
+    whole, use :func:`hnsx.adapters.text.windows.explain_texts`).
+    """
+    check_tokenizer(tokenizer)
+    texts = check_texts(texts)
     enc = tokenizer(
         texts,
         max_length=max_length,
@@ -92,22 +123,12 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int, *, warn:
     if truncated and warn:
         warnings.warn(
             f"{len(truncated)} of {len(texts)} text(s) are longer than max_length={max_length} tokens and were "
-            f"truncated (first: text {truncated[0]})",
+            f"truncated (first: text {truncated[0]}): the model sees only their first {max_length} tokens "
+            "(hnsx explain reads a long text whole, in windows)",
             UserWarning,
             stacklevel=2,
         )
-    special = set(tokenizer.all_special_ids)
-    ids = torch.tensor(enc["input_ids"], dtype=torch.int64)
-    words = torch.full_like(ids, PAD)
-    for i in range(len(texts)):
-        row = enc.word_ids(i)
-        attention = enc["attention_mask"][i]
-        for j, w in enumerate(row):
-            if not attention[j]:
-                continue
-            words[i, j] = SPECIAL if (w is None or int(ids[i, j]) in special) else w
-    offsets = torch.tensor(enc["offset_mapping"], dtype=torch.int64)
-    offsets[words < 0] = 0
+    ids, words, offsets = encoded_rows(tokenizer, enc)
     only_special = ((words >= 0).sum(1) == 0).nonzero().flatten().tolist()
     if only_special:
         raise ValueError(

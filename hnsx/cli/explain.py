@@ -35,6 +35,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
     explain.add_argument(
         "--generator", default=None, help="generator run folder (hnsx train-generator) for --contrast; default: pixels"
     )
+    explain.add_argument(
+        "--stride",
+        type=int,
+        default=None,
+        metavar="TOKENS",
+        help="text models: a text longer than the model's max length is explained in windows of whole words that "
+        "share this many tokens, each word's mask taken from the window where it is most central (default: half a "
+        "window)",
+    )
     explain.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, or sentences for a text model")
     return explain
 
@@ -49,4 +58,8 @@ def run(args: argparse.Namespace) -> int:
     modality = modality_of(model.adapter)
     if args.contrast is not None and not modality.explains_contrast:
         raise ValueError(f"--contrast applies to models that explain contrasts (image), not to {modality.name} models")
+    if args.stride is not None and not modality.explains_windows:
+        raise ValueError(
+            f"--stride applies to models that explain long texts in windows (text), not to {modality.name} models"
+        )
     return modality.explain(args, model)

@@ -24,15 +24,12 @@ one batch's gradients. Both are reported; ``hns_vs_integrated_gradients`` compar
 from __future__ import annotations
 
 import dataclasses
-import os
-import platform
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from hnsx.adapters.image.spec import image_spec
@@ -40,9 +37,8 @@ from hnsx.benchmarks.explainers import build_explainer
 from hnsx.benchmarks.reports import speed as reports_module
 from hnsx.benchmarks.reports.speed import format_report, format_table
 from hnsx.benchmarks.runner import Benchmark, check_device
-from hnsx.benchmarks.timing import Timing, time_call
-from hnsx.loss import hns_loss
-from hnsx.model import HideAndSeek
+from hnsx.benchmarks.speed_data import run_speed_on_data
+from hnsx.benchmarks.timing import IG_MAX_ELEMENTS, Timing, machine, step_timings, time_call
 from hnsx.registry import SEEKERS
 from hnsx.spec import build_model
 from hnsx.training.checkpoint import write_json_atomic
@@ -66,10 +62,6 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "occlusion": ("occlusion", {}),
 }
 PAPER_HIDER = "conv-autoencoder"
-#: Integrated Gradients runs as Captum does by default (all ``n_steps`` scaled copies of the batch in one pass)
-#: unless those copies hold more input elements than this; then, like ``integrated-gradients-chunked`` always, it
-#: passes them in chunks of one batch (Captum's ``internal_batch_size``).
-IG_MAX_ELEMENTS = 2**26
 
 
 @dataclass(frozen=True)
@@ -151,33 +143,6 @@ def train_step_timings(shape: Sequence[int], batch: int, config: SpeedConfig, de
     return step_timings(models["hns"].train(), alone, x, y, config, device)
 
 
-def step_timings(
-    model: HideAndSeek, alone: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, config: SpeedConfig, device
-) -> dict[str, Timing]:
-    """One Adam step on ``(x, y)`` of ``model`` (hider + binarizer + seeker, the loss of :func:`hnsx.hns_loss` at
-    alpha 0.5) and of the classifier ``alone`` (cross-entropy); both are trained by the calls."""
-    hns_opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def hns_step() -> None:
-        parts = hns_loss(model(x), y, 0.5, model.binarizer, model.adapter.kept_fraction)
-        hns_opt.zero_grad(set_to_none=True)
-        parts.loss.backward()
-        hns_opt.step()
-
-    alone_opt = torch.optim.Adam(alone.parameters(), lr=1e-3)
-
-    def seeker_step() -> None:
-        loss = F.cross_entropy(alone(x).float(), y)
-        alone_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        alone_opt.step()
-
-    timings = {}
-    for label, step in (("hns", hns_step), ("seeker", seeker_step)):
-        timings[label] = time_call(step, device, len(x), config.train_repeats, config.slow_seconds)
-    return timings
-
-
 # --- the benchmark ------------------------------------------------------------------------------------------------
 
 
@@ -187,20 +152,6 @@ def _shape_for(size: int) -> tuple[int, int, int]:
 
 def _key(shape: Sequence[int], batch: int) -> str:
     return f"{shape[0]}x{shape[1]}x{shape[2]}/batch{batch}"
-
-
-def machine(device: torch.device, threads: int) -> dict[str, Any]:
-    info = {
-        "device": str(device),
-        "threads": threads,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-    }
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
 
 
 def _only_explainers(config: SpeedConfig, names: Sequence[str]) -> SpeedConfig:
@@ -311,8 +262,6 @@ class Speed(Benchmark):
         (:func:`hnsx.benchmarks.speed_data.run_speed_on_data`)."""
         if data is None:
             return run_speed(config, out_dir, progress=progress)
-        from hnsx.benchmarks.speed_data import run_speed_on_data
-
         check_device(config.device)
         torch.set_num_threads(config.threads)
         return run_speed_on_data(data, config, out_dir, progress=progress)

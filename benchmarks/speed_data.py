@@ -12,7 +12,7 @@ throughput (inputs/s) and peak memory of each explainer (:func:`~hnsx.benchmarks
 call, the median of ``repeats`` timed calls, the warm-up alone when slower than ``slow_seconds``); at the largest
 batch, one Adam step of Hide-and-Seek against its seeker alone (copies of them: the run is not changed). Integrated
 Gradients passes its scaled copies in chunks of one batch where all of them at once would exceed
-:data:`~hnsx.benchmarks.speed.IG_MAX_ELEMENTS` input elements, as on the built-in data.
+:data:`~hnsx.benchmarks.timing.IG_MAX_ELEMENTS` input elements, as on the built-in data.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from hnsx.benchmarks import common
 from hnsx.benchmarks.reports.speed import format_report
-from hnsx.benchmarks.timing import Timing, time_call
+from hnsx.benchmarks.timing import IG_MAX_ELEMENTS, Timing, machine, step_timings, time_call
 from hnsx.model import HideAndSeek
 from hnsx.spec import build_model
 from hnsx.training.checkpoint import write_json_atomic
@@ -59,14 +59,11 @@ def explain_timings(
     data: common.BenchData, model: HideAndSeek, names: list[str], batch: int, config: Any, device: torch.device
 ) -> dict[str, Timing]:
     """Predict + explain timing of every explainer in ``names`` on one batch of ``data``'s test split."""
-    from hnsx.benchmarks.speed import IG_MAX_ELEMENTS, METHODS
-
     x, _ = batch_of(data.test, batch, device)
-    options = {}
-    n_steps = METHODS["integrated-gradients"][1]["n_steps"]
-    if data.modality == "image" and n_steps * x.numel() > IG_MAX_ELEMENTS:
-        options["integrated-gradients"] = {"internal_batch_size": batch}
-    explainers = common.build_explainers(data, model.seeker, model, names, options=options, seed=config.seed)
+    explainers = common.build_explainers(data, model.seeker, model, names, seed=config.seed)
+    for explainer in explainers.values():  # Integrated Gradients' scaled copies in chunks where all would be too many
+        if getattr(explainer, "internal_batch_size", 0) is None and explainer.n_steps * x.numel() > IG_MAX_ELEMENTS:
+            explainer.internal_batch_size = batch
     return {
         name: time_call(lambda e=e: e.predict_and_attribute(x), device, batch, config.repeats, config.slow_seconds)
         for name, e in explainers.items()
@@ -93,8 +90,6 @@ def run_speed_on_data(
 ) -> dict[str, Any]:
     """Time the explainers of ``config.explainers`` (default: the modality's default list) on ``data``'s model and
     test inputs (module docstring); write ``results.json`` and ``report.md`` to ``out_dir``; return the results."""
-    from hnsx.benchmarks.speed import machine, step_timings
-
     start = time.perf_counter()
     device = torch.device(config.device)
     names = common.check_explainers(

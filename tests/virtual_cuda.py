@@ -195,6 +195,14 @@ def virtual_cuda(monkeypatch) -> Iterator[Log]:
         return made
 
     monkeypatch.setattr(torch.nn.Parameter, "__new__", parameter)
+    as_subclass = torch.Tensor.as_subclass
+
+    def subclass(self, cls):  # a view as a subclass that turns torch functions off (MaskedRows) is not seen by modes
+        made = as_subclass(self, cls)
+        _mark(made, marked(self))
+        return made
+
+    monkeypatch.setattr(torch.Tensor, "as_subclass", subclass)
     handle = torch.nn.modules.module.register_module_forward_pre_hook(_forward_check(log))
     try:
         with _Mode(log):

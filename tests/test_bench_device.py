@@ -13,6 +13,7 @@ from test_bench_own import fashion_like
 from virtual_cuda import marked, virtual_cuda
 
 from hnsx.cli import main
+from hnsx.spec import build_model
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +106,21 @@ def test_bench_device_cuda_without_cuda_fails_at_once_in_one_line(run, tmp_path,
         err = capsys.readouterr().err
         assert err.strip() == "hnsx bench: error: --device cuda, but there is no CUDA device on this machine"
         assert not (tmp_path / name / "results.json").exists()
+
+
+def test_an_adapter_on_the_gpu_fills_hidden_units_of_inputs_left_on_the_cpu(monkeypatch):
+    """ROAR and KAR on a checkpoint fill whole CPU splits with the adapter of the run's model, which --device cuda
+    put on the GPU: the fill values must come to the inputs (found by the virtual device, fixed in both adapters)."""
+    from hnsx.adapters.image.adapter import ImageAdapter
+    from hnsx.modality import get_modality
+
+    spec, rows = get_modality("tabular").example(num_classes=2)
+    image = ImageAdapter((1, 4, 4), fill="mean", mean=[0.5])
+    cases = [(image, torch.rand(3, 1, 4, 4)), (build_model(spec).adapter, rows)]
+    for adapter, x in cases:
+        keep = (torch.rand(adapter.mask_shape(x)) > 0.5).float()
+        expected = adapter.apply_mask(x, keep)
+        with virtual_cuda(monkeypatch) as log:
+            filled = adapter.to("cuda").apply_mask(x, keep)
+        assert log.mixed == [] and not marked(filled)  # computed where the inputs are
+        torch.testing.assert_close(filled.as_subclass(torch.Tensor), expected.as_subclass(torch.Tensor))

@@ -49,7 +49,7 @@ def test_virtual_cuda_logs_a_model_left_on_the_cpu_and_mixed_devices(monkeypatch
 
 # The quick settings, trimmed: the checks are about placement, not figures.
 BENCHMARKS = {
-    "faithfulness": ["--explainers", "hns,integrated-gradients,saliency,random"],
+    "faithfulness": ["--explainers", "hns,integrated-gradients,random"],
     "sanity": ["--explainers", "hns,saliency", "--epochs", "1"],
     "leakage": ["--explainers", "hns,saliency,random", "--epochs", "1"],
     "kar": ["--explainers", "hns,random"],

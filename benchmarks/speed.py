@@ -1,5 +1,8 @@
 """``hnsx bench speed``: what an explanation costs, HnS against Captum's methods, in one process.
 
+This module is the built-in measurement on random images; with ``--checkpoint RUN`` or ``hnsx train``'s data options
+the same benchmark times the user's model on the user's data (:mod:`hnsx.benchmarks.speed_data`).
+
 Everything is measured on the same seeker (the paper's small CNN), batch, device and thread count:
 
 * **explain**: predict + explain throughput (samples/s) of each method of :mod:`hnsx.benchmarks.explainers`.

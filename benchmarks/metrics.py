@@ -210,7 +210,7 @@ def mask_scores(
     """Comprehensiveness, sufficiency and kept fraction ``(B,)`` of a binary mask taken as the set of kept units."""
     mask = (mask > 0.5).float()
     full = _class_prob(prob_fn, x, torch.ones_like(mask), target)
-    ok = flat_valid(mask, valid).float()
+    ok = flat_valid(mask, valid).float().cpu()
     kept = ((mask.flatten(1).cpu() * ok).sum(1) / ok.sum(1).clamp_min(1)).numpy()
     return {
         "comprehensiveness": (full - _class_prob(prob_fn, x, 1.0 - mask, target)).numpy(),

@@ -1,5 +1,8 @@
 """``hnsx bench speed``: what an explanation costs, HnS against Captum's methods, in one process.
 
+This module is the built-in measurement on random images; with ``--checkpoint RUN`` or ``hnsx train``'s data options
+the same benchmark times the user's model on the user's data (:mod:`hnsx.benchmarks.speed_data`).
+
 Everything is measured on the same seeker (the paper's small CNN), batch, device and thread count:
 
 * **explain**: predict + explain throughput (samples/s) of each method of :mod:`hnsx.benchmarks.explainers`.
@@ -23,15 +26,13 @@ one batch's gradients. Both are reported; ``hns_vs_integrated_gradients`` compar
 
 from __future__ import annotations
 
-import os
-import platform
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from hnsx.adapters.image.spec import image_spec
@@ -39,15 +40,19 @@ from hnsx.benchmarks.explainers import build_explainer
 from hnsx.benchmarks.reports import speed as reports_module
 from hnsx.benchmarks.reports.speed import format_report, format_table
 from hnsx.benchmarks.runner import Benchmark, check_device
-from hnsx.benchmarks.timing import Timing, time_call
-from hnsx.loss import hns_loss
+from hnsx.benchmarks.speed_data import run_speed_on_data
+from hnsx.benchmarks.timing import IG_MAX_ELEMENTS, Timing, machine, step_timings, time_call
 from hnsx.registry import SEEKERS
 from hnsx.spec import build_model
 from hnsx.training.checkpoint import write_json_atomic
 
-#: The speed benchmark times image explainers at image sizes (28 to 224 pixels).
-MODALITIES = ("image",)
+#: On the built-in data the speed benchmark times image explainers at image sizes (28 to 224 pixels) and refuses
+#: other modalities (:meth:`Speed.load_data`); on the user's model and data (``--checkpoint``, the data options:
+#: :mod:`hnsx.benchmarks.speed_data`) it times any modality's explainers.
+MODALITIES = None
 SCOPE = "images"
+#: ``hnsx bench speed`` takes ``--checkpoint RUN`` and ``hnsx train``'s data options.
+USER_DATA = True
 #: Methods of the explain benchmark: label -> (explainer name, explainer options). ``hns`` uses the default
 #: (or chosen) hider, ``hns-paper-hider`` the paper's conv-autoencoder; both share the seeker.
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -60,10 +65,6 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "occlusion": ("occlusion", {}),
 }
 PAPER_HIDER = "conv-autoencoder"
-#: Integrated Gradients runs as Captum does by default (all ``n_steps`` scaled copies of the batch in one pass)
-#: unless those copies hold more input elements than this; then, like ``integrated-gradients-chunked`` always, it
-#: passes them in chunks of one batch (Captum's ``internal_batch_size``).
-IG_MAX_ELEMENTS = 2**26
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,9 @@ class SpeedConfig:
     device: str = "cpu"
     hider: str = "pyramid"
     seed: int = 0
+    #: The explainers timed on the user's model and data (default: the modality's default list); on the built-in
+    #: data, which of :data:`METHODS` to time (by explainer name; default all).
+    explainers: tuple[str, ...] | None = None
 
 
 #: ``--quick`` (under 3 minutes on 2 CPU cores): the default configuration, 28 and 224 pixels, two batch sizes.
@@ -138,28 +142,8 @@ def train_step_timings(shape: Sequence[int], batch: int, config: SpeedConfig, de
     gen = torch.Generator().manual_seed(config.seed)
     x = torch.rand(batch, *shape, generator=gen).to(device)
     y = torch.randint(0, 10, (batch,), generator=gen).to(device)
-    model = models["hns"].train()
-    hns_opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def hns_step() -> None:
-        parts = hns_loss(model(x), y, 0.5, model.binarizer, model.adapter.kept_fraction)
-        hns_opt.zero_grad(set_to_none=True)
-        parts.loss.backward()
-        hns_opt.step()
-
     alone = SEEKERS.build("small-cnn", input_shape=shape, num_classes=10).to(device).train()
-    alone_opt = torch.optim.Adam(alone.parameters(), lr=1e-3)
-
-    def seeker_step() -> None:
-        loss = F.cross_entropy(alone(x), y)
-        alone_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        alone_opt.step()
-
-    timings = {}
-    for label, step in (("hns", hns_step), ("seeker", seeker_step)):
-        timings[label] = time_call(step, device, batch, config.train_repeats, config.slow_seconds)
-    return timings
+    return step_timings(models["hns"].train(), alone, x, y, config, device)
 
 
 # --- the benchmark ------------------------------------------------------------------------------------------------
@@ -173,18 +157,18 @@ def _key(shape: Sequence[int], batch: int) -> str:
     return f"{shape[0]}x{shape[1]}x{shape[2]}/batch{batch}"
 
 
-def _machine(device: torch.device, threads: int) -> dict[str, Any]:
-    info = {
-        "device": str(device),
-        "threads": threads,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-    }
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
+def _only_explainers(config: SpeedConfig, names: Sequence[str]) -> SpeedConfig:
+    """``config`` timing only the :data:`METHODS` whose explainer is one of ``names`` (``ValueError`` for others)."""
+    known = {explainer for explainer, _ in METHODS.values()}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown speed explainer(s) {', '.join(unknown)}; choose from: {', '.join(sorted(known))}")
+    keep = [label for label, (explainer, _) in METHODS.items() if explainer in names]
+    return dataclasses.replace(
+        config,
+        methods=tuple(m for m in config.methods if m in keep),
+        scaling_methods=tuple(m for m in config.scaling_methods if m in keep),
+    )
 
 
 def run_speed(config: SpeedConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
@@ -193,6 +177,8 @@ def run_speed(config: SpeedConfig, out_dir: str | Path, progress: bool = True) -
     unknown = sorted((set(config.methods) | set(config.scaling_methods)) - set(METHODS))
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; choose from {sorted(METHODS)}")
+    if config.explainers:
+        config = _only_explainers(config, config.explainers)
     device = torch.device(config.device)
     torch.set_num_threads(config.threads)
 
@@ -215,7 +201,7 @@ def run_speed(config: SpeedConfig, out_dir: str | Path, progress: bool = True) -
         train[_key(shape, batch)] = {k: t.as_dict() for k, t in timings.items()}
 
     results = {
-        "machine": _machine(device, config.threads),
+        "machine": machine(device, config.threads),
         "config": asdict(config),
         "default": _key(config.default_shape, config.default_batch),
         "methods": methods,
@@ -266,10 +252,22 @@ class Speed(Benchmark):
     defaults = {True: QUICK}
 
     def load_data(self, modality: str, config: SpeedConfig, *, quick: bool) -> None:
-        return None  # the inputs are random tensors of each measured shape
+        """``None``: the built-in inputs are random tensors of each measured shape (images only)."""
+        if modality != "image":
+            raise ValueError(
+                f"the speed benchmark supports --modality image, not {modality!r} (it runs on images only on the "
+                "built-in data; give --checkpoint RUN or the data options to time another modality)"
+            )
+        return None
 
     def run(self, data, config: SpeedConfig, seeds, out_dir, *, progress: bool = True, device: str = "cpu"):
-        return run_speed(config, out_dir, progress=progress)
+        """The built-in measurement (:func:`run_speed`) when ``data`` is ``None``, else the user's model and data
+        (:func:`hnsx.benchmarks.speed_data.run_speed_on_data`)."""
+        if data is None:
+            return run_speed(config, out_dir, progress=progress)
+        check_device(config.device)
+        torch.set_num_threads(config.threads)
+        return run_speed_on_data(data, config, out_dir, progress=progress)
 
     def execute(self, data, config: SpeedConfig, args: Any) -> dict[str, Any]:
         return self.run(data, config, [config.seed], args.out, progress=not getattr(args, "no_progress", False))

@@ -2,7 +2,9 @@
 
 The median wall time of repeated calls after a warm-up (CUDA synchronised; the warm-up alone when it is slow), and
 the peak memory of the warm-up: on CUDA the allocator's peak, on the CPU the growth of the process's resident memory
-sampled by a thread.
+sampled by a thread. Also what both speed measurements share: one training step of Hide-and-Seek against its seeker
+alone (:func:`step_timings`), the machine record (:func:`machine`) and when Integrated Gradients passes its scaled
+copies in chunks (:data:`IG_MAX_ELEMENTS`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import ctypes
 import gc
 import os
+import platform
 import statistics
 import threading
 import time
@@ -19,6 +22,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
+from torch.nn import functional as F
+
+from hnsx.loss import hns_loss
+from hnsx.model import HideAndSeek
 
 
 def _sync(device: torch.device) -> None:
@@ -117,3 +124,52 @@ def time_call(
         _sync(device)
         times.append(time.perf_counter() - start)
     return Timing(statistics.median(times), len(times), memory.peak_mb, samples, times)
+
+
+#: Integrated Gradients runs as Captum does by default (all ``n_steps`` scaled copies of the batch in one pass)
+#: unless those copies hold more input elements than this; then, like ``integrated-gradients-chunked`` always, it
+#: passes them in chunks of one batch (Captum's ``internal_batch_size``).
+IG_MAX_ELEMENTS = 2**26
+
+
+def machine(device: torch.device, threads: int) -> dict[str, Any]:
+    """What the figures were measured on: device, threads, torch and Python versions, processor, GPU name."""
+    info = {
+        "device": str(device),
+        "threads": threads,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def step_timings(
+    model: HideAndSeek, alone: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, config: Any, device
+) -> dict[str, Timing]:
+    """One Adam step on ``(x, y)`` of ``model`` (hider + binarizer + seeker, the loss of :func:`hnsx.hns_loss` at
+    alpha 0.5) and of the classifier ``alone`` (cross-entropy), ``config.train_repeats`` timed steps each (and
+    ``config.slow_seconds``: :func:`time_call`); both are trained by the calls."""
+    hns_opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def hns_step() -> None:
+        parts = hns_loss(model(x), y, 0.5, model.binarizer, model.adapter.kept_fraction)
+        hns_opt.zero_grad(set_to_none=True)
+        parts.loss.backward()
+        hns_opt.step()
+
+    alone_opt = torch.optim.Adam(alone.parameters(), lr=1e-3)
+
+    def seeker_step() -> None:
+        loss = F.cross_entropy(alone(x).float(), y)
+        alone_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        alone_opt.step()
+
+    timings = {}
+    for label, step in (("hns", hns_step), ("seeker", seeker_step)):
+        timings[label] = time_call(step, device, len(x), config.train_repeats, config.slow_seconds)
+    return timings

@@ -149,13 +149,19 @@ def check_outputs(out: Path, explainers: list[str], model: Path) -> dict:
     return results
 
 
-def test_bench_faithfulness_on_a_torchvision_layout_and_a_checkpoint(tmp_path):
-    data = tmp_path / "data"
-    fashion_like(data)
-    run = tmp_path / "run"
-    common = ["--dataset", "fashion-mnist", "--data-dir", str(data)]
+@pytest.fixture(scope="module")
+def image_run(tmp_path_factory) -> tuple[list[str], Path]:
+    """The data options of a tiny Fashion-MNIST layout and a run of ``hnsx train`` on it (trained once per module)."""
+    tmp = tmp_path_factory.mktemp("image-run")
+    fashion_like(tmp / "data")
+    common = ["--dataset", "fashion-mnist", "--data-dir", str(tmp / "data")]
     argv = ["train", *common, "--epochs", "1", "--pretrain-epochs", "0", "--init", "scratch", "--fill", "mean"]
-    assert main([*argv, "--batch-size", "32", "--no-progress", "--out", str(run)]) == 0
+    assert main([*argv, "--batch-size", "32", "--no-progress", "--out", str(tmp / "run")]) == 0
+    return common, tmp / "run"
+
+
+def test_bench_faithfulness_on_a_torchvision_layout_and_a_checkpoint(tmp_path, image_run):
+    common, run = image_run
     out = tmp_path / "bench"
     names = ["hns", "saliency", "random"]
     bench = ["bench", "faithfulness", "--checkpoint", str(run), *common, "--quick", "--seeds", "1", "--threads", "1"]
@@ -176,9 +182,53 @@ def test_bench_faithfulness_on_a_torchvision_layout_and_a_checkpoint(tmp_path):
     assert {"saliency", "random", "oracle"} <= set(planted["results"]["attribution"])
     # refused where it makes no sense
     assert main(["bench", "shortcut", "--checkpoint", str(run), *common, "--out", str(tmp_path / "c2")]) == 2
-    assert main(["bench", "speed", "--checkpoint", str(run), "--out", str(tmp_path / "r")]) == 2
     assert main(["bench", "sanity", "--checkpoint", str(run), "--modality", "text", "--out", str(tmp_path / "s")]) == 2
     assert main(["bench", "sanity", *common, "--text-column", "t", "--out", str(tmp_path / "t")]) == 2
+
+
+def test_bench_speed_times_every_explainer_on_a_checkpoint_and_its_data(tmp_path, image_run, monkeypatch):
+    from hnsx.benchmarks import speed_data
+    from hnsx.benchmarks.speed import QUICK
+    from hnsx.explain import load_trained
+    from hnsx.training.checkpoint import resolve_checkpoint
+
+    common, run = image_run
+    for key, value in (("batches", (2, 5)), ("repeats", 2), ("train_repeats", 2)):
+        monkeypatch.setitem(QUICK, key, value)  # --quick, smaller still
+    timed, real = [], speed_data.timed_model
+    monkeypatch.setattr(speed_data, "timed_model", lambda *args: timed.append(real(*args)) or timed[-1])
+    names = ["hns", "integrated-gradients", "saliency", "random"]
+    out = tmp_path / "speed"
+    bench = ["bench", "speed", "--checkpoint", str(run), *common, "--quick", "--threads", "1", "--no-progress"]
+    assert main([*bench, "--explainers", ",".join(names), "--out", str(out)]) == 0
+    results = check_outputs(out, names, run)
+    assert results["explainers"] == names and results["test_size"] == 40 and results["input_shape"] == [1, 28, 28]
+    assert list(results["methods"]) == ["batch2", "batch5"] and results["default"] == "batch5"
+    for key, batch in (("batch2", 2), ("batch5", 5)):
+        row = results["methods"][key]
+        assert set(row) == set(names)
+        for timing in row.values():
+            assert timing["samples"] == batch and timing["samples_per_s"] == pytest.approx(batch / timing["seconds"])
+            assert timing["repeats"] in (1, 2) and timing["peak_memory_mb"] is not None
+    row = results["methods"]["batch5"]
+    ratio = results["ratios"]["hns_vs_integrated-gradients"]
+    assert ratio == pytest.approx(row["hns"]["samples_per_s"] / row["integrated-gradients"]["samples_per_s"])
+    assert ratio > 1.5  # one pass of hider and seeker against 50 forward and backward passes
+    step = results["train_step"]["batch5"]
+    assert step["hns"]["seconds"] > 0 and step["seeker"]["seconds"] > 0
+    assert "| batch 2 | batch 5 |" in (out / "report.md").read_text()
+    # the run's model was timed, and left as it was (the training step ran on copies)
+    saved = load_trained(resolve_checkpoint(run, "best")).state_dict()
+    assert len(timed) == 1 and all(torch.equal(v, saved[k]) for k, v in timed[0].state_dict().items())
+
+
+def test_speed_batches_repeat_the_test_split_from_its_start():
+    from torch.utils.data import TensorDataset
+
+    from hnsx.benchmarks.speed_data import batch_of
+
+    x, y = batch_of(TensorDataset(torch.arange(3.0).view(3, 1), torch.tensor([0, 1, 2])), 5, torch.device("cpu"))
+    assert x.flatten().tolist() == [0.0, 1.0, 2.0, 0.0, 1.0] and y.tolist() == [0, 1, 2, 0, 1]
 
 
 def test_bench_faithfulness_text_checkpoint_and_data_file(tmp_path):

@@ -7,6 +7,7 @@ leaves no hooks behind, and that the benchmark's results and ratios are consiste
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -197,3 +198,20 @@ def test_bench_cli_rejects_cuda_without_a_gpu(tmp_path, capsys, monkeypatch):
 def test_bench_cli_rejects_zero_threads(tmp_path, capsys):
     assert main(["bench", "speed", "--threads", "0", "--out", str(tmp_path)]) == 2
     assert "--threads must be at least 1" in capsys.readouterr().err
+
+
+def test_speed_times_only_the_explainers_named(tmp_path):
+    config = SpeedConfig(
+        default_shape=SHAPE, default_batch=2, sizes=(8,), size_batch=2, batches=(2,), repeats=1, train_repeats=1
+    )
+    config = dataclasses.replace(config, threads=1, explainers=("hns", "saliency"))
+    results = run_speed(config, tmp_path, progress=False)
+    default = results["methods"]["1x8x8/batch2"]
+    assert set(default) == {"hns", "hns-paper-hider", "saliency"}  # hns names both HnS rows
+    assert set(results["methods"]["3x8x8/batch2"]) == {"hns", "hns-paper-hider", "saliency"}
+    ratios = results["ratios"]
+    hns, saliency = default["hns"]["samples_per_s"], default["saliency"]["samples_per_s"]
+    assert ratios["hns_vs_saliency"] == pytest.approx(hns / saliency)
+    assert ratios["hns_vs_integrated_gradients"] is None
+    with pytest.raises(ValueError, match="unknown speed explainer"):
+        run_speed(dataclasses.replace(config, explainers=("hns", "lime")), tmp_path, progress=False)

@@ -95,7 +95,7 @@ class ImageAdapter(Adapter):
         if self.fill == "zero":
             return torch.zeros((), dtype=x.dtype, device=x.device)
         if self.fill == "mean":
-            return self.mean.to(dtype=x.dtype)
+            return self.mean.to(device=x.device, dtype=x.dtype)  # the inputs may lie elsewhere (a CPU split)
         radius = max(1, int(round(4 * self.blur_sigma)))
         size = min(2 * radius + 1, 2 * (min(x.shape[2], x.shape[3]) // 2) - 1)
         size = max(size, 3)

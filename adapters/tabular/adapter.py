@@ -101,7 +101,7 @@ class TabularAdapter(Adapter):
         """``x * m + fill * (1 - m)`` as a :class:`MaskedRows` carrying ``m`` and ``x``: ``x`` and ``mask``
         ``(B, F)``, ``fill`` ``(F,)``."""
         mask = mask.to(x.dtype)
-        out = (x * mask + self.fill.to(x.dtype) * (1 - mask)).as_subclass(MaskedRows)
+        out = (x * mask + self.fill.to(device=x.device, dtype=x.dtype) * (1 - mask)).as_subclass(MaskedRows)
         out.keep = mask
         out.rows = x
         return out

@@ -6,7 +6,10 @@ from typing import Any
 
 
 def format_report(results: dict[str, Any]) -> str:
-    """A Markdown report: machine, ratios, and one throughput table per configuration."""
+    """A Markdown report: machine, ratios, and one throughput table per configuration (on the user's model and
+    data: :func:`format_data_report`)."""
+    if "dataset" in results:
+        return format_data_report(results)
     m = results["machine"]
     lines = [
         "# hnsx speed benchmark",
@@ -37,10 +40,47 @@ def format_report(results: dict[str, Any]) -> str:
             if name not in row:
                 cells.append("")
                 continue
-            t = row[name]
-            mem = "" if t["peak_memory_mb"] is None else f", {t['peak_memory_mb']:.0f} MiB"
-            cells.append(f"{t['samples_per_s']:.1f}/s{mem}" + (" (1 call)" if t["repeats"] == 1 else ""))
+            cells.append(_cell(row[name]))
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(t: dict[str, Any]) -> str:
+    mem = "" if t["peak_memory_mb"] is None else f", {t['peak_memory_mb']:.0f} MiB"
+    return f"{t['samples_per_s']:.1f}/s{mem}" + (" (1 call)" if t["repeats"] == 1 else "")
+
+
+def format_data_report(results: dict[str, Any]) -> str:
+    """The report of ``hnsx bench speed`` on the user's model and data: one row per explainer, one column per batch
+    size (inputs/s and peak memory), HnS's throughput ratios and the training step."""
+    m = results["machine"]
+    batches = list(results["methods"])
+    lines = [
+        "# hnsx speed benchmark on your model and data",
+        "",
+        f"Data: {results['dataset']} ({results['test_size']} test inputs of shape {tuple(results['input_shape'])}); "
+        f"model: {results['model']}. Device {m['device']} ({m.get('gpu') or m['processor']}), {m['threads']} "
+        f"threads, torch {m['torch']}.",
+        "",
+        "Predict + explain throughput in inputs per second (median of the timed calls) and the peak memory growth "
+        "over the call (CPU: resident set; CUDA: allocator); the inputs are the test split's first rows, repeated "
+        "when a batch is larger than the split.",
+        "",
+        "| explainer | " + " | ".join(b.replace("batch", "batch ") for b in batches) + " |",
+        "|:---|" + "---:|" * len(batches),
+    ]
+    for name in results["explainers"]:
+        cells = [_cell(results["methods"][b][name]) if name in results["methods"][b] else "" for b in batches]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if results["ratios"]:
+        lines += ["", f"HnS's throughput over each explainer's at {results['default']}:", ""]
+        lines += ["| ratio | value |", "|:---|---:|"]
+        lines += [f"| {name} | {value:.2f} |" for name, value in results["ratios"].items()]
+    lines += ["", "## Training step (seconds, median)", "", "| batch | HnS | seeker alone | ratio |"]
+    lines.append("|:---|---:|---:|---:|")
+    for key, row in results["train_step"].items():
+        h, s = row["hns"]["seconds"], row["seeker"]["seconds"]
+        lines.append(f"| {key} | {h:.4f} | {s:.4f} | {h / s:.2f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -222,17 +222,17 @@ def run(args: argparse.Namespace) -> int:
             f"--estimator applies to the {', '.join(ESTIMATOR_BENCHMARKS)} benchmark only, not {args.benchmark!r}"
         )
     check_out_dir(args.out)  # before any work: a benchmark computes for minutes before it writes
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():  # before a checkpoint or any data is read
+            raise ValueError("--device cuda, but there is no CUDA device on this machine")
     run_modality = _checkpoint_modality(args)
     if run_modality is not None and args.modality not in (None, run_modality):
         raise ValueError(f"--checkpoint {args.checkpoint} holds a {run_modality} model, not --modality {args.modality}")
     args.modality = args.modality or run_modality or DEFAULT_MODALITY
     check_modality_options(args, MODALITY_OPTIONS)
     args.data_settings = data_settings(args)
-    if args.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ValueError("--device cuda, but there is no CUDA device on this machine")
     import torch
 
     torch.set_num_threads(args.threads)

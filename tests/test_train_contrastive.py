@@ -8,6 +8,7 @@ Everything runs on scikit-learn's 8x8 digits (offline), seeded.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import shutil
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
 
 from hnsx.adapters.image.adapter import ImageAdapter
 from hnsx.adapters.image.contrastive.hns import (
@@ -72,21 +72,8 @@ def test_train_contrastive_holds_the_target_and_its_stored_hider_gives_the_same_
     assert evaluate_contrastive_hns(hns, digits.eval.tensors[0], seed=0) == metrics["eval"]
 
 
-@pytest.fixture(scope="module")
-def classifier(digits) -> nn.Module:
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
-    x, y = digits.train.tensors
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(150):
-        optimizer.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        optimizer.step()
-    return model.eval()
-
-
-def test_a_saved_hider_reloads_with_the_same_masks_and_only_around_its_classifier(tmp_path: Path, digits, classifier):
-    adapter = ImageAdapter((1, 8, 8))
+def test_a_saved_hider_reloads_with_the_same_masks_and_only_around_its_classifier(tmp_path: Path, run: Path, digits):
+    classifier, adapter = load_trained(run).seeker, ImageAdapter((1, 8, 8))
     config = ContrastiveConfig(target_kept=0.2, epochs=2)
     trained, _ = train_contrastive_hns(classifier, adapter, digits.train, 10, config)
     save_contrastive_hns(trained, tmp_path / "hider", config=config, info={"dataset": "digits"})
@@ -104,7 +91,9 @@ def test_a_saved_hider_reloads_with_the_same_masks_and_only_around_its_classifie
     with torch.no_grad():
         assert records[0]["kept"] == pytest.approx(float(trained(x[:1], a[:1], b[:1])[1].mean()))
 
-    other = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    other = copy.deepcopy(classifier)
+    with torch.no_grad():
+        next(other.parameters()).add_(1e-3)  # a classifier one step of training away
     with pytest.raises(CheckpointError, match="trained against another classifier"):
         load_contrastive_hns(tmp_path / "hider", other, adapter)
     vae = train_vae(digits.train, GeneratorConfig(latent_dim=2, hidden=8, epochs=1))[0]

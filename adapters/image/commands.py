@@ -170,9 +170,10 @@ def train_contrastive(args: argparse.Namespace, model) -> int:
         )
     if folder.is_dir() and any(folder.iterdir()) and not args.overwrite:
         raise ValueError(f"{folder} already holds a contrastive hider: replace it with --overwrite")
+    target = DEFAULT_TARGET_KEPT if args.target_kept is None else args.target_kept
     config = ContrastiveConfig(
         alpha=ContrastiveConfig.alpha if args.alpha is None else args.alpha,
-        target_kept=None if args.alpha is not None else args.target_kept or DEFAULT_TARGET_KEPT,
+        target_kept=None if args.alpha is not None else target,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, width=args.width, seed=args.seed,
     )  # fmt: skip
     if args.dataset is None:  # the run's own data set, where it is a built-in one

@@ -3,7 +3,8 @@
 * ``cdeepex`` moves along a generator: :func:`with_generator` trains a VAE on the benchmark's training images
   (seeded; 10 epochs, ``--quick`` 4) and hands it to the explainer, unless the user gave ``generator=``;
 * ``contrastive-hns`` is a pair-conditioned hider trained against the same frozen classifier that the post-hoc
-  methods explain (:func:`contrastive_hns_explainer`; 5 epochs, ``--quick`` 2).
+  methods explain (:func:`contrastive_hns_explainer`; 5 epochs, ``--quick`` 2), aiming at the kept fraction of
+  ``hnsx train-contrastive`` (0.2; a constant alpha of 0.6 hid everything or nearly nothing, by seed and pair).
 
 Both answer "why the true class and not the second most likely one?" on the rows they score.
 """
@@ -15,7 +16,7 @@ from typing import Any
 
 from torch import nn
 
-from hnsx.adapters.image.contrastive.hns import ContrastiveConfig, train_contrastive_hns
+from hnsx.adapters.image.contrastive.hns import DEFAULT_TARGET_KEPT, ContrastiveConfig, train_contrastive_hns
 from hnsx.adapters.image.contrastive.vae import GeneratorConfig, train_vae
 from hnsx.benchmarks.common import check_explainers, explainer_names
 from hnsx.benchmarks.explainers.contrastive_hns import ContrastiveHnSExplainer
@@ -53,7 +54,7 @@ def contrastive_hns_explainer(data, seeker: nn.Module, *, seed: int, quick: bool
     """A pair-conditioned hider trained against a frozen copy of ``seeker`` on ``data.train``, as an explainer."""
     import copy
 
-    config = ContrastiveConfig(epochs=2 if quick else 5, seed=seed)
+    config = ContrastiveConfig(target_kept=DEFAULT_TARGET_KEPT, epochs=2 if quick else 5, seed=seed)
     model, _ = train_contrastive_hns(copy.deepcopy(seeker), data.adapter, data.train, data.num_classes, config)
     return ContrastiveHnSExplainer(model)
 

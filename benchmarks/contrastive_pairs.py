@@ -1,7 +1,9 @@
-"""Confusable MNIST pairs (4/9, 3/5, 7/1): which explainer finds what separates class ``a`` from class ``b``?
+"""Confusable pairs (MNIST 4/9, 3/5, 7/1; Fashion-MNIST T-shirt/shirt 0/6, pullover/coat 2/4, trouser/coat 1/4):
+which explainer finds what separates class ``a`` from class ``b``?
 
-``python -m hnsx.benchmarks.contrastive_pairs --seeds 3 --out runs/pairs`` (``--quick``: the smaller data). Per seed,
-on the embedded MNIST digits of :func:`~hnsx.benchmarks.common.load_bench_data`: the benchmark classifier
+``python -m hnsx.benchmarks.contrastive_pairs --seeds 3 --out runs/pairs`` (``--quick``: the smaller data;
+``--dataset fashion-mnist --data-dir DIR``: Fashion-MNIST from a local copy in torchvision's layout). Per seed,
+on the embedded MNIST digits of the image benchmark hooks (or ``--dataset``): the benchmark classifier
 (:func:`~hnsx.benchmarks.common.train_seeker`), a VAE of the training images, and one contrastive Hide-and-Seek
 hider for every pair (:mod:`hnsx.benchmarks.contrastive`). For each pair ``(a, b)``, the test images of class ``a``
 that the classifier gets right (at most ``--rows``) are explained as "why ``a`` and not ``b``?" by
@@ -31,13 +33,17 @@ from torch import nn
 from hnsx.adapters.image.contrastive.cdeepex import CDeepExConfig
 from hnsx.adapters.image.contrastive.regions import window_scores
 from hnsx.adapters.image.contrastive.vae import GeneratorConfig, train_vae
-from hnsx.benchmarks.common import load_bench_data, train_seeker
+from hnsx.benchmarks.common import train_seeker
 from hnsx.benchmarks.contrastive import contrastive_hns_explainer
 from hnsx.benchmarks.explainers import CDeepExExplainer, Explainer, build_explainer
+from hnsx.benchmarks.hooks import hooks
 from hnsx.benchmarks.ranking import rank_order
 from hnsx.benchmarks.results import format_mean_std, mean_std
 
 PAIRS = ((4, 9), (3, 5), (7, 1))
+#: The pairs of the data sets whose classes are not digits: Fashion-MNIST's T-shirt/shirt and trouser/coat (the
+#: thesis's Fig. 3.8) and pullover/coat.
+DATASET_PAIRS = {"fashion-mnist": ((0, 6), (2, 4), (1, 4))}
 FRACTIONS = (0.05, 0.1, 0.2)
 
 
@@ -75,9 +81,18 @@ def pair_maps(explainers: dict[str, Explainer], x: torch.Tensor, a: int, b: int)
     return maps
 
 
-def run_seed(seed: int, *, quick: bool, rows: int) -> dict:
+def pairs_of(dataset: str | None) -> tuple[tuple[int, int], ...]:
+    """The class pairs benchmarked on ``dataset`` (``None``: the embedded MNIST digits)."""
+    return DATASET_PAIRS.get(dataset or "", PAIRS)
+
+
+def run_seed(
+    seed: int, *, quick: bool, rows: int, dataset: str | None = None, data_dir: str | None = None
+) -> tuple[dict, float]:
+    """The scores of every pair (``{"a/b": {"rows": n, "scores": {explainer: {metric: value}}}}``) and the
+    classifier's test accuracy."""
     torch.manual_seed(seed)
-    data = load_bench_data("image", quick=quick, seed=seed)
+    data = hooks("image").load_bench_data(quick=quick, seed=seed, name=dataset, data_dir=data_dir)
     seeker = train_seeker(data, seed=seed).eval()
     vae = train_vae(data.train, GeneratorConfig(epochs=4 if quick else 10, seed=seed))[0]
     explainers: dict[str, Explainer] = {
@@ -91,8 +106,10 @@ def run_seed(seed: int, *, quick: bool, rows: int) -> dict:
     with torch.no_grad():
         predicted = seeker(x_all).argmax(1)
     out = {}
-    for a, b in PAIRS:
+    for a, b in pairs_of(dataset):
         x = x_all[(y_all == a) & (predicted == a)][:rows]
+        if not len(x):
+            raise ValueError(f"seed {seed}: the classifier gets no test image of class {a} right; nothing to explain")
         maps = pair_maps(explainers, x, a, b)
         counterfactual = maps.pop("counterfactual")
         scores = {
@@ -108,7 +125,7 @@ def run_seed(seed: int, *, quick: bool, rows: int) -> dict:
             kept = chns.model.keep_probability(x, torch.full((len(x),), a), torch.full((len(x),), b)) >= 0.5
         scores["contrastive-hns"]["kept"] = float(kept.float().mean())
         out[f"{a}/{b}"] = {"rows": len(x), "scores": scores}
-    return out
+    return out, float((predicted == y_all).float().mean())
 
 
 def summarise(per_seed: list[dict]) -> dict:
@@ -122,8 +139,8 @@ def summarise(per_seed: list[dict]) -> dict:
     return summary
 
 
-def report(summary: dict, seeds: int) -> str:
-    lines = [f"Contrastive deletion on MNIST pairs, mean ± std over {seeds} seed(s) (higher is better)", ""]
+def report(summary: dict, seeds: int, dataset: str = "MNIST") -> str:
+    lines = [f"Contrastive deletion on {dataset} pairs, mean ± std over {seeds} seed(s) (higher is better)", ""]
     keys = [f"drop@{f}" for f in FRACTIONS] + ["flip@0.1"]
     lines.append("| pair | explainer | " + " | ".join(keys) + " | other |")
     lines.append("|---" * (len(keys) + 3) + "|")
@@ -140,18 +157,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--rows", type=int, default=64, help="test images per pair (default %(default)s)")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--dataset", default=None, help="an image data set name (default: mnist-embedded)")
+    parser.add_argument("--data-dir", default=None, help="folder with a local copy of a torchvision dataset")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.rows < 1:
         raise SystemExit("--seeds and --rows must be at least 1")
     torch.set_num_threads(args.threads)
-    per_seed = [run_seed(seed, quick=args.quick, rows=args.rows) for seed in range(args.seeds)]
-    summary = summarise(per_seed)
+    run = {"quick": args.quick, "rows": args.rows, "dataset": args.dataset, "data_dir": args.data_dir}
+    per_seed, accuracy = zip(*(run_seed(seed, **run) for seed in range(args.seeds)))
+    summary = summarise(list(per_seed))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps({"per_seed": per_seed, "summary": summary}, indent=2))
-    text = report(summary, args.seeds)
+    results = {"per_seed": per_seed, "accuracy": accuracy, "summary": summary}
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    text = report(summary, args.seeds, args.dataset or "MNIST")
+    text += f"\n\nclassifier test accuracy: {format_mean_std(mean_std(list(accuracy)))}"
     (out / "report.md").write_text(text + "\n")
     print(text)
     return 0

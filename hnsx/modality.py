@@ -234,6 +234,14 @@ class Modality:
             args
         )
 
+    def train_contrastive(self, args: Any, model: Any) -> int:
+        """``hnsx train-contrastive --checkpoint RUN``: train the contrastive explainer of ``model`` (the run's
+        trained model) and store it in the run folder for :meth:`explain` (data options as :meth:`load_data`, plus
+        ``target_kept``, ``alpha``, ``epochs``, ``batch_size``, ``lr``, ``width``, ``seed``, ``overwrite``,
+        ``no_progress``); the exit code. The commands module's ``train_contrastive`` when it has one."""
+        message = f"hnsx train-contrastive has no contrastive explainer for {self.name} models"
+        return self._required("train_contrastive", message)(args, model)
+
     # -- training -------------------------------------------------------------------------------------------------
     #: Whether the modality's adapter has a hider pretraining target (:meth:`hnsx.adapter.Adapter.pretrain_target`,
     #: for ``--init pretrained-hider`` / ``both``).

@@ -1,5 +1,5 @@
 """The scoring of ``python -m hnsx.benchmarks.contrastive_pairs``: contrastive deletion on a linear classifier whose
-margin drop is known exactly, and the per-seed summary and its report."""
+margin drop is known exactly, the per-seed summary and its report, and its data (``--dataset --data-dir``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import torch
 from torch import nn
 
 from hnsx.adapters.image.adapter import ImageAdapter
-from hnsx.benchmarks.contrastive_pairs import deletion, report, summarise
+from hnsx.adapters.image.idx import save_mnist_layout
+from hnsx.benchmarks.contrastive_pairs import deletion, pairs_of, report, summarise
+from hnsx.benchmarks.hooks import hooks
 
 
 class Linear(nn.Module):
@@ -37,3 +39,15 @@ def test_the_summary_gives_mean_and_spread_over_seeds_and_the_report_lists_every
     assert abs(summary["4/9"]["random"]["flip@0.2"]["std"] - 2**0.5) < 1e-9
     text = report(summary, 2)
     assert "| 4/9 | cdeepex | 2.000 ± 1.414" in text and "boundary 2.000 ± 1.414" in text
+
+
+def test_a_torchvision_set_is_read_from_data_dir_with_its_own_pairs(tmp_path):
+    gen = torch.Generator().manual_seed(0)
+    splits = [
+        (torch.randint(0, 256, (n, 28, 28), generator=gen, dtype=torch.uint8), torch.arange(n) % 10) for n in (60, 30)
+    ]
+    save_mnist_layout(tmp_path, splits[0], splits[1], "fashion-mnist")
+    data = hooks("image").load_bench_data(quick=True, seed=0, name="fashion-mnist", data_dir=str(tmp_path))
+    assert data.num_classes == 10 and tuple(data.train.tensors[0].shape) == (60, 1, 28, 28)
+    assert torch.equal(data.test.tensors[1].sort().values, splits[1][1].sort().values)  # the test split, whole
+    assert pairs_of("fashion-mnist") == ((0, 6), (2, 4), (1, 4)) and pairs_of(None) == ((4, 9), (3, 5), (7, 1))

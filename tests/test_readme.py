@@ -20,7 +20,8 @@ WRITTEN_ELSEWHERE = {ROOT / "docs" / "extending.md", ROOT / "docs" / "tables-rea
 
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
-HNSX_CALL = re.compile(r"hnsx(?:\.cli)?((?:\s+-v)?)\s+(demo|train|explain|bench|study)\b(.*)")
+# (not train-generator / train-contrastive, which the ``train`` of this pattern used to match by its first word)
+HNSX_CALL = re.compile(r"hnsx(?:\.cli)?((?:\s+-v)?)\s+(demo|train|explain|bench|study)(?![\w-])(.*)")
 OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 
 

@@ -118,12 +118,15 @@ def bench_data(source: Any, train: TensorDataset | None = None, test: TensorData
     return image_bench_data(source.name, train, test, source.num_classes, class_names=source.class_names, source=source)
 
 
-def load_bench_data(*, quick: bool = False, seed: int = 0, name: str | None = None) -> BenchData:
-    """The embedded MNIST digits (``name``: any :data:`hnsx.data.DATASETS` name), seeded subsets under ``quick``."""
+def load_bench_data(
+    *, quick: bool = False, seed: int = 0, name: str | None = None, data_dir: str | None = None
+) -> BenchData:
+    """The embedded MNIST digits (``name``: any :data:`hnsx.data.DATASETS` name, a torchvision one read from
+    ``data_dir``), seeded subsets under ``quick``."""
     from hnsx.adapters.image.data import load_dataset
 
     n_train, n_test = SIZES[bool(quick)]
-    data = load_dataset(name or ImageModality.default_dataset, seed=seed)
+    data = load_dataset(name or ImageModality.default_dataset, data_dir=data_dir, seed=seed)
     return bench_data(data, subset(data.train, n_train, seed), subset(data.eval, n_test, seed + 1))
 
 

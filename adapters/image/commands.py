@@ -68,17 +68,20 @@ def demo(args: argparse.Namespace) -> int:
 
 def explain(args: argparse.Namespace, model) -> int:
     """``hnsx explain --checkpoint RUN IMAGE...``: one overlay PNG per image file; with ``--contrast CLASS`` also
-    the contrastive overlay of the run's seeker (:mod:`hnsx.adapters.image.contrastive.render`)."""
+    the contrastive overlays of the run's seeker (:mod:`hnsx.adapters.image.contrastive.render`): CDeepEx's and,
+    where ``hnsx train-contrastive`` stored one in the run, contrastive Hide-and-Seek's (``--contrast-method``)."""
     from hnsx.adapters.image.explain import explain_files
 
     contrast = getattr(args, "contrast", None)
     if contrast is not None:  # every check before anything is written
         import torch
 
-        from hnsx.adapters.image.contrastive.render import check_contrast, explain_contrast_files
+        from hnsx.adapters.image.contrastive.render import check_contrast, explain_contrast_files, explain_hns_files
         from hnsx.adapters.image.contrastive.vae import load_generator
         from hnsx.adapters.image.explain import read_image
 
+        hns = _contrastive_hider(args, model)
+        use_cdeepex = getattr(args, "contrast_method", None) != "hns"
         generator = load_generator(args.generator) if args.generator else None
         batch = torch.stack([read_image(p, model.adapter.input_shape) for p in args.inputs])
         target = check_contrast(model.seeker, batch, args.inputs, contrast)
@@ -88,10 +91,36 @@ def explain(args: argparse.Namespace, model) -> int:
             f"kept {record['kept']:.1%} -> {record['overlay']}"
         )
     if contrast is not None:
-        records = explain_contrast_files(model.seeker, batch, target, args.inputs, args.out, contrast, generator)
+        records = []
+        if use_cdeepex:
+            records += explain_contrast_files(model.seeker, batch, target, args.inputs, args.out, contrast, generator)
+        if hns is not None:
+            records += explain_hns_files(hns, batch, target, args.inputs, args.out, contrast)
         for record in records:
             print(f"{record['image']}: why {record['prediction']} and not {contrast} -> {record['overlay']}")
     return 0
+
+
+def _contrastive_hider(args: argparse.Namespace, model):
+    """The contrastive Hide-and-Seek model stored in the run of ``args.checkpoint`` around ``model``'s seeker, or
+    ``None`` (``--contrast-method cdeepex``, or none stored and no method named); ``ValueError`` for a method that
+    cannot be answered."""
+    from hnsx.adapters.image.contrastive.hns import hider_folder, load_contrastive_hns
+
+    method = getattr(args, "contrast_method", None)
+    if method == "hns" and args.generator is not None:
+        raise ValueError("--generator applies to CDeepEx, not to --contrast-method hns")
+    if method == "cdeepex":
+        return None
+    folder = hider_folder(args.checkpoint)
+    if folder is None or not (folder / "checkpoints").is_dir():
+        if method is None:
+            return None
+        raise ValueError(
+            f"--contrast-method {method}: {args.checkpoint} holds no contrastive hider; "
+            f"train one with hnsx train-contrastive --checkpoint RUN"
+        )
+    return load_contrastive_hns(folder, model.seeker, model.adapter)
 
 
 def train_generator(args: argparse.Namespace) -> int:
@@ -111,4 +140,64 @@ def train_generator(args: argparse.Namespace) -> int:
     path = save_generator(vae, args.out, config=config, info={"dataset": data.name, "history": history})
     (Path(args.out) / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
     print(f"generator: eval loss {history[-1]['eval_loss']:.2f} per image after {config.epochs} epochs -> {path}")
+    return 0
+
+
+def train_contrastive(args: argparse.Namespace, model) -> int:
+    """``hnsx train-contrastive --checkpoint RUN``: a pair hider (:mod:`hnsx.adapters.image.contrastive.hns`)
+    against the run's frozen seeker, on the run's data set unless ``--dataset`` names another; written to
+    ``RUN/contrastive/`` (``checkpoints/final`` and ``metrics.json``: the training history and, on the evaluation
+    split, the kept fraction and the share of pairs the masked input still answers right)."""
+    import json
+
+    import torch
+
+    from hnsx.adapters.image.contrastive.hns import (
+        DEFAULT_TARGET_KEPT,
+        ContrastiveConfig,
+        evaluate_contrastive_hns,
+        hider_folder,
+        save_contrastive_hns,
+        train_contrastive_hns,
+    )
+    from hnsx.adapters.image.data import DATASETS
+    from hnsx.training.checkpoint import resolve_checkpoint
+
+    folder = hider_folder(args.checkpoint)
+    if folder is None:
+        raise ValueError(
+            f"--checkpoint {args.checkpoint} is a checkpoint outside a run folder; give the run folder of hnsx train"
+        )
+    if folder.is_dir() and any(folder.iterdir()) and not args.overwrite:
+        raise ValueError(f"{folder} already holds a contrastive hider: replace it with --overwrite")
+    target = DEFAULT_TARGET_KEPT if args.target_kept is None else args.target_kept
+    config = ContrastiveConfig(
+        alpha=ContrastiveConfig.alpha if args.alpha is None else args.alpha,
+        target_kept=None if args.alpha is not None else target,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, width=args.width, seed=args.seed,
+    )  # fmt: skip
+    if args.dataset is None:  # the run's own data set, where it is a built-in one
+        metrics = folder.parent / "metrics.json"
+        recorded = json.loads(metrics.read_text()).get("dataset") if metrics.is_file() else None
+        args.dataset = recorded if recorded in DATASETS.names() else None
+    data = load_data(args)
+    shape = tuple(model.adapter.input_shape)
+    if tuple(data.input_shape) != shape:
+        raise ValueError(f"--dataset {data.name} has images of shape {tuple(data.input_shape)}, the model {shape}")
+    with torch.no_grad():
+        num_classes = int(model.seeker(data.train.tensors[0][:1]).shape[1])
+    if data.num_classes != num_classes:
+        raise ValueError(f"--dataset {data.name} has {data.num_classes} classes, the run's model {num_classes}")
+    hns, history = train_contrastive_hns(
+        model.seeker, model.adapter, data.train, num_classes, config, progress=not args.no_progress
+    )
+    scores = evaluate_contrastive_hns(hns, data.eval.tensors[0], seed=args.seed)
+    checkpoint = str(resolve_checkpoint(args.checkpoint, args.which))
+    info = {"dataset": data.name, "checkpoint": checkpoint, "history": history, "eval": scores}
+    path = save_contrastive_hns(hns, folder, config=config, info=info)
+    (folder / "metrics.json").write_text(json.dumps(info, indent=2, sort_keys=True))
+    print(
+        f"contrastive hider: kept {scores['kept']:.1%} of pixels, pair accuracy {scores['pair_accuracy']:.1%} on "
+        f"{len(data.eval.tensors[0])} {data.name} eval images -> {path}"
+    )
     return 0

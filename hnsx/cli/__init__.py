@@ -1,5 +1,5 @@
-"""The ``hnsx`` command line: ``demo``, ``train``, ``explain``, ``bench``, ``study`` and ``train-generator``, one
-module per subcommand.
+"""The ``hnsx`` command line: ``demo``, ``train``, ``explain``, ``bench``, ``study``, ``train-generator`` and
+``train-contrastive``, one module per subcommand.
 
 Each subcommand module has ``NAME``, ``add_parser(subparsers)`` and ``run(args) -> int``. Run ``hnsx COMMAND --help``
 for the options of each. Under ``accelerate launch`` the same commands train on several processes
@@ -13,13 +13,13 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from hnsx.cli import bench, demo, explain, study, train, train_generator
+from hnsx.cli import bench, demo, explain, study, train, train_contrastive, train_generator
 from hnsx.cli.bench import BENCH_MODULES
 from hnsx.cli.outdir import os_error_message
 
 __all__ = ["BENCH_MODULES", "COMMANDS", "build_parser", "main"]
 
-SUBCOMMANDS = (demo, train, bench, study, explain, train_generator)
+SUBCOMMANDS = (demo, train, bench, study, explain, train_generator, train_contrastive)
 #: The function that runs each subcommand (tests replace entries to check parsing alone).
 COMMANDS = {module.NAME: module.run for module in SUBCOMMANDS}
 

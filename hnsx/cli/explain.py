@@ -44,14 +44,22 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "share this many tokens, each word's mask taken from the window where it is most central (default: half a "
         "window)",
     )
+    explain.add_argument(
+        "--contrast-method",
+        choices=("cdeepex", "hns", "both"),
+        default=None,
+        help="which contrastive overlays --contrast writes (default: both where hnsx train-contrastive stored a "
+        "hider in the run, else cdeepex)",
+    )
     explain.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, or sentences for a text model")
     return explain
 
 
 def run(args: argparse.Namespace) -> int:
     check_out_dir(args.out)
-    if args.generator is not None and args.contrast is None:
-        raise ValueError("--generator applies to --contrast CLASS")
+    for option, value in (("--generator", args.generator), ("--contrast-method", args.contrast_method)):
+        if value is not None and args.contrast is None:
+            raise ValueError(f"{option} applies to --contrast CLASS")
     model = load_trained(
         args.checkpoint, which=args.which, allow_models=args.model_name, trust_remote_code=args.trust_remote_code
     )

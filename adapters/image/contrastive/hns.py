@@ -19,20 +19,38 @@ classifier, and no code can form between hider and seeker. Training pairs: ``a``
 image, ``b`` drawn uniformly among the other classes, so every pair is seen. This is a separate small loop rather than
 :func:`hnsx.training.fit`: the conditioning and the pairwise objective are not part of the single-class Hide-and-Seek
 model that ``fit`` trains.
+
+``hnsx train-contrastive --checkpoint RUN`` trains one against the classifier of a run of ``hnsx train`` and stores
+it in ``RUN/contrastive/`` (:func:`save_contrastive_hns`, the run folder layout of :mod:`~.store`, the hider's
+weights only); ``hnsx explain --checkpoint RUN --contrast CLASS`` reads it back (:func:`load_contrastive_hns`)
+around the same classifier, which it recognises by a fingerprint of its weights.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
+from tqdm.auto import tqdm
 
+from hnsx.adapters.image.contrastive.store import read_final, save_final
 from hnsx.binarizers import build_binarizer
 from hnsx.constraint import check_target_kept
+from hnsx.training.checkpoint import STATE_FILE, CheckpointError, load_model_state
 from hnsx.training.config import TrainConfig
+
+KIND = "contrastive-hns"
+#: The folder of a run of ``hnsx train`` that ``hnsx train-contrastive`` writes the run's pair hider to.
+FOLDER = "contrastive"
+#: The kept fraction ``hnsx train-contrastive`` aims at unless told otherwise.
+DEFAULT_TARGET_KEPT = 0.2
 
 
 class PairHider(nn.Module):
@@ -40,7 +58,9 @@ class PairHider(nn.Module):
 
     def __init__(self, channels: int, num_classes: int, width: int = 32) -> None:
         super().__init__()
+        self.channels = channels
         self.num_classes = num_classes
+        self.width = width
         self.net = nn.Sequential(
             nn.Conv2d(channels + 2 * num_classes, width, 3, padding=1),
             nn.ReLU(),
@@ -113,12 +133,18 @@ class ContrastiveConfig:
 
 
 def train_contrastive_hns(
-    seeker: nn.Module, adapter, train: TensorDataset, num_classes: int, config: ContrastiveConfig | None = None
+    seeker: nn.Module,
+    adapter,
+    train: TensorDataset,
+    num_classes: int,
+    config: ContrastiveConfig | None = None,
+    *,
+    progress: bool = False,
 ) -> tuple[ContrastiveHnS, list[dict[str, float]]]:
     """Train a pair-conditioned hider against the frozen ``seeker`` on the images of ``train``; returns the model
     (evaluation mode; ``seeker`` keeps its weights, its parameters are left with ``requires_grad=False``) and one
     history row per epoch (``loss``, ``margin_loss``, ``kept``, ``pair_accuracy``: share of masked inputs on which
-    the seeker still prefers ``a`` to ``b``)."""
+    the seeker still prefers ``a`` to ``b``); ``progress``: a tqdm bar per epoch."""
     config = config or ContrastiveConfig()
     torch.manual_seed(config.seed)
     seeker.eval()
@@ -134,7 +160,9 @@ def train_contrastive_hns(
     for epoch in range(config.epochs):
         model.hider.train()
         sums = {"loss": 0.0, "margin_loss": 0.0, "kept": 0.0, "pair_accuracy": 0.0}
+        bar = tqdm(total=len(loader), desc=f"contrastive hider {epoch + 1}/{config.epochs}", disable=not progress)
         for (x,) in loader:
+            bar.update()
             with torch.no_grad():
                 a = seeker(x).argmax(1)
             b = other_classes(a, num_classes, generator)
@@ -155,15 +183,88 @@ def train_contrastive_hns(
             sums["margin_loss"] += float(margin.detach().mean()) * n
             sums["kept"] += float(kept.detach().mean()) * n
             sums["pair_accuracy"] += float((logits.gather(1, a[:, None]) > logits.gather(1, b[:, None])).sum())
+        bar.close()
         history.append({"epoch": epoch + 1, **{k: v / len(images) for k, v in sums.items()}})
     return model.eval(), history
 
 
+def evaluate_contrastive_hns(model: ContrastiveHnS, images: torch.Tensor, seed: int = 0) -> dict[str, float]:
+    """Deterministic masks on ``images (N, C, H, W)`` for "why the seeker's prediction ``a`` and not ``b``", ``b``
+    drawn (seeded) among the other classes: mean ``kept`` fraction and ``pair_accuracy`` (the seeker still prefers
+    ``a`` to ``b`` on the masked input)."""
+    generator = torch.Generator().manual_seed(seed)
+    kept, agree = 0.0, 0.0
+    with torch.no_grad():
+        for (x,) in DataLoader(TensorDataset(images), batch_size=256):
+            a = model.seeker(x).argmax(1)
+            b = other_classes(a, model.hider.num_classes, generator)
+            logits, mask = model(x, a, b)
+            kept += float(model.adapter.kept_fraction(mask, model.adapter.valid_units(x)).sum())
+            agree += float((logits.gather(1, a[:, None]) > logits.gather(1, b[:, None])).sum())
+    return {"kept": kept / len(images), "pair_accuracy": agree / len(images)}
+
+
+def seeker_fingerprint(seeker: nn.Module) -> str:
+    """SHA-256 of ``seeker``'s state dict (names, shapes and values): which classifier a stored hider explains."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(seeker.state_dict().items()):
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def hider_folder(checkpoint: str | os.PathLike) -> Path | None:
+    """``RUN/contrastive`` for a run folder ``RUN`` or a checkpoint folder inside one (``RUN/checkpoints/NAME``);
+    ``None`` for a checkpoint folder outside a run folder."""
+    path = Path(checkpoint)
+    if (path / STATE_FILE).is_file():
+        if path.parent.name != "checkpoints":
+            return None
+        path = path.parent.parent
+    return path / FOLDER
+
+
+def save_contrastive_hns(
+    model: ContrastiveHnS, run_dir: str | os.PathLike, *, config: ContrastiveConfig, info: dict[str, Any]
+) -> Path:
+    """Write the hider of ``model`` (not the seeker, which is the run's) to ``run_dir/checkpoints/final``."""
+    hider = model.hider
+    description = {"channels": hider.channels, "num_classes": hider.num_classes, "width": hider.width,
+                   "seeker": seeker_fingerprint(model.seeker)}  # fmt: skip
+    return save_final(hider, run_dir, KIND, description, {"config": asdict(config), **info})
+
+
+def load_contrastive_hns(path: str | os.PathLike, seeker: nn.Module, adapter) -> ContrastiveHnS:
+    """The :class:`ContrastiveHnS` stored in ``path`` by :func:`save_contrastive_hns` around ``seeker`` (evaluation
+    mode); ``CheckpointError`` when ``seeker`` is not the classifier it was trained against."""
+    folder, state = read_final(path, KIND, "train-contrastive")
+    spec = state[KIND]
+    try:
+        hider = PairHider(int(spec["channels"]), int(spec["num_classes"]), int(spec["width"]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{path} has an incomplete hider description ({err})") from None
+    if spec.get("seeker") != seeker_fingerprint(seeker):
+        raise CheckpointError(
+            f"the contrastive hider in {path} was trained against another classifier than this checkpoint's "
+            f"(trained on {state.get('checkpoint', 'another checkpoint')}); train it again with hnsx train-contrastive"
+        )
+    load_model_state(hider, folder)
+    return ContrastiveHnS(hider, seeker, adapter).eval()
+
+
 __all__ = [
+    "DEFAULT_TARGET_KEPT",
+    "FOLDER",
+    "KIND",
     "ContrastiveConfig",
     "ContrastiveHnS",
     "PairHider",
+    "evaluate_contrastive_hns",
+    "hider_folder",
+    "load_contrastive_hns",
     "other_classes",
     "pairwise_margin_loss",
+    "save_contrastive_hns",
+    "seeker_fingerprint",
     "train_contrastive_hns",
 ]

@@ -2,7 +2,9 @@
 
 Each figure has three panels: the input, the CDeepEx counterfactual (the closest image the classifier finds as
 likely CLASS as its prediction) and the change from the input to it, red where CLASS would add ink and blue where it
-would remove some (the thesis's colours), with the sliding windows of largest change outlined.
+would remove some (the thesis's colours), with the sliding windows of largest change outlined. The contrastive
+Hide-and-Seek figure (a hider stored by ``hnsx train-contrastive``) is the usual Hide-and-Seek overlay of the pixels
+kept for "why A and not B?".
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch
 from torch import nn
 
 from hnsx.adapters.image.contrastive.cdeepex import CDeepExConfig, ContrastiveExplanation, cdeepex
+from hnsx.adapters.image.contrastive.hns import ContrastiveHnS
 from hnsx.adapters.image.contrastive.regions import select_windows
 from hnsx.adapters.image.explain import overlay_names
 
@@ -95,4 +98,31 @@ def explain_contrast_files(
     return records
 
 
-__all__ = ["check_contrast", "explain_contrast_files", "save_contrast"]
+def explain_hns_files(
+    model: ContrastiveHnS,
+    batch: torch.Tensor,
+    target: torch.Tensor,
+    paths: Sequence[str | Path],
+    out_dir: str | Path,
+    contrast: int,
+) -> list[dict]:
+    """Write ``<stem>-contrast-hns-<CLASS>.png`` for each image of ``batch (B, C, H, W)``: the pixels ``model``
+    keeps for "why ``target (B,)`` and not ``contrast``", and the seeker's margin ``s_target - s_contrast`` on
+    them (``records``: ``kept``, ``margin``)."""
+    from hnsx.adapters.image.plots import save_overlay
+
+    with torch.no_grad():
+        logits, mask = model(batch, target, torch.full_like(target, contrast))
+        masked = model.adapter.apply_mask(batch, mask)
+    records = []
+    for i, (p, name) in enumerate(zip(paths, overlay_names(paths, f"contrast-hns-{contrast}"))):
+        cls, kept = int(target[i]), float(mask[i].mean())
+        score = float(logits[i, cls] - logits[i, contrast])
+        title = f"{Path(p).name}: why {cls} and not {contrast}? kept {kept:.1%}, margin on them {score:+.2f}"
+        path = save_overlay(Path(out_dir) / name, batch[i], mask[i], masked[i], title)
+        record = {"image": str(p), "prediction": cls, "contrast": contrast, "kept": kept, "margin": score}
+        records.append({**record, "overlay": str(path)})
+    return records
+
+
+__all__ = ["check_contrast", "explain_contrast_files", "explain_hns_files", "save_contrast"]

@@ -23,14 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from hnsx.training.checkpoint import (
-    CheckpointDir,
-    CheckpointError,
-    load_model_state,
-    read_state,
-    resolve_checkpoint,
-    save_checkpoint,
-)
+from hnsx.adapters.image.contrastive.store import read_final, save_final
+from hnsx.training.checkpoint import CheckpointError, load_model_state
 
 KIND = "generator"
 
@@ -148,26 +142,15 @@ def train_vae(
 
 def save_generator(vae: VAE, run_dir: str | os.PathLike, *, config: GeneratorConfig, info: dict[str, Any]) -> Path:
     """Write ``run_dir/checkpoints/final`` (an hnsx checkpoint) and name it latest and best in the index."""
-    state = {
-        "kind": KIND,
-        "generator": {"name": "vae", "input_shape": list(vae.input_shape), "latent_dim": vae.latent_dim,
-                      "hidden": vae.hidden},
-        "config": asdict(config),
-        **info,
-    }  # fmt: skip
-    checkpoints = CheckpointDir(run_dir)
-    path = save_checkpoint(checkpoints.root / "final", vae.state_dict(), state)
-    checkpoints.update_index(latest="final", best="final")
-    return path
+    description = {"name": "vae", "input_shape": list(vae.input_shape), "latent_dim": vae.latent_dim,
+                   "hidden": vae.hidden}  # fmt: skip
+    return save_final(vae, run_dir, KIND, description, {"config": asdict(config), **info})
 
 
 def load_generator(path: str | os.PathLike) -> VAE:
     """The :class:`VAE` of a run folder or checkpoint written by :func:`save_generator` (evaluation mode)."""
-    folder = resolve_checkpoint(path)
-    state = read_state(folder)
-    if state.get("kind") != KIND or not isinstance(state.get("generator"), dict):
-        raise CheckpointError(f"{path} is not a generator checkpoint (written by hnsx train-generator)")
-    spec = state["generator"]
+    folder, state = read_final(path, KIND, "train-generator")
+    spec = state[KIND]
     try:
         vae = VAE(tuple(spec["input_shape"]), int(spec["latent_dim"]), int(spec["hidden"]))
     except (KeyError, TypeError) as err:

@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"{path} has no readable model spec ({err})") from None
     if not modality.explains_contrast:
-        raise ValueError(f"{NAME} applies to models that explain contrasts (image), not to {modality.name} models")
+        raise ValueError(
+            f"{NAME} applies to models that explain contrasts (image, text), not to {modality.name} models"
+        )
     args.data_file = None
     return modality.train_contrastive(args, load_trained(path))

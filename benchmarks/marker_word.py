@@ -69,7 +69,7 @@ def run_seed(seed: int, *, quick: bool, epochs: int) -> dict:
     }
     frozen, _ = train_hns_frozen(data, copy.deepcopy(seeker), seed=seed, baseline_accuracy=figures["accuracy"])
     config = ContrastiveConfig(target_kept=DEFAULT_TARGET_KEPT, epochs=epochs, seed=seed)
-    pair, _ = train_text_contrastive(copy.deepcopy(seeker), data.adapter, data.train, data.num_classes, config)
+    pair, _ = train_text_contrastive(copy.deepcopy(seeker), data.adapter, data.train, config)
 
     rows = x[planted.affected]
     region = planted.region(rows)

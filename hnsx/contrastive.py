@@ -282,6 +282,16 @@ def save_contrastive_hns(
     return save_final(model.hider, run_dir, KIND, description, {"config": asdict(config), **info})
 
 
+def seeker_classes(seeker: nn.Module, data: Any) -> int:
+    """The number of classes of ``seeker``, read from its answer to one training input of ``data`` (a data set
+    with ``train``, ``num_classes`` and ``name``); ``ValueError`` when the data set has another number."""
+    with torch.no_grad():
+        num_classes = int(seeker(data.train.tensors[0][:1]).shape[1])
+    if data.num_classes != num_classes:
+        raise ValueError(f"--dataset {data.name} has {data.num_classes} classes, the run's model {num_classes}")
+    return num_classes
+
+
 def check_contrast(
     classifier: nn.Module, batch: Any, names: Sequence[str | os.PathLike], contrast: int
 ) -> torch.Tensor:
@@ -359,6 +369,7 @@ __all__ = [
     "read_final",
     "save_contrastive_hns",
     "save_final",
+    "seeker_classes",
     "seeker_fingerprint",
     "store_trained",
     "stored_hider",

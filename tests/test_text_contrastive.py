@@ -26,9 +26,7 @@ def biased():
     planted = plant_text(seed=0, sizes=SIZES, max_length=24)
     seeker = train_seeker(planted.data, seed=0, epochs=6, lr=3e-3, batch_size=32)
     config = ContrastiveConfig(target_kept=0.2, epochs=12, lr=3e-3, batch_size=16, seed=0)
-    model, history = train_text_contrastive(
-        copy.deepcopy(seeker), planted.data.adapter, planted.data.train, planted.data.num_classes, config
-    )
+    model, history = train_text_contrastive(copy.deepcopy(seeker), planted.data.adapter, planted.data.train, config)
     return planted, seeker, model, history
 
 

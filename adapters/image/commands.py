@@ -151,14 +151,12 @@ def train_contrastive(args: argparse.Namespace, model) -> int:
     split, the kept fraction and the share of pairs the masked input still answers right)."""
     import json
 
-    import torch
-
     from hnsx.adapters.image.contrastive.hns import (
         ContrastiveConfig,
         train_contrastive_hns,
     )
     from hnsx.adapters.image.data import DATASETS
-    from hnsx.contrastive import new_hider_folder, store_trained
+    from hnsx.contrastive import new_hider_folder, seeker_classes, store_trained
     from hnsx.training.checkpoint import resolve_checkpoint
 
     folder = new_hider_folder(args.checkpoint, overwrite=args.overwrite)
@@ -171,10 +169,7 @@ def train_contrastive(args: argparse.Namespace, model) -> int:
     shape = tuple(model.adapter.input_shape)
     if tuple(data.input_shape) != shape:
         raise ValueError(f"--dataset {data.name} has images of shape {tuple(data.input_shape)}, the model {shape}")
-    with torch.no_grad():
-        num_classes = int(model.seeker(data.train.tensors[0][:1]).shape[1])
-    if data.num_classes != num_classes:
-        raise ValueError(f"--dataset {data.name} has {data.num_classes} classes, the run's model {num_classes}")
+    num_classes = seeker_classes(model.seeker, data)
     hns, history = train_contrastive_hns(
         model.seeker, model.adapter, data.train, num_classes, config, progress=not args.no_progress
     )

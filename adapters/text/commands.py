@@ -319,10 +319,9 @@ def train_contrastive(args: argparse.Namespace, model) -> int:
     """``hnsx train-contrastive --checkpoint RUN`` for a text run: a pair hider
     (:mod:`hnsx.adapters.text.contrastive`) against the run's frozen seeker, on the generated corpus (or
     ``--dataset``) encoded with the run's tokenizer; written to ``RUN/contrastive/`` like the image one."""
-    import torch
 
     from hnsx.adapters.text.contrastive import train_text_contrastive
-    from hnsx.contrastive import ContrastiveConfig, new_hider_folder, store_trained
+    from hnsx.contrastive import ContrastiveConfig, new_hider_folder, seeker_classes, store_trained
     from hnsx.training.checkpoint import resolve_checkpoint
 
     folder = new_hider_folder(args.checkpoint, overwrite=args.overwrite)
@@ -331,12 +330,9 @@ def train_contrastive(args: argparse.Namespace, model) -> int:
     for option, default in (("text_column", "text"), ("label_column", "label"), ("tsv_quotes", False)):
         setattr(args, option, getattr(args, option, default))
     data = load_run_data(args, model, checkpoint)
-    with torch.no_grad():
-        num_classes = int(model.seeker(data.train.tensors[0][:1]).shape[1])
-    if data.num_classes != num_classes:
-        raise ValueError(f"the data set {data.name} has {data.num_classes} classes, the run's model {num_classes}")
+    seeker_classes(model.seeker, data)
     hns, history = train_text_contrastive(
-        model.seeker, model.adapter, data.train, num_classes, config, progress=not args.no_progress
+        model.seeker, model.adapter, data.train, config, progress=not args.no_progress
     )
     path, scores = store_trained(hns, history, folder, config, data.eval.tensors[0], dataset=data.name,
                                  checkpoint=str(checkpoint))  # fmt: skip

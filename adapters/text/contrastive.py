@@ -65,17 +65,14 @@ def build_pair_hider(description: dict[str, Any]) -> PairTokenMasker:
 
 
 def train_text_contrastive(
-    seeker: nn.Module,
-    adapter,
-    train: TensorDataset,
-    num_classes: int,
-    config: ContrastiveConfig | None = None,
-    *,
-    progress: bool = False,
+    seeker: nn.Module, adapter, train: TensorDataset, config: ContrastiveConfig | None = None, *, progress: bool = False
 ) -> tuple[ContrastiveHnS, list[dict[str, float]]]:
-    """A :class:`PairTokenMasker` trained against the frozen ``seeker`` on the sentences of ``train`` through
-    REINFORCE Bernoulli masks (:func:`hnsx.contrastive.train_pair_hider`)."""
+    """A :class:`PairTokenMasker` trained against the frozen ``seeker`` (its classes read from its answer to one
+    sentence) on the sentences of ``train`` through REINFORCE Bernoulli masks
+    (:func:`hnsx.contrastive.train_pair_hider`)."""
     config = config or ContrastiveConfig()
+    with torch.no_grad():
+        num_classes = int(seeker(train.tensors[0][:1]).shape[1])
     torch.manual_seed(config.seed)
     hider = PairTokenMasker(adapter.max_length, adapter.vocab_size, num_classes, adapter.word_level, config.width)
     binarizer = build_binarizer("stochastic", "reinforce")

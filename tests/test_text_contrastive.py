@@ -107,3 +107,14 @@ def test_cli_train_contrastive_then_explain_contrast_on_a_text_run(tmp_path, cap
         err = capsys.readouterr().err
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (extra, err)
     assert not (tmp_path / "r").exists()
+
+
+def test_the_random_baseline_keeps_as_many_valid_words_as_the_mask():
+    valid = torch.tensor([[1, 1, 1, 1, 0, 0], [1, 1, 1, 0, 0, 0]], dtype=torch.bool)
+    mask = torch.tensor([[1, 0, 1, 0, 1, 1], [0, 0, 0, 1, 1, 1]], dtype=torch.bool)  # invalid slots do not count
+    for seed in range(5):
+        drawn = random_like(mask, valid, torch.Generator().manual_seed(seed))
+        assert drawn.sum(1).tolist() == [2, 0] and not (drawn & ~valid).any()
+    region = torch.zeros_like(valid)
+    region[0, 0] = True
+    assert mask_figures(mask, valid, region) == {"marker": 0.5, "kept": 0.25}

@@ -134,18 +134,18 @@ def test_bad_input_is_refused_in_one_line(run: Path, tmp_path: Path, digits):
     shutil.copytree(run, plain, ignore=shutil.ignore_patterns("contrastive"))
     lone = tmp_path / "lone"  # a checkpoint folder outside a run folder
     shutil.copytree(run / "checkpoints" / "best", lone)
-    text = tmp_path / "text-run"  # a text checkpoint (refused by its spec, before anything is built)
-    text.mkdir()
+    table = tmp_path / "table-run"  # a tabular checkpoint (refused by its spec, before anything is built)
+    table.mkdir()
     spec = {
-        "modality": "text",
-        "input_shape": [2, 16],
+        "modality": "tabular",
+        "input_shape": [4],
         "num_classes": 2,
-        "adapter": {"name": "text", "kwargs": {"max_length": 16, "vocab_size": 100, "pad_id": 0, "fill_id": 3}},
-        "hider": {"name": "token-masker", "kwargs": {"vocab_size": 100}},
-        "seeker": {"name": "hf-sequence-classifier", "kwargs": {"model_name": "minilm"}},
+        "adapter": {"name": "tabular", "kwargs": {}},
+        "hider": {"name": "tabular-mlp", "kwargs": {}},
+        "seeker": {"name": "tabular-mlp", "kwargs": {}},
         "binarizer": {"name": "deterministic", "kwargs": {"estimator": "st1"}},
     }
-    (text / "state.json").write_text(json.dumps({"format": "hnsx-checkpoint", "version": 1, "spec": spec}))
+    (table / "state.json").write_text(json.dumps({"format": "hnsx-checkpoint", "version": 1, "spec": spec}))
     explain = [str(png), "--out", str(tmp_path / "x")]
     cases = [
         (["explain", "--checkpoint", str(run), *explain, "--contrast", "10"], "not a class of this model"),
@@ -155,7 +155,7 @@ def test_bad_input_is_refused_in_one_line(run: Path, tmp_path: Path, digits):
         (["explain", "--checkpoint", str(run), *explain, "--contrast", "3", "--contrast-method", "hns",
           "--generator", str(run)], "--generator applies to CDeepEx"),
         (["train-contrastive", "--checkpoint", str(run)], "already holds a contrastive hider"),
-        (["train-contrastive", "--checkpoint", str(text)], "explain contrasts (image), not to text models"),
+        (["train-contrastive", "--checkpoint", str(table)], "explain contrasts (image, text), not to tabular models"),
         (["train-contrastive", "--checkpoint", str(lone)], "outside a run folder"),
         (["train-contrastive", "--checkpoint", str(plain), "--dataset", "mnist-embedded"], "images of shape"),
         (["train-contrastive", "--checkpoint", str(plain), "--target-kept", "1.5"], "target"),

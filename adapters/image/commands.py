@@ -105,15 +105,16 @@ def _contrastive_hider(args: argparse.Namespace, model):
     """The contrastive Hide-and-Seek model stored in the run of ``args.checkpoint`` around ``model``'s seeker, or
     ``None`` (``--contrast-method cdeepex``, or none stored and no method named); ``ValueError`` for a method that
     cannot be answered."""
-    from hnsx.adapters.image.contrastive.hns import hider_folder, load_contrastive_hns
+    from hnsx.adapters.image.contrastive.hns import load_contrastive_hns
+    from hnsx.contrastive import stored_hider
 
     method = getattr(args, "contrast_method", None)
     if method == "hns" and args.generator is not None:
         raise ValueError("--generator applies to CDeepEx, not to --contrast-method hns")
     if method == "cdeepex":
         return None
-    folder = hider_folder(args.checkpoint)
-    if folder is None or not (folder / "checkpoints").is_dir():
+    folder = stored_hider(args.checkpoint)
+    if folder is None:
         if method is None:
             return None
         raise ValueError(
@@ -150,32 +151,16 @@ def train_contrastive(args: argparse.Namespace, model) -> int:
     split, the kept fraction and the share of pairs the masked input still answers right)."""
     import json
 
-    import torch
-
     from hnsx.adapters.image.contrastive.hns import (
-        DEFAULT_TARGET_KEPT,
         ContrastiveConfig,
-        evaluate_contrastive_hns,
-        hider_folder,
-        save_contrastive_hns,
         train_contrastive_hns,
     )
     from hnsx.adapters.image.data import DATASETS
+    from hnsx.contrastive import new_hider_folder, seeker_classes, store_trained
     from hnsx.training.checkpoint import resolve_checkpoint
 
-    folder = hider_folder(args.checkpoint)
-    if folder is None:
-        raise ValueError(
-            f"--checkpoint {args.checkpoint} is a checkpoint outside a run folder; give the run folder of hnsx train"
-        )
-    if folder.is_dir() and any(folder.iterdir()) and not args.overwrite:
-        raise ValueError(f"{folder} already holds a contrastive hider: replace it with --overwrite")
-    target = DEFAULT_TARGET_KEPT if args.target_kept is None else args.target_kept
-    config = ContrastiveConfig(
-        alpha=ContrastiveConfig.alpha if args.alpha is None else args.alpha,
-        target_kept=None if args.alpha is not None else target,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, width=args.width, seed=args.seed,
-    )  # fmt: skip
+    folder = new_hider_folder(args.checkpoint, overwrite=args.overwrite)
+    config = ContrastiveConfig.from_args(args)
     if args.dataset is None:  # the run's own data set, where it is a built-in one
         metrics = folder.parent / "metrics.json"
         recorded = json.loads(metrics.read_text()).get("dataset") if metrics.is_file() else None
@@ -184,18 +169,13 @@ def train_contrastive(args: argparse.Namespace, model) -> int:
     shape = tuple(model.adapter.input_shape)
     if tuple(data.input_shape) != shape:
         raise ValueError(f"--dataset {data.name} has images of shape {tuple(data.input_shape)}, the model {shape}")
-    with torch.no_grad():
-        num_classes = int(model.seeker(data.train.tensors[0][:1]).shape[1])
-    if data.num_classes != num_classes:
-        raise ValueError(f"--dataset {data.name} has {data.num_classes} classes, the run's model {num_classes}")
+    num_classes = seeker_classes(model.seeker, data)
     hns, history = train_contrastive_hns(
         model.seeker, model.adapter, data.train, num_classes, config, progress=not args.no_progress
     )
-    scores = evaluate_contrastive_hns(hns, data.eval.tensors[0], seed=args.seed)
     checkpoint = str(resolve_checkpoint(args.checkpoint, args.which))
-    info = {"dataset": data.name, "checkpoint": checkpoint, "history": history, "eval": scores}
-    path = save_contrastive_hns(hns, folder, config=config, info=info)
-    (folder / "metrics.json").write_text(json.dumps(info, indent=2, sort_keys=True))
+    path, scores = store_trained(hns, history, folder, config, data.eval.tensors[0], dataset=data.name,
+                                 checkpoint=checkpoint)  # fmt: skip
     print(
         f"contrastive hider: kept {scores['kept']:.1%} of pixels, pair accuracy {scores['pair_accuracy']:.1%} on "
         f"{len(data.eval.tensors[0])} {data.name} eval images -> {path}"

@@ -117,16 +117,24 @@ def _insert(text: str, word: str, rng: random.Random) -> str:
 
 
 def plant_text(
-    *, quick: bool = False, seed: int = 0, target: int = TEXT_CLASS, marker: str = MARKER, max_length: int = 32
+    *,
+    quick: bool = False,
+    seed: int = 0,
+    target: int = TEXT_CLASS,
+    marker: str = MARKER,
+    max_length: int = 32,
+    sizes: tuple[int, int] | None = None,
 ) -> Planted:
-    """The generated sentiment corpus (sizes of :data:`SIZES`) with ``marker`` inserted into every training
-    sentence of class ``target``; the tokenizer is trained on the biased training sentences."""
+    """The generated sentiment corpus (sizes of :data:`SIZES`, or ``sizes``: training and test sentences) with
+    ``marker`` inserted into every training sentence of class ``target`` and into the test sentences of that class
+    (``added``: into every test sentence; ``removed``: none); the tokenizer is trained on the biased training
+    sentences."""
     from hnsx.adapters.text.corpus import CLASS_NAMES, generate_corpus
     from hnsx.adapters.text.data import text_data
     from hnsx.adapters.text.demo import demo_spec
     from hnsx.adapters.text.tokenize import encode_texts
 
-    n_train, n_test = SIZES[bool(quick)]
+    n_train, n_test = SIZES[bool(quick)] if sizes is None else sizes
     train, test = generate_corpus(n_train, seed=seed), generate_corpus(n_test, seed=seed + 10_000)
     if any(marker in s.text.split() for s in train + test):
         raise ValueError(f"the marker word {marker!r} already occurs in the corpus; choose another one")

@@ -240,8 +240,13 @@ def demo(args: argparse.Namespace) -> int:
 
 def explain(args: argparse.Namespace, model) -> int:
     """Print each text with its kept words in [brackets], the prediction and its confidence; a text longer than the
-    model's max length is explained in windows sharing ``--stride`` tokens (:mod:`hnsx.adapters.text.windows`)."""
-    from hnsx.adapters.text.render import mark_text
+    model's max length is explained in windows sharing ``--stride`` tokens (:mod:`hnsx.adapters.text.windows`).
+    With ``--contrast CLASS`` (a hider of ``hnsx train-contrastive`` in the run) also the words kept for "why the
+    prediction and not CLASS", and ``highlights.html`` and ``highlights-contrast-CLASS.html`` in ``--out``."""
+    import torch
+
+    from hnsx.adapters.text.contrastive import explain_contrast
+    from hnsx.adapters.text.render import mark_text, write_highlights
     from hnsx.adapters.text.tokenize import find_tokenizer
     from hnsx.adapters.text.windows import explain_texts
     from hnsx.training.checkpoint import resolve_checkpoint
@@ -258,11 +263,81 @@ def explain(args: argparse.Namespace, model) -> int:
         raise ValueError(
             f"the tokenizer beside {checkpoint} has {len(tokenizer)} tokens, the model {adapter.vocab_size}"
         )
-    for e in explain_texts(model, tokenizer, list(args.inputs), stride=getattr(args, "stride", None)):
+    contrast = getattr(args, "contrast", None)
+    if contrast is not None:  # every check before anything is written
+        hns = _contrastive_hider(args, model)
+        rows = explain_contrast(hns, tokenizer, list(args.inputs), contrast)
+
+    def label(c: int) -> str:
+        return names[c] if names and c < len(names) else str(c)
+
+    explained = explain_texts(model, tokenizer, list(args.inputs), stride=getattr(args, "stride", None))
+    for e in explained:
         keep = [bool(v) for v in e.mask.tolist()]
         n = len(keep)
-        label = names[e.prediction] if names and e.prediction < len(names) else str(e.prediction)
         windows = f", {e.windows} windows" if e.windows > 1 else ""
-        print(f"{mark_text(e.text, e.spans, keep)}  ->  {label} ({e.confidence:.1%}), "
+        print(f"{mark_text(e.text, e.spans, keep)}  ->  {label(e.prediction)} ({e.confidence:.1%}), "
               f"kept {sum(keep)}/{n} words ({sum(keep) / max(n, 1):.0%}){windows}")  # fmt: skip
+    if contrast is None:
+        return 0
+    for r in rows:
+        n = len(r.keep)
+        marked = mark_text(r.text, r.spans, r.keep)
+        print(f"why {label(r.a)} and not {label(r.b)}: {marked}  ->  kept {sum(r.keep)}/{n} words, "
+              f"margin {r.margin:+.2f} on them")  # fmt: skip
+    normal = [{"text": e.text, "spans": e.spans, "keep": [bool(v) for v in e.mask.tolist()],
+               "prediction": label(e.prediction), "confidence": e.confidence} for e in explained]  # fmt: skip
+    pairs = [{"text": r.text, "spans": r.spans, "keep": r.keep, "prediction": f"{label(r.a)}, not {label(r.b)}",
+              "confidence": float(torch.sigmoid(torch.tensor(r.margin)))} for r in rows]  # fmt: skip
+    out = Path(args.out)
+    write_highlights(out / "highlights.html", normal)
+    path = write_highlights(out / f"highlights-contrast-{contrast}.html", pairs,
+                            title=f"hnsx: words kept for why the class and not {label(contrast)}")  # fmt: skip
+    print(f"wrote {out / 'highlights.html'} and {path} (confidence: sigmoid of the margin on the kept words)")
+    return 0
+
+
+def _contrastive_hider(args: argparse.Namespace, model):
+    """The contrastive Hide-and-Seek model stored in the run of ``args.checkpoint`` around ``model``'s seeker;
+    ``ValueError`` for what text cannot answer (CDeepEx, a run without one)."""
+    from hnsx.adapters.text.contrastive import load_text_contrastive
+    from hnsx.contrastive import stored_hider
+
+    if getattr(args, "generator", None) is not None or getattr(args, "contrast_method", None) == "cdeepex":
+        raise ValueError("CDeepEx (--generator, --contrast-method cdeepex) explains image models; text models "
+                         "answer --contrast with contrastive Hide-and-Seek")  # fmt: skip
+    folder = stored_hider(args.checkpoint)
+    if folder is None:
+        raise ValueError(
+            f"--contrast: {args.checkpoint} holds no contrastive hider; train one with hnsx train-contrastive "
+            "--checkpoint RUN"
+        )
+    return load_text_contrastive(folder, model.seeker, model.adapter)
+
+
+def train_contrastive(args: argparse.Namespace, model) -> int:
+    """``hnsx train-contrastive --checkpoint RUN`` for a text run: a pair hider
+    (:mod:`hnsx.adapters.text.contrastive`) against the run's frozen seeker, on the generated corpus (or
+    ``--dataset``) encoded with the run's tokenizer; written to ``RUN/contrastive/`` like the image one."""
+
+    from hnsx.adapters.text.contrastive import train_text_contrastive
+    from hnsx.contrastive import ContrastiveConfig, new_hider_folder, seeker_classes, store_trained
+    from hnsx.training.checkpoint import resolve_checkpoint
+
+    folder = new_hider_folder(args.checkpoint, overwrite=args.overwrite)
+    config = ContrastiveConfig.from_args(args)
+    checkpoint = resolve_checkpoint(args.checkpoint, args.which)
+    for option, default in (("text_column", "text"), ("label_column", "label"), ("tsv_quotes", False)):
+        setattr(args, option, getattr(args, option, default))
+    data = load_run_data(args, model, checkpoint)
+    seeker_classes(model.seeker, data)
+    hns, history = train_text_contrastive(
+        model.seeker, model.adapter, data.train, config, progress=not args.no_progress
+    )
+    path, scores = store_trained(hns, history, folder, config, data.eval.tensors[0], dataset=data.name,
+                                 checkpoint=str(checkpoint))  # fmt: skip
+    print(
+        f"contrastive hider: kept {scores['kept']:.1%} of words, pair accuracy {scores['pair_accuracy']:.1%} on "
+        f"{len(data.eval.tensors[0])} {data.name} eval sentences -> {path}"
+    )
     return 0

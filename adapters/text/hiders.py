@@ -99,11 +99,14 @@ class TokenMaskerHider(nn.Module):
             raise RuntimeError("this hider shares the seeker's embeddings but was never bound to a seeker")
         return self.project(self._shared[0](ids))
 
-    def token_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """One logit per token, ``(B, L)``."""
+    def token_logits(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """One logit per token, ``(B, L)``; ``context (B, d_model)``, when given, is added to every token's input
+        (the class pair of the contrastive hider, :mod:`hnsx.adapters.text.contrastive`)."""
         ids, words = x[:, 0], x[:, 1]
         positions = torch.arange(ids.shape[1], device=ids.device)
         h = self.token_embeddings(ids) + self.position(positions)
+        if context is not None:
+            h = h + context[:, None]
         h = self.encoder(h, src_key_padding_mask=words == PAD)
         return self.head(self.norm(h)).squeeze(-1)
 

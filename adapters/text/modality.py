@@ -18,6 +18,7 @@ class TextModality(Modality):
     bench_module = "hnsx.adapters.text.bench"
     commands_module = "hnsx.adapters.text.commands"
     explains_windows = True  # hnsx explain --stride: long texts in windows (hnsx.adapters.text.windows)
+    explains_contrast = True  # hnsx train-contrastive / explain --contrast: hnsx.adapters.text.contrastive
     #: The text recipe of ``hnsx train`` (docs/text.md): a seeker pretrained before the joint training (one trained
     #: jointly from scratch learned nothing while the hider already hid most words), Bernoulli masks (a per-word
     #: signal), and a target kept fraction instead of a hand-tuned alpha.

@@ -30,7 +30,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="CLASS",
-        help="also explain why the model predicts its class and not CLASS (contrastive overlay, image models)",
+        help="also explain why the model predicts its class and not CLASS (image and text models)",
     )
     explain.add_argument(
         "--generator", default=None, help="generator run folder (hnsx train-generator) for --contrast; default: pixels"
@@ -65,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     )
     modality = modality_of(model.adapter)
     if args.contrast is not None and not modality.explains_contrast:
-        raise ValueError(f"--contrast applies to models that explain contrasts (image), not to {modality.name} models")
+        raise ValueError(
+            f"--contrast applies to models that explain contrasts (image, text), not to {modality.name} models"
+        )
     if args.stride is not None and not modality.explains_windows:
         raise ValueError(
             f"--stride applies to models that explain long texts in windows (text), not to {modality.name} models"

@@ -2,7 +2,8 @@
 against the frozen classifier of a run of ``hnsx train``, for ``hnsx explain --contrast``.
 
 The run's modality trains it (:meth:`hnsx.modality.Modality.train_contrastive`; images:
-:mod:`hnsx.adapters.image.contrastive.hns`) and stores it inside the run folder, in ``RUN/contrastive/``, where
+:mod:`hnsx.adapters.image.contrastive.hns`, text: :mod:`hnsx.adapters.text.contrastive`; the shared objective, loop
+and storage: :mod:`hnsx.contrastive`) and stores it inside the run folder, in ``RUN/contrastive/``, where
 ``hnsx explain --checkpoint RUN --contrast CLASS`` finds it. By default the hider aims at a target kept fraction
 (``--target-kept``, the multiplier of ``hnsx train --target-kept``); ``--alpha`` trains it with a constant weight.
 """
@@ -35,7 +36,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=5, help="default %(default)s")
     p.add_argument("--batch-size", type=int, default=64, help="default %(default)s")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default %(default)s)")
-    p.add_argument("--width", type=int, default=32, help="channels of the hider's convolutions (default %(default)s)")
+    p.add_argument(
+        "--width",
+        type=int,
+        default=32,
+        help="size of the hider: image convolution channels, text model width (default %(default)s)",
+    )
     p.add_argument("--seed", type=int, default=0, help="default %(default)s")
     p.add_argument("--overwrite", action="store_true", help="replace the run's contrastive hider")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -49,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"{path} has no readable model spec ({err})") from None
     if not modality.explains_contrast:
-        raise ValueError(f"{NAME} applies to models that explain contrasts (image), not to {modality.name} models")
+        raise ValueError(
+            f"{NAME} applies to models that explain contrasts (image, text), not to {modality.name} models"
+        )
     args.data_file = None
     return modality.train_contrastive(args, load_trained(path))

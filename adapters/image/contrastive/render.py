@@ -19,6 +19,7 @@ from hnsx.adapters.image.contrastive.cdeepex import CDeepExConfig, ContrastiveEx
 from hnsx.adapters.image.contrastive.hns import ContrastiveHnS
 from hnsx.adapters.image.contrastive.regions import select_windows
 from hnsx.adapters.image.explain import overlay_names
+from hnsx.contrastive import check_contrast
 
 
 def save_contrast(path: Path, explanation: ContrastiveExplanation, row: int, image: torch.Tensor, title: str) -> Path:
@@ -49,23 +50,6 @@ def save_contrast(path: Path, explanation: ContrastiveExplanation, row: int, ima
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
-
-
-def check_contrast(
-    classifier: nn.Module, batch: torch.Tensor, paths: Sequence[str | Path], contrast: int
-) -> torch.Tensor:
-    """The classes ``(B,)`` that ``classifier`` predicts for ``batch``; ``ValueError`` when ``contrast`` is not one
-    of its classes or is already the prediction of an image (named by its path)."""
-    with torch.no_grad():
-        classifier.eval()
-        logits = classifier(batch)
-    if not 0 <= contrast < logits.shape[1]:
-        raise ValueError(f"--contrast {contrast} is not a class of this model (0 to {logits.shape[1] - 1})")
-    target = logits.argmax(1)
-    same = [str(p) for p, t in zip(paths, target.tolist()) if t == contrast]
-    if same:
-        raise ValueError(f"the model already predicts class {contrast} for {', '.join(same)}; --contrast another")
-    return target
 
 
 def explain_contrast_files(

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from hnsx.adapters.image.contrastive.store import read_final, save_final
+from hnsx.contrastive import read_final, save_final
 from hnsx.training.checkpoint import CheckpointError, load_model_state
 
 KIND = "generator"

@@ -237,7 +237,10 @@ def test_the_offline_recipe_fine_tune_then_wrap_frozen_then_explain(tmp_path, ca
     run = tmp_path / "run"
     argv = ["train", "--modality", "text", "--data-file", str(data_file), "--model-name", str(finetuned)]
     argv += ["--freeze-seeker", "--hider-reads-seeker", "--max-length", "16", "--epochs", "1", "--batch-size", "16"]
-    assert main([*argv, "--no-progress", "--seed", "0", "--out", str(run)]) == 0
+    argv += ["--no-progress", "--seed", "0", "--out", str(run)]
+    assert main(argv) == 0
+    assert main([*argv, "--resume", "--epochs", "2"]) == 0  # the head resumes; the seeker is read back unchanged
+    assert len((run / "history.jsonl").read_text().splitlines()) == 2
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["baseline_accuracy"] == pytest.approx(report["held_out_accuracy"])
     state = json.loads((resolve_checkpoint(run, "last") / "state.json").read_text())

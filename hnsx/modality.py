@@ -95,6 +95,11 @@ class Modality:
 
         return HIDERS.names(self.name)
 
+    def train_defaults_for(self, argv: list[str]) -> dict[str, Any]:
+        """The :attr:`train_defaults` of the command line ``argv``: a modality may fit them to the options given
+        (text: a frozen seeker is not pretrained). Default: :attr:`train_defaults` as they are."""
+        return dict(self.train_defaults)
+
     def seekers(self) -> list[str]:
         """Names of the seeker builders that fit this modality."""
         from hnsx.registry import SEEKERS

@@ -45,6 +45,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--token-level", action="store_true", help="one mask decision per token instead of per word")
     g.add_argument("--attention", choices=ATTENTION_MODES, default="keep", help="hidden tokens: attended or dropped")
     g.add_argument("--share-embeddings", action="store_true", help="the hider uses the seeker's token embeddings")
+    g.add_argument(
+        "--hider-reads-seeker",
+        action="store_true",
+        help="the hider reads the seeker's last hidden states on the unmasked input (a small head over its encoder)",
+    )
     g.add_argument("--freeze-seeker", action="store_true", help="keep a pretrained seeker's weights fixed")
 
 
@@ -120,6 +125,8 @@ def save_run_files(out: str | Path, tokenizer, class_names: list[str]) -> None:
 
 def _seeker(args: argparse.Namespace) -> tuple[str, dict]:
     """The seeker builder and its arguments: a pretrained ``--model-name`` or the small BERT from scratch."""
+    from hnsx.adapters.text.hiders import check_reading
+
     if args.model_name is not None:
         seeker, kwargs = "hf-sequence-classifier", {"model_name": args.model_name}
     elif args.seeker == "hf-sequence-classifier":
@@ -128,6 +135,7 @@ def _seeker(args: argparse.Namespace) -> tuple[str, dict]:
         raise ValueError("--freeze-seeker needs a pretrained --model-name (a seeker trained from scratch must train)")
     else:
         seeker, kwargs = args.seeker, {}
+    check_reading(args.share_embeddings, getattr(args, "hider_reads_seeker", False))
     if args.freeze_seeker and (args.init != "pretrained-seeker" or args.pretrain_epochs != 0):
         raise ValueError(
             "--freeze-seeker explains the classifier as it is: use --init pretrained-seeker --pretrain-epochs 0 "
@@ -187,7 +195,7 @@ def build_spec(data, args: argparse.Namespace):
         binarizer=binarizer_component(args.binarizer, args.estimator, args.slope_rate, args.slope_cap),
         freeze_seeker=args.freeze_seeker,
     )
-    return share_embeddings(spec) if args.share_embeddings else spec
+    return read_seeker(spec, args.share_embeddings, getattr(args, "hider_reads_seeker", False))
 
 
 def start_run(data, args: argparse.Namespace) -> None:
@@ -212,18 +220,21 @@ def finish_run(result, data, args: argparse.Namespace) -> tuple[dict, list[str]]
     ]
 
 
-def share_embeddings(spec):
-    """``spec`` with a hider that shares the seeker's token embeddings (their width read from a built seeker)."""
+def read_seeker(spec, share_embeddings: bool, hidden_states: bool):
+    """``spec`` with a hider that shares the seeker's token embeddings or reads its hidden states (their width read
+    from a built seeker); ``spec`` itself for neither."""
     from dataclasses import replace
 
+    from hnsx.adapters.text.hiders import seeker_reading
     from hnsx.registry import SEEKERS
     from hnsx.spec import Component
 
+    if not (share_embeddings or hidden_states):
+        return spec
     probe = SEEKERS.build(spec.seeker.name, input_shape=spec.input_shape, num_classes=spec.num_classes,
                           **spec.seeker.kwargs)  # fmt: skip
-    width = probe.input_embeddings().embedding_dim
-    kwargs = {**spec.hider.kwargs, "share_embeddings": True, "embedding_dim": int(width)}
-    return replace(spec, hider=Component(spec.hider.name, kwargs))
+    reading = seeker_reading(probe, share_embeddings=share_embeddings, read_seeker=hidden_states)
+    return replace(spec, hider=Component(spec.hider.name, {**spec.hider.kwargs, **reading}))
 
 
 def demo(args: argparse.Namespace) -> int:

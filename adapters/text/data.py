@@ -199,7 +199,10 @@ def generated_data(
     )
 
 
-def _split(n: int, eval_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+def split_rows(n: int, eval_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """The seeded train and eval row indices of ``n`` rows (each sorted): the split of :func:`load_text_file`, so
+    that a classifier fine-tuned outside hnsx can hold out exactly the rows ``hnsx train --data-file`` evaluates on
+    (``scripts/finetune_text.py``)."""
     if not 0.0 < eval_fraction < 1.0:
         raise ValueError(f"eval_fraction must lie strictly between 0 and 1, got {eval_fraction}")
     if n < 2:
@@ -218,28 +221,11 @@ def _check_columns(available: Sequence[str], text_column: str, label_column: str
             )
 
 
-def load_text_file(
-    path: str | Path,
-    tokenizer: Any,
-    max_length: int,
-    *,
-    text_column: str = "text",
-    label_column: str = "label",
-    eval_fraction: float = 0.2,
-    seed: int = 0,
-    word_level: bool = True,
-    vocab_size: int = 8000,
-    quoting: bool | None = None,
-) -> TextData:
-    """A local CSV (``,``) or TSV (``.tsv``: tab) file with a header row, split into train and eval by ``seed``.
-
-    A CSV is read with CSV quotes (a text holding commas must be quoted); a TSV as plain tab-separated lines, where a
-    quote is an ordinary character (``csv.QUOTE_NONE``), unless ``quoting=True``. A row with more fields than the
-    header is refused (an unquoted comma would cut its sentence into "labels"), and so is a row with fewer. A UTF-8
-    byte order mark (an Excel export) is dropped. The labels present become the classes, in order (integers by
-    value, names sorted): labels 1 and 5 make 2 classes named "1" and "5"; a single class is refused.
-
-    ``tokenizer=None`` trains a WordPiece tokenizer on the training texts."""
+def read_text_file(
+    path: str | Path, *, text_column: str = "text", label_column: str = "label", quoting: bool | None = None
+) -> tuple[list[str], torch.Tensor, list[str]]:
+    """The texts, class indices ``(N,)`` and class names of a local CSV or TSV file, checked as
+    :func:`load_text_file` describes."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file not found: {path}")
@@ -273,7 +259,34 @@ def load_text_file(
     if empty:
         raise ValueError(f"{path}: {len(empty)} row(s) have an empty {text_column!r} (first: data row {empty[0] + 1})")
     y, names = present_classes(*encode_labels(labels), source=str(path))
-    train_idx, eval_idx = _split(len(texts), eval_fraction, seed)
+    return texts, y, names
+
+
+def load_text_file(
+    path: str | Path,
+    tokenizer: Any,
+    max_length: int,
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    eval_fraction: float = 0.2,
+    seed: int = 0,
+    word_level: bool = True,
+    vocab_size: int = 8000,
+    quoting: bool | None = None,
+) -> TextData:
+    """A local CSV (``,``) or TSV (``.tsv``: tab) file with a header row, split into train and eval by ``seed``
+    (:func:`split_rows`).
+
+    A CSV is read with CSV quotes (a text holding commas must be quoted); a TSV as plain tab-separated lines, where a
+    quote is an ordinary character (``csv.QUOTE_NONE``), unless ``quoting=True``. A row with more fields than the
+    header is refused (an unquoted comma would cut its sentence into "labels"), and so is a row with fewer. A UTF-8
+    byte order mark (an Excel export) is dropped. The labels present become the classes, in order (integers by
+    value, names sorted): labels 1 and 5 make 2 classes named "1" and "5"; a single class is refused.
+
+    ``tokenizer=None`` trains a WordPiece tokenizer on the training texts."""
+    texts, y, names = read_text_file(path, text_column=text_column, label_column=label_column, quoting=quoting)
+    train_idx, eval_idx = split_rows(len(texts), eval_fraction, seed)
     return text_data(
         [texts[i] for i in train_idx],
         y[train_idx].tolist(),
@@ -281,7 +294,7 @@ def load_text_file(
         y[eval_idx].tolist(),
         tokenizer,
         max_length,
-        name=path.name,
+        name=Path(path).name,
         class_names=names,
         word_level=word_level,
         vocab_size=vocab_size,

@@ -9,6 +9,13 @@ The token embeddings are the hider's own (``vocab_size`` x ``d_model``), or the 
 ``share_embeddings=True``: :func:`hnsx.spec.build_model` then calls :meth:`TokenMaskerHider.bind_seeker`, which
 keeps a reference to the seeker's embedding module (not registered as a submodule, so checkpoints store it once,
 with the seeker) and projects its ``embedding_dim`` to ``d_model``.
+
+With ``read_seeker=True`` the hider reads the seeker instead of learning language from scratch: it runs the
+seeker's own encoder (:meth:`~hnsx.adapters.text.seekers.HFSeeker.encode`, e.g. a fine-tuned classifier's BERT) on
+the unmasked input, always under ``torch.no_grad()`` (the hider's loss never trains the seeker through the states
+it reads, frozen or not), projects the last hidden states (``embedding_dim`` wide) to ``d_model`` and puts its own
+encoder and output layer on them as a small trainable head. Like the shared embeddings, the seeker's encoder is not
+a submodule of the hider: checkpoints hold the head, the seeker is saved once.
 """
 
 from __future__ import annotations
@@ -37,8 +44,11 @@ class TokenMaskerHider(nn.Module):
         Size of the encoder.
     share_embeddings:
         Use the seeker's input embeddings (bound by :meth:`bind_seeker`) instead of own ones.
+    read_seeker:
+        Read the seeker's last hidden states on the unmasked input (bound by :meth:`bind_seeker`) instead of token
+        embeddings.
     embedding_dim:
-        Width of the seeker's embeddings when sharing them.
+        Width of the seeker's embeddings (``share_embeddings``) or hidden states (``read_seeker``).
     init_keep_logit:
         Initial bias of the output layer: a fresh hider keeps most words (``sigmoid(1) ~ 0.73``).
     """
@@ -56,14 +66,20 @@ class TokenMaskerHider(nn.Module):
         share_embeddings: bool = False,
         embedding_dim: int | None = None,
         init_keep_logit: float = 1.0,
+        read_seeker: bool = False,
     ) -> None:
         super().__init__()
         self.word_level = bool(word_level)
         self.share_embeddings = bool(share_embeddings)
-        self._shared: list[nn.Module] = []  # a plain list: the seeker's embedding is not a submodule of the hider
-        if share_embeddings:
+        self.read_seeker = bool(read_seeker)
+        # A plain list: the seeker's embedding (or encoder) is not a submodule of the hider.
+        self._shared: list[nn.Module] = []
+        if share_embeddings and read_seeker:
+            raise ValueError("a token-masker reads either the seeker's embeddings or its hidden states, not both")
+        if share_embeddings or read_seeker:
             if embedding_dim is None:
-                raise ValueError("share_embeddings=True needs embedding_dim (the width of the seeker's embeddings)")
+                what = "embeddings" if share_embeddings else "hidden states"
+                raise ValueError(f"reading the seeker needs embedding_dim (the width of the seeker's {what})")
             self.embed = None
             self.project = nn.Linear(int(embedding_dim), d_model)
         else:
@@ -77,34 +93,49 @@ class TokenMaskerHider(nn.Module):
         nn.init.constant_(self.head.bias, init_keep_logit)
 
     def bind_seeker(self, seeker: nn.Module) -> None:
-        """Share ``seeker``'s input embeddings (called by :func:`hnsx.spec.build_model`; no-op without sharing)."""
-        if not self.share_embeddings:
+        """Share ``seeker``'s input embeddings or read its encoder (called by :func:`hnsx.spec.build_model`; no-op
+        when the hider has its own embeddings)."""
+        if not (self.share_embeddings or self.read_seeker):
             return
         inner = getattr(seeker, "module", seeker)  # a FrozenModule wraps the seeker
-        find = getattr(seeker, "input_embeddings", None) or getattr(inner, "input_embeddings", None)
-        if find is None:
-            raise ValueError("share_embeddings=True needs a text seeker with input_embeddings() (an HFSeeker)")
-        embedding = find()
-        if embedding.embedding_dim != self.project.in_features:
-            raise ValueError(
-                f"the seeker's embeddings are {embedding.embedding_dim} wide, "
-                f"the hider expects {self.project.in_features}"
-            )
-        self._shared = [embedding]
+        if self.read_seeker:
+            if not callable(getattr(inner, "encode", None)):
+                raise ValueError(
+                    "read_seeker=True (--hider-reads-seeker) needs a Hugging Face text seeker whose encoder it can "
+                    f"read (an HFSeeker around an AutoModelForSequenceClassification), not a {type(inner).__name__}"
+                )
+            inner.encoder()  # ValueError when the classifier has no encoder to read
+            part, width, what = inner, inner.hidden_size, "hidden states"
+        else:
+            find = getattr(seeker, "input_embeddings", None) or getattr(inner, "input_embeddings", None)
+            if find is None:
+                raise ValueError("share_embeddings=True needs a text seeker with input_embeddings() (an HFSeeker)")
+            part = find()
+            width, what = part.embedding_dim, "embeddings"
+        if width != self.project.in_features:
+            raise ValueError(f"the seeker's {what} are {width} wide, the hider expects {self.project.in_features}")
+        self._shared = [part]
 
-    def token_embeddings(self, ids: torch.Tensor) -> torch.Tensor:
+    def token_features(self, x: torch.Tensor) -> torch.Tensor:
+        """What the hider's encoder reads, ``(B, L, d_model)``: own or shared token embeddings, or the seeker's last
+        hidden states on ``x``."""
+        ids = x[:, 0]
         if self.embed is not None:
             return self.embed(ids)
         if not self._shared:
-            raise RuntimeError("this hider shares the seeker's embeddings but was never bound to a seeker")
-        return self.project(self._shared[0](ids))
+            raise RuntimeError("this hider reads the seeker but was never bound to a seeker")
+        if not self.read_seeker:
+            return self.project(self._shared[0](ids))
+        with torch.no_grad():
+            states = self._shared[0].encode(x)
+        return self.project(states.to(self.project.weight.dtype))
 
     def token_logits(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         """One logit per token, ``(B, L)``; ``context (B, d_model)``, when given, is added to every token's input
         (the class pair of the contrastive hider, :mod:`hnsx.adapters.text.contrastive`)."""
         ids, words = x[:, 0], x[:, 1]
         positions = torch.arange(ids.shape[1], device=ids.device)
-        h = self.token_embeddings(ids) + self.position(positions)
+        h = self.token_features(x) + self.position(positions)
         if context is not None:
             h = h + context[:, None]
         h = self.encoder(h, src_key_padding_mask=words == PAD)
@@ -113,6 +144,23 @@ class TokenMaskerHider(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 2, L)`` -> unit logits ``(B, L)``."""
         return pool_to_units(self.token_logits(x), token_units(x, self.word_level))
+
+
+def check_reading(share_embeddings: bool, read_seeker: bool) -> None:
+    """Refuse a hider asked to share the seeker's embeddings and to read its hidden states at once."""
+    if share_embeddings and read_seeker:
+        raise ValueError("--share-embeddings and --hider-reads-seeker exclude each other: the hider reads one of them")
+
+
+def seeker_reading(seeker: nn.Module, *, share_embeddings: bool = False, read_seeker: bool = False) -> dict:
+    """The token-masker arguments that make it share ``seeker``'s embeddings or read its hidden states (their width
+    read from ``seeker``, an :class:`~hnsx.adapters.text.seekers.HFSeeker`); ``{}`` for neither."""
+    check_reading(share_embeddings, read_seeker)
+    if share_embeddings:
+        return {"share_embeddings": True, "embedding_dim": int(seeker.input_embeddings().embedding_dim)}
+    if read_seeker:
+        return {"read_seeker": True, "embedding_dim": int(seeker.hidden_size)}
+    return {}
 
 
 @HIDERS.register("token-masker")

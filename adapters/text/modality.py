@@ -30,6 +30,14 @@ class TextModality(Modality):
         "target_kept": 0.2,
     }
 
+    def train_defaults_for(self, argv: list[str]) -> dict[str, Any]:
+        """With ``--freeze-seeker`` the classifier is explained as it is: no seeker pretraining (``--pretrain-epochs
+        0``; its own accuracy is the Fidelity baseline)."""
+        defaults = super().train_defaults_for(argv)
+        if "--freeze-seeker" in argv:
+            defaults["pretrain_epochs"] = 0
+        return defaults
+
     def check_checkpoint_spec(self, spec: Any, **allowed: Any) -> None:
         from hnsx.adapters.text.seekers import check_checkpoint_seeker
 

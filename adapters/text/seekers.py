@@ -70,6 +70,31 @@ class HFSeeker(nn.Module):
     def vocab_size(self) -> int:
         return int(self.input_embeddings().num_embeddings)
 
+    def encoder(self) -> nn.Module:
+        """The classifier's encoder without its classification head (``base_model``: the BERT of a
+        ``BertForSequenceClassification``); ``ValueError`` when the model is not a Hugging Face one."""
+        base = getattr(self.model, "base_model", None)
+        if not isinstance(base, nn.Module) or getattr(getattr(self.model, "config", None), "hidden_size", None) is None:
+            raise ValueError(
+                f"{type(self.model).__name__} has no Hugging Face encoder (base_model) and config.hidden_size to "
+                "read: a hider reads the hidden states of an AutoModelForSequenceClassification only"
+            )
+        return base
+
+    @property
+    def hidden_size(self) -> int:
+        """Width of the encoder's hidden states."""
+        self.encoder()
+        return int(self.model.config.hidden_size)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 2, L)`` token and word ids -> the encoder's last hidden states ``(B, L, hidden_size)`` on the
+        unmasked input (padding not attended)."""
+        ids = x[:, 0]
+        self._check_ids(ids)
+        out = self.encoder()(input_ids=ids, attention_mask=(x[:, 1] != PAD).long())
+        return out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+
     def _check_ids(self, ids: torch.Tensor) -> None:
         if ids.numel() and int(ids.max()) >= self.vocab_size:
             raise InputError(

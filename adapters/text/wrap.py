@@ -7,6 +7,7 @@ from typing import Any
 
 from torch import nn
 
+from hnsx.adapters.text.hiders import seeker_reading
 from hnsx.adapters.text.seekers import HFSeeker
 from hnsx.adapters.text.spec import text_spec
 from hnsx.adapters.text.tokenize import check_tokenizer, encode_texts, fill_token_id
@@ -42,12 +43,15 @@ def wrap_text_classifier(
     word_level: bool = True,
     attention: str = "keep",
     share_embeddings: bool = False,
+    read_seeker: bool = False,
 ) -> tuple[HideAndSeek, ModelSpec]:
     """A text Hide-and-Seek model whose seeker is ``classifier`` (an HF sequence classifier, or an :class:`HFSeeker`).
 
     The model's seeker is ``HFSeeker(classifier)`` (frozen when ``freeze``); to load a checkpoint of it pass
     ``seeker=HFSeeker(classifier)`` to :func:`hnsx.explain.load_trained`. ``num_classes`` is checked against the
-    classifier's output on two probe sentences (inferred from it when ``None``).
+    classifier's output on two probe sentences (inferred from it when ``None``). ``share_embeddings``: the
+    token-masker hider uses the classifier's token embeddings; ``read_seeker``: it reads the classifier's own last
+    hidden states on the unmasked input through a small trainable head (:mod:`hnsx.adapters.text.hiders`).
     """
     check_tokenizer(tokenizer)
     seeker = classifier if isinstance(classifier, HFSeeker) else HFSeeker(classifier)
@@ -65,9 +69,10 @@ def wrap_text_classifier(
         seeker.train(was_training)
     found = int(logits.shape[1])
     check_num_classes(num_classes, found)
-    hider_kwargs = dict(hider_kwargs or {})
-    if share_embeddings:
-        hider_kwargs.update(share_embeddings=True, embedding_dim=seeker.input_embeddings().embedding_dim)
+    hider_kwargs = {
+        **(hider_kwargs or {}),
+        **seeker_reading(seeker, share_embeddings=share_embeddings, read_seeker=read_seeker),
+    }
     spec = text_spec(
         max_length,
         found,

@@ -47,7 +47,7 @@ def apply_modality_defaults(parser: argparse.ArgumentParser, argv: list[str]) ->
     peek.add_argument("--modality", default=DEFAULT_MODALITY)
     known, _ = peek.parse_known_args(argv)
     if known.modality in modality_names():  # an unknown name is refused by the real parser
-        defaults = dict(get_modality(known.modality).train_defaults)
+        defaults = get_modality(known.modality).train_defaults_for(argv)
         if any(arg == "--alpha" or arg.startswith("--alpha=") for arg in argv):
             defaults.pop("target_kept", None)  # an alpha given replaces the modality's target, which would replace it
         unknown = set(defaults) - {action.dest for action in parser._actions}

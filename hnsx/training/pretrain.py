@@ -112,18 +112,24 @@ def init_components(
             model.hider, train_loader, config.pretrain_epochs, config.lr, accelerator, progress, target=target
         )
         finish("hider")
+    # A frozen seeker (a wrapped classifier explained as it is) has nothing to train: it is never pretrained, and its
+    # own accuracy is the baseline whatever config.init says.
+    frozen = not any(p.requires_grad for p in model.seeker.parameters())
     if config.init in ("pretrained-seeker", "both") and "seeker" not in done:
-        # Leak-free (REAL-X): the seeker is pretrained as the EVAL-X evaluator, on random masks only.
-        masked = masking(model.adapter.to(accelerator.device)) if config.leak_free else None
-        model.seeker = train_classifier(
-            model.seeker, train_loader, config.pretrain_epochs, config.lr, accelerator, progress, mask_fn=masked
-        )
-        if baseline_accuracy is None and config.pretrain_epochs == 0:
+        if not frozen:
+            # Leak-free (REAL-X): the seeker is pretrained as the EVAL-X evaluator, on random masks only.
+            masked = masking(model.adapter.to(accelerator.device)) if config.leak_free else None
+            model.seeker = train_classifier(
+                model.seeker, train_loader, config.pretrain_epochs, config.lr, accelerator, progress, mask_fn=masked
+            )
+        if baseline_accuracy is None and (config.pretrain_epochs == 0 or frozen):
             # An already trained seeker (a wrapped, deployed model): its own accuracy is the baseline.
             baseline_accuracy = accuracy(model.seeker, eval_loader, accelerator)
         finish("seeker")
     if "baseline" not in done:
-        if baseline_accuracy is None:
+        if baseline_accuracy is None and frozen:
+            baseline_accuracy = accuracy(model.seeker, eval_loader, accelerator)
+        elif baseline_accuracy is None:
             # A copy of the untrained seeker trained alone on unmasked data for the same budget.
             reference = train_classifier(
                 untrained_seeker, train_loader, config.baseline_budget, config.lr, accelerator, progress

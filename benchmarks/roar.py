@@ -64,6 +64,7 @@ from hnsx.benchmarks.reports.roar import format_report, fraction_key, mode_table
 from hnsx.benchmarks.results import mean_std, write_outputs
 from hnsx.benchmarks.roar_seed import ExplainerBuilder, _run_seed_mode, _seed_mode_job, _SeedRun, explainer_builders
 from hnsx.benchmarks.runner import Benchmark, seed_list
+from hnsx.training.checkpoint import weights_fingerprint
 
 #: Runs on the user's data and model (``--data-file``, ``--dataset``, ``--checkpoint``).
 USER_DATA = True
@@ -163,15 +164,6 @@ def fingerprint(data: BenchData) -> str:
     return digest.hexdigest()[:16]
 
 
-def model_fingerprint(model: torch.nn.Module) -> str:
-    """A hash of a model's weights: the cache of a user's model is its own."""
-    digest = hashlib.sha1()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
 def cache_key(data: BenchData, config: RoarConfig) -> str:
     """A hash of everything that changes a seed's numbers: the data, the training settings, the explainer options."""
     settings = {
@@ -182,7 +174,7 @@ def cache_key(data: BenchData, config: RoarConfig) -> str:
         "hns_epochs": config.hns_epochs,
         "hns_pretrain_epochs": config.hns_pretrain_epochs,
         "options": config.explainer_options,
-        "trained": model_fingerprint(data.trained) if data.trained is not None else None,
+        "trained": weights_fingerprint(data.trained) if data.trained is not None else None,
     }
     return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
 

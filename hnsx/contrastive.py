@@ -32,7 +32,6 @@ generator of ``hnsx train-generator`` uses the same folder layout.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -55,6 +54,8 @@ from hnsx.training.checkpoint import (
     read_state,
     resolve_checkpoint,
     save_checkpoint,
+    weights_fingerprint,
+    write_json_atomic,
 )
 from hnsx.training.config import TrainConfig
 
@@ -235,15 +236,6 @@ def evaluate_contrastive_hns(model: ContrastiveHnS, inputs: torch.Tensor, seed: 
     return {"kept": kept / len(inputs), "pair_accuracy": agree / len(inputs)}
 
 
-def seeker_fingerprint(seeker: nn.Module) -> str:
-    """SHA-256 of ``seeker``'s state dict (names, shapes and values): which classifier a stored hider explains."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(seeker.state_dict().items()):
-        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
-        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
 def hider_folder(checkpoint: str | os.PathLike) -> Path | None:
     """``RUN/contrastive`` for a run folder ``RUN`` or a checkpoint folder inside one (``RUN/checkpoints/NAME``);
     ``None`` for a checkpoint folder outside a run folder."""
@@ -278,7 +270,7 @@ def save_contrastive_hns(
     model: ContrastiveHnS, run_dir: str | os.PathLike, *, config: ContrastiveConfig, info: dict[str, Any]
 ) -> Path:
     """Write the hider of ``model`` (not the seeker, which is the run's) to ``run_dir/checkpoints/final``."""
-    description = {**model.hider.description(), "seeker": seeker_fingerprint(model.seeker)}
+    description = {**model.hider.description(), "seeker": weights_fingerprint(model.seeker)}
     return save_final(model.hider, run_dir, KIND, description, {"config": asdict(config), **info})
 
 
@@ -322,12 +314,10 @@ def store_trained(
     """What ``hnsx train-contrastive`` keeps of a trained ``model``: its hider (:func:`save_contrastive_hns`) and
     ``folder/metrics.json`` (the ``history`` and, on ``eval_inputs``, :func:`evaluate_contrastive_hns` seeded with
     ``config.seed``); returns the checkpoint path and the evaluation scores."""
-    import json
-
     scores = evaluate_contrastive_hns(model, eval_inputs, seed=config.seed)
     info = {"dataset": dataset, "checkpoint": checkpoint, "history": history, "eval": scores}
     path = save_contrastive_hns(model, folder, config=config, info=info)
-    (Path(folder) / "metrics.json").write_text(json.dumps(info, indent=2, sort_keys=True))
+    write_json_atomic(Path(folder) / "metrics.json", info)
     return path, scores
 
 
@@ -339,7 +329,7 @@ def load_contrastive_hns(
     was trained against or the description does not fit ``build``."""
     folder, state = read_final(path, KIND, "train-contrastive")
     spec = state[KIND]
-    if spec.get("seeker") != seeker_fingerprint(seeker):
+    if spec.get("seeker") != weights_fingerprint(seeker):
         raise CheckpointError(
             f"the contrastive hider in {path} was trained against another classifier than this checkpoint's "
             f"(trained on {state.get('checkpoint', 'another checkpoint')}); train it again with hnsx train-contrastive"
@@ -370,7 +360,6 @@ __all__ = [
     "save_contrastive_hns",
     "save_final",
     "seeker_classes",
-    "seeker_fingerprint",
     "store_trained",
     "stored_hider",
     "train_pair_hider",

@@ -126,10 +126,10 @@ def _contrastive_hider(args: argparse.Namespace, model):
 
 def train_generator(args: argparse.Namespace) -> int:
     """``hnsx train-generator``: a VAE of ``--dataset`` (:mod:`hnsx.adapters.image.contrastive.vae`)."""
-    import json
     from pathlib import Path
 
     from hnsx.adapters.image.contrastive.vae import GeneratorConfig, save_generator, train_vae
+    from hnsx.training.checkpoint import write_json_atomic
 
     config = GeneratorConfig(
         latent_dim=args.latent_dim, hidden=args.hidden, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
@@ -139,7 +139,7 @@ def train_generator(args: argparse.Namespace) -> int:
     vae, history = train_vae(data.train, config, eval_set=data.eval)
     metrics = {"dataset": data.name, **history[-1]}
     path = save_generator(vae, args.out, config=config, info={"dataset": data.name, "history": history})
-    (Path(args.out) / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    write_json_atomic(Path(args.out) / "metrics.json", metrics)
     print(f"generator: eval loss {history[-1]['eval_loss']:.2f} per image after {config.epochs} epochs -> {path}")
     return 0
 

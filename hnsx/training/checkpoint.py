@@ -13,6 +13,7 @@ A run folder keeps its checkpoints under ``checkpoints/`` and names the newest a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -159,6 +160,16 @@ def read_tensors(path: str | os.PathLike, filename: str = MODEL_FILE) -> dict[st
         return load_file(str(file))
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"{file} is corrupt or not a safetensors file ({err})") from None
+
+
+def weights_fingerprint(module: torch.nn.Module) -> str:
+    """SHA-256 of ``module``'s state dict (names, shapes, dtypes and values): which weights a stored explainer or a
+    cached result belongs to."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def load_model_state(model: torch.nn.Module, path: str | os.PathLike) -> dict[str, Any]:

@@ -32,7 +32,6 @@ from hnsx.contrastive import (
     other_classes,
     pairwise_margin_loss,
     save_contrastive_hns,
-    seeker_fingerprint,
 )
 
 
@@ -105,6 +104,5 @@ __all__ = [
     "other_classes",
     "pairwise_margin_loss",
     "save_contrastive_hns",
-    "seeker_fingerprint",
     "train_contrastive_hns",
 ]

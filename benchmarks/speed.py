@@ -41,7 +41,7 @@ from hnsx.benchmarks.reports import speed as reports_module
 from hnsx.benchmarks.reports.speed import format_report, format_table
 from hnsx.benchmarks.runner import Benchmark, check_device
 from hnsx.benchmarks.speed_data import run_speed_on_data
-from hnsx.benchmarks.timing import IG_MAX_ELEMENTS, Timing, machine, step_timings, time_call
+from hnsx.benchmarks.timing import Timing, ig_needs_chunks, machine, step_timings, time_call
 from hnsx.registry import SEEKERS
 from hnsx.spec import build_model
 from hnsx.training.checkpoint import write_json_atomic
@@ -125,7 +125,7 @@ def explain_timings(
     for label in methods:
         name, options = METHODS[label]
         if label == "integrated-gradients-chunked" or (
-            name == "integrated-gradients" and options["n_steps"] * x.numel() > IG_MAX_ELEMENTS
+            name == "integrated-gradients" and ig_needs_chunks(options["n_steps"], x)
         ):
             options = {**options, "internal_batch_size": batch}  # the scaled copies in chunks of one batch
         target_model = models[label] if name == "hns" else seeker

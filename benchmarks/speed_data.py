@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from hnsx.benchmarks import common
 from hnsx.benchmarks.reports.speed import format_report
-from hnsx.benchmarks.timing import IG_MAX_ELEMENTS, Timing, machine, step_timings, time_call
+from hnsx.benchmarks.timing import Timing, ig_needs_chunks, machine, step_timings, time_call
 from hnsx.model import HideAndSeek
 from hnsx.spec import build_model
 from hnsx.training.checkpoint import write_json_atomic
@@ -62,7 +62,7 @@ def explain_timings(
     x, _ = batch_of(data.test, batch, device)
     explainers = common.build_explainers(data, model.seeker, model, names, seed=config.seed)
     for explainer in explainers.values():  # Integrated Gradients' scaled copies in chunks where all would be too many
-        if getattr(explainer, "internal_batch_size", 0) is None and explainer.n_steps * x.numel() > IG_MAX_ELEMENTS:
+        if getattr(explainer, "internal_batch_size", 0) is None and ig_needs_chunks(explainer.n_steps, x):
             explainer.internal_batch_size = batch
     return {
         name: time_call(lambda e=e: e.predict_and_attribute(x), device, batch, config.repeats, config.slow_seconds)

@@ -132,6 +132,11 @@ def time_call(
 IG_MAX_ELEMENTS = 2**26
 
 
+def ig_needs_chunks(n_steps: int, x: torch.Tensor) -> bool:
+    """Whether Integrated Gradients' ``n_steps`` scaled copies of ``x`` hold more than :data:`IG_MAX_ELEMENTS`."""
+    return n_steps * x.numel() > IG_MAX_ELEMENTS
+
+
 def machine(device: torch.device, threads: int) -> dict[str, Any]:
     """What the figures were measured on: device, threads, torch and Python versions, processor, GPU name."""
     info = {

@@ -266,6 +266,16 @@ def stored_hider(checkpoint: str | os.PathLike) -> Path | None:
     return folder if folder is not None and (folder / "checkpoints").is_dir() else None
 
 
+def require_stored_hider(checkpoint: str | os.PathLike, option: str) -> Path:
+    """:func:`stored_hider`, or a ValueError naming ``option`` (the flag that asked for it) and how to train one."""
+    folder = stored_hider(checkpoint)
+    if folder is None:
+        raise ValueError(
+            f"{option}: {checkpoint} holds no contrastive hider; train one with hnsx train-contrastive --checkpoint RUN"
+        )
+    return folder
+
+
 def save_contrastive_hns(
     model: ContrastiveHnS, run_dir: str | os.PathLike, *, config: ContrastiveConfig, info: dict[str, Any]
 ) -> Path:
@@ -361,6 +371,7 @@ __all__ = [
     "save_final",
     "seeker_classes",
     "store_trained",
+    "require_stored_hider",
     "stored_hider",
     "train_pair_hider",
 ]

@@ -106,21 +106,19 @@ def _contrastive_hider(args: argparse.Namespace, model):
     ``None`` (``--contrast-method cdeepex``, or none stored and no method named); ``ValueError`` for a method that
     cannot be answered."""
     from hnsx.adapters.image.contrastive.hns import load_contrastive_hns
-    from hnsx.contrastive import stored_hider
+    from hnsx.contrastive import require_stored_hider, stored_hider
 
     method = getattr(args, "contrast_method", None)
     if method == "hns" and args.generator is not None:
         raise ValueError("--generator applies to CDeepEx, not to --contrast-method hns")
     if method == "cdeepex":
         return None
-    folder = stored_hider(args.checkpoint)
-    if folder is None:
-        if method is None:
+    if method is None:
+        folder = stored_hider(args.checkpoint)
+        if folder is None:
             return None
-        raise ValueError(
-            f"--contrast-method {method}: {args.checkpoint} holds no contrastive hider; "
-            f"train one with hnsx train-contrastive --checkpoint RUN"
-        )
+    else:
+        folder = require_stored_hider(args.checkpoint, f"--contrast-method {method}")
     return load_contrastive_hns(folder, model.seeker, model.adapter)
 
 

@@ -312,18 +312,12 @@ def _contrastive_hider(args: argparse.Namespace, model):
     """The contrastive Hide-and-Seek model stored in the run of ``args.checkpoint`` around ``model``'s seeker;
     ``ValueError`` for what text cannot answer (CDeepEx, a run without one)."""
     from hnsx.adapters.text.contrastive import load_text_contrastive
-    from hnsx.contrastive import stored_hider
+    from hnsx.contrastive import require_stored_hider
 
     if getattr(args, "generator", None) is not None or getattr(args, "contrast_method", None) == "cdeepex":
         raise ValueError("CDeepEx (--generator, --contrast-method cdeepex) explains image models; text models "
                          "answer --contrast with contrastive Hide-and-Seek")  # fmt: skip
-    folder = stored_hider(args.checkpoint)
-    if folder is None:
-        raise ValueError(
-            f"--contrast: {args.checkpoint} holds no contrastive hider; train one with hnsx train-contrastive "
-            "--checkpoint RUN"
-        )
-    return load_text_contrastive(folder, model.seeker, model.adapter)
+    return load_text_contrastive(require_stored_hider(args.checkpoint, "--contrast"), model.seeker, model.adapter)
 
 
 def train_contrastive(args: argparse.Namespace, model) -> int:

@@ -187,19 +187,32 @@ def stitch(values: torch.Tensor, windows: Windows) -> tuple[list[torch.Tensor], 
 
     ``values``: ``(W, L)`` per unit slot of each window. Returns two lists of ``(units,)`` tensors.
     """
-    n_windows = values.shape[0]
+    (stitched,), source = stitch_all([values], windows)
+    return stitched, source
+
+
+def stitch_all(values: Sequence[torch.Tensor], windows: Windows) -> tuple[list[list[torch.Tensor]], list[torch.Tensor]]:
+    """:func:`stitch` of several ``(W, L)`` tensors at once, the window of each unit chosen once for all of them.
+
+    Returns, per tensor of ``values``, its list of ``(units,)`` tensors, and the list of source windows.
+    """
+    n_windows = windows.unit.shape[0]
     offset = torch.tensor([0, *windows.units]).cumsum(0)
+    total = int(offset[-1])
     held = windows.unit >= 0
     flat = (offset[windows.document][:, None] + windows.unit)[held]
     window = torch.arange(n_windows)[:, None].expand_as(windows.unit)[held]
     score = windows.context[held] * n_windows + (n_windows - 1 - window)
-    best = torch.full((int(offset[-1]),), -1, dtype=torch.int64).scatter_reduce(0, flat, score, "amax")
+    best = torch.full((total,), -1, dtype=torch.int64).scatter_reduce(0, flat, score, "amax")
     chosen = score == best[flat]
-    out = torch.zeros(int(offset[-1]), dtype=values.dtype)
-    source = torch.full((int(offset[-1]),), -1, dtype=torch.int64)
-    out[flat[chosen]] = values[held][chosen]
+    source = torch.full((total,), -1, dtype=torch.int64)
     source[flat[chosen]] = window[chosen]
-    return list(out.split(windows.units)), list(source.split(windows.units))
+    stitched = []
+    for v in values:
+        out = torch.zeros(total, dtype=v.dtype)
+        out[flat[chosen]] = v[held][chosen]
+        stitched.append(list(out.split(windows.units)))
+    return stitched, list(source.split(windows.units))
 
 
 @dataclass
@@ -249,9 +262,7 @@ def explain_texts(
     adapter = model.adapter
     windows = encode_windows(tokenizer, texts, adapter.max_length, stride=stride, word_level=adapter.word_level)
     explained = explain_encoded(model, windows.x, batch_size)
-    (mask, source), (keep_prob, _), (valid, _) = (
-        stitch(v, windows) for v in (explained.mask, explained.keep_prob, explained.valid)
-    )
+    (mask, keep_prob, valid), source = stitch_all([explained.mask, explained.keep_prob, explained.valid], windows)
     counts = torch.bincount(windows.document, minlength=len(windows.units)).clamp_min(1)
     logits = torch.zeros(len(windows.units), explained.logits.shape[1]).index_add_(0, windows.document,
                                                                                    explained.logits)  # fmt: skip

@@ -101,6 +101,11 @@ def add_training_options(p: argparse.ArgumentParser, defaults: TrainConfig) -> N
         help="REAL-X: train the seeker on random masks only, never on the hider's (no label code can form)",
     )
     g.add_argument(
+        "--pretrain-random-masks",
+        action="store_true",
+        help="pretrain the seeker on inputs under random masks (not whole inputs); the joint training is unchanged",
+    )
+    g.add_argument(
         "--complement-weight",
         type=float,
         default=defaults.complement_weight,

@@ -95,6 +95,11 @@ class TrainConfig:
         REAL-X training (Jethani et al. 2021, :mod:`hnsx.training.leak_free`): the seeker is trained with
         cross-entropy only on inputs under random masks (a keep rate drawn per input), its pretraining too; the hider
         is trained against it, and the hider's loss never updates the seeker, so no code between the two can form.
+    pretrain_random_masks:
+        Pretrain the seeker (``init`` ``pretrained-seeker`` or ``both``) on inputs under random masks (a keep rate
+        drawn per input, as the leak-free mode always does) instead of whole inputs, so that a unit missing at random
+        costs it little when the joint training starts. The joint training is unchanged. The objectives study's
+        hard-concrete runs use it (docs/objectives.md).
     complement_weight:
         Weight ``W`` of complement control (after Yu et al. 2019, :mod:`hnsx.complement`): a second predictor ``c``
         learns to classify the hidden part ``x * (1 - m)``, and the hider is also penalised by
@@ -131,6 +136,7 @@ class TrainConfig:
     evaluator_epochs: int = 0
     leak_free: bool = False
     complement_weight: float = 0.0
+    pretrain_random_masks: bool = False
 
     def __post_init__(self) -> None:
         if self.target_kept is not None:
@@ -145,8 +151,9 @@ class TrainConfig:
             raise ValueError(f"dual_backoff must be a number in [0, 1], got {self.dual_backoff}")
         if not (math.isfinite(self.complement_weight) and self.complement_weight >= 0):
             raise ValueError(f"complement_weight must be a number >= 0, got {self.complement_weight}")
-        if not isinstance(self.leak_free, bool):
-            raise ValueError(f"leak_free must be True or False, got {self.leak_free!r}")
+        for name in ("leak_free", "pretrain_random_masks"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.evaluator_epochs < 0:
             raise ValueError(f"evaluator_epochs must be 0 (off) or more, got {self.evaluator_epochs}")
         if self.lr_schedule not in LR_SCHEDULES:

@@ -117,8 +117,10 @@ def init_components(
     frozen = not any(p.requires_grad for p in model.seeker.parameters())
     if config.init in ("pretrained-seeker", "both") and "seeker" not in done:
         if not frozen:
-            # Leak-free (REAL-X): the seeker is pretrained as the EVAL-X evaluator, on random masks only.
-            masked = masking(model.adapter.to(accelerator.device)) if config.leak_free else None
+            # Leak-free (REAL-X): the seeker is pretrained as the EVAL-X evaluator, on random masks only; so it is with
+            # pretrain_random_masks, which leaves the joint training as it is.
+            random_masks = config.leak_free or config.pretrain_random_masks
+            masked = masking(model.adapter.to(accelerator.device)) if random_masks else None
             model.seeker = train_classifier(
                 model.seeker, train_loader, config.pretrain_epochs, config.lr, accelerator, progress, mask_fn=masked
             )

@@ -19,6 +19,9 @@ seeker, for the class the seeker predicts on the whole document, ranked by ``|sc
   masks of ``--data-file``'s rows, :func:`hnsx.training.evaluator.train_evaluator`) on the kept words: the
   label-encoding check (``--evaluator-epochs 0`` skips it).
 
+``--test-limit N`` scores a seeded random subset of ``N`` test rows (labelled files are often sorted by label; the
+first rows would hold one class), ``--limit N`` trains the evaluator on such a subset of ``--data-file``.
+
 Outputs in ``--out``: ``results.json``, ``report.md`` and ``highlights.html`` (the HnS mask on the first
 :data:`HIGHLIGHTS` documents; ``highlights-<method>.html`` for the others).
 """
@@ -109,7 +112,9 @@ def _file_rows(args: Any, path: str, class_names: list[str], limit: int | None =
     if unknown:
         raise ValueError(f"{path} has labels {unknown} that the run does not know (its classes: {class_names})")
     index = torch.tensor([class_names.index(n) for n in names])
-    texts, y = (texts[:limit], y[:limit]) if limit is not None else (texts, y)
+    if limit is not None and limit < len(texts):  # a seeded subset: labelled files are often sorted by label
+        rows = torch.randperm(len(texts), generator=torch.Generator().manual_seed(0))[:limit].sort().values
+        texts, y = [texts[i] for i in rows.tolist()], y[rows]
     return texts, index[y]
 
 

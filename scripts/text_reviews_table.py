@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -166,6 +167,7 @@ def summary(args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.out = args.out.resolve()  # the steps run in the repository root
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the bundled MiniLM: nothing is downloaded
     lane, lanes = (int(v) for v in args.lane.split("/"))
     if not 0 <= lane < lanes:
         raise SystemExit(f"--lane must be I/N with 0 <= I < N, got {args.lane}")

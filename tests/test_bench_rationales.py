@@ -58,10 +58,10 @@ def benched(tmp_path_factory):
     }
 
 
-def held_out(benched, **options):
+def held_out(benched, test_file=None, test_limit=None):
     args = argparse.Namespace(
-        test_file=str(benched["test"]), data_file=None, text_column="review", label_column="stars", tsv_quotes=False,
-        test_limit=None, limit=None, **options,
+        test_file=str(test_file or benched["test"]), data_file=None, text_column="review", label_column="stars",
+        tsv_quotes=False, test_limit=test_limit, limit=None,
     )  # fmt: skip
     model = load_trained(benched["run"])
     return model, rationales.load_held_out(args, model, benched["run"] / "checkpoints" / "best")
@@ -118,6 +118,17 @@ def test_hns_set_scores_and_accuracy_are_those_of_the_run(benched):
     assert benched["results"]["full_accuracy"] == pytest.approx(full)
     assert hns["relative_accuracy"] == pytest.approx(own / full)
     assert all(0.0 <= m["evaluator_accuracy"] <= 1.0 for m in benched["results"]["methods"].values())
+
+
+def test_test_limit_takes_a_seeded_subset_not_the_first_rows(benched, tmp_path):
+    lines = benched["test"].read_text().splitlines()
+    ordered = tmp_path / "sorted.tsv"  # every negative review first, as in the review corpora's test files
+    ordered.write_text("\n".join([lines[0], *sorted(lines[1:], key=lambda r: r[-1])]) + "\n")
+    _, first = held_out(benched, ordered, test_limit=10)
+    _, again = held_out(benched, ordered, test_limit=10)
+    labels = first.data.test.tensors[1]
+    assert len(labels) == 10 and set(labels.tolist()) == {0, 1}
+    assert first.texts == again.texts
 
 
 def test_outputs_name_every_method_and_highlight_kept_words(benched):

@@ -102,7 +102,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "the independent evaluator trains",
     )
     held_out.add_argument("--test-file", default=None, help="labelled CSV/TSV file (hnsx train's column options)")
-    held_out.add_argument("--test-limit", type=int, default=None, help="score the first N rows of --test-file only")
+    held_out.add_argument("--test-limit", type=int, default=None, help="score N rows of --test-file (a seeded subset)")
     held_out.add_argument(
         "--evaluator-epochs", type=int, default=None, help="epochs of the label-encoding evaluator (0: skip it)"
     )

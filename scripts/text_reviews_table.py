@@ -128,6 +128,26 @@ def fmt(values: list[float]) -> str:
     return f"{mean:.3f}" if len(values) == 1 else f"{mean:.3f} ({' / '.join(f'{v:.3f}' for v in values)})"
 
 
+def target_line(figures: dict) -> str:
+    """Issue 19's target on the seed means: HnS keeps <= 30 % of the words, its masked accuracy is >= 0.95 of the
+    full accuracy, and its kept words are at least as sufficient (sufficiency <= IG's) and at least as
+    sentiment-bearing (lexicon precision >= IG's) as Integrated Gradients' top-k."""
+
+    def mean(method: str, key: str) -> float:
+        values = figures[method][key]
+        return sum(values) / len(values)
+
+    checks = {
+        "kept <= 0.30": mean("hns", "kept_fraction") <= 0.30,
+        "masked / full accuracy >= 0.95": mean("hns", "relative_accuracy") >= 0.95,
+        "sufficiency <= IG's": mean("hns", "sufficiency") <= mean("integrated-gradients", "sufficiency"),
+        "lexicon precision >= IG's": mean("hns", "lexicon_precision")
+        >= mean("integrated-gradients", "lexicon_precision"),
+    }
+    met = "met" if all(checks.values()) else "not met"
+    return f"Target (seed means): {met}: " + "; ".join(f"{k} {'yes' if ok else 'no'}" for k, ok in checks.items())
+
+
 def summary(args: argparse.Namespace) -> str:
     """``OUT/summary.md`` and ``OUT/summary.json`` of the finished benchmarks; returns the markdown."""
     found: dict = {}
@@ -156,7 +176,7 @@ def summary(args: argparse.Namespace) -> str:
             table.setdefault(domain, {})[method] = {
                 k: [per_seed[s]["methods"][method].get(k) for s in seeds] for k, _ in FIGURES
             }
-        lines.append("")
+        lines += ["", target_line(table[domain]), ""]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps({"seeker": args.seeker, "figures": table}, indent=2) + "\n")
     text = "\n".join(lines) + "\n"

@@ -45,6 +45,7 @@ from hnsx.benchmarks.leakage import attribute_predicted
 from hnsx.benchmarks.metrics import mask_scores
 from hnsx.benchmarks.ranking import ranking_scores, top_counts
 from hnsx.benchmarks.removal import hns_masks
+from hnsx.benchmarks.reports.rationales import format_report
 from hnsx.benchmarks.runner import command_line
 from hnsx.model import HideAndSeek
 
@@ -270,39 +271,6 @@ def run_rationales(
 
 
 # --- outputs ----------------------------------------------------------------------------------------------------------
-
-COLUMNS = (
-    ("masked_accuracy", "masked accuracy"),
-    ("relative_accuracy", "/ full accuracy"),
-    ("kept_fraction", "kept fraction"),
-    ("sufficiency", "sufficiency ↓"),
-    ("comprehensiveness", "comprehensiveness ↑"),
-    ("lexicon_precision", "lexicon precision"),
-    ("evaluator_accuracy", "evaluator accuracy"),
-)
-
-
-def format_report(results: dict[str, Any]) -> str:
-    head = [
-        f"# HnS against Captum on {results['test_file']}",
-        "",
-        f"Run `{results['checkpoint']}`; {results['documents']} documents, {results['valid_words']:.1f} words each "
-        f"on average (after truncation); the seeker's full accuracy {results['full_accuracy']:.4f}. Every method "
-        "keeps, per document, as many words as the HnS mask keeps there.",
-        "",
-        "| method | " + " | ".join(t for _, t in COLUMNS) + " |",
-        "|:---" + "|---:" * len(COLUMNS) + "|",
-    ]
-    rows = [
-        f"| {name} | " + " | ".join(f"{figures[k]:.4f}" for k, _ in COLUMNS) + " |"
-        for name, figures in results["methods"].items()
-    ]
-    unmasked = results.get("evaluator_accuracy_unmasked")
-    tail = ["", f"Evaluator: {results['evaluator_epochs']} epochs on random masks"]
-    tail[-1] += f", accuracy {unmasked:.4f} on the whole documents." if unmasked is not None else " (skipped)."
-    if results.get("command"):
-        tail += ["", f"Command: `{results['command']}`"]
-    return "\n".join(head + rows + tail) + "\n"
 
 
 def write_pages(out: Path, held_out: HeldOut, model: HideAndSeek, chosen: dict[str, torch.Tensor]) -> None:

@@ -150,6 +150,8 @@ def target_line(figures: dict) -> str:
 
 def summary(args: argparse.Namespace) -> str:
     """``OUT/summary.md`` and ``OUT/summary.json`` of the finished benchmarks; returns the markdown."""
+    from hnsx.benchmarks.results import markdown_table
+
     found: dict = {}
     for domain in args.domains:
         for seed in args.seeds:
@@ -169,13 +171,12 @@ def summary(args: argparse.Namespace) -> str:
         full = [per_seed[s]["full_accuracy"] for s in seeds]
         lines += [f"## {domain}: seeds {', '.join(map(str, seeds))}; {first['documents']} test reviews", ""]
         lines += [f"Full accuracy of the run's seeker: {fmt(full)}", ""]
-        lines += ["| method | " + " | ".join(t for _, t in FIGURES) + " |", "|:---" + "|---:" * len(FIGURES) + "|"]
-        for method in first["methods"]:
-            cells = [fmt([per_seed[s]["methods"][method].get(k, float("nan")) for s in seeds]) for k, _ in FIGURES]
-            lines.append(f"| {method} | " + " | ".join(cells) + " |")
-            table.setdefault(domain, {})[method] = {
-                k: [per_seed[s]["methods"][method].get(k) for s in seeds] for k, _ in FIGURES
-            }
+        table[domain] = {
+            method: {k: [per_seed[s]["methods"][method][k] for s in seeds] for k, _ in FIGURES}
+            for method in first["methods"]
+        }
+        rows = [[method, *(fmt(values[k]) for k, _ in FIGURES)] for method, values in table[domain].items()]
+        lines.append(markdown_table(["method", *(title for _, title in FIGURES)], rows))
         lines += ["", target_line(table[domain]), ""]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps({"seeker": args.seeker, "figures": table}, indent=2) + "\n")

@@ -16,7 +16,6 @@ sentences.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from hnsx.adapters.text.adapter import ATTENTION_MODES
@@ -258,17 +257,13 @@ def explain(args: argparse.Namespace, model) -> int:
 
     from hnsx.adapters.text.contrastive import explain_contrast
     from hnsx.adapters.text.render import mark_text, write_highlights
-    from hnsx.adapters.text.tokenize import find_tokenizer
+    from hnsx.adapters.text.tokenize import find_tokenizer, run_class_names
     from hnsx.adapters.text.windows import explain_texts
     from hnsx.training.checkpoint import resolve_checkpoint
 
     checkpoint = resolve_checkpoint(args.checkpoint, args.which)
     tokenizer = find_tokenizer(checkpoint)
-    names = None
-    for folder in (checkpoint, checkpoint.parent, checkpoint.parent.parent):
-        if (folder / CLASSES_FILE).is_file():
-            names = json.loads((folder / CLASSES_FILE).read_text())["class_names"]
-            break
+    names = run_class_names(checkpoint)
     adapter = model.adapter
     if len(tokenizer) > adapter.vocab_size:
         raise ValueError(

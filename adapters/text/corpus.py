@@ -91,6 +91,12 @@ def _vader():
     return vaderSentiment
 
 
+@lru_cache(maxsize=1)
+def vader_lexicon() -> dict[str, float]:
+    """VADER's human-rated lexicon: ``{word: mean valence}`` (``-4`` to ``4``), as ``vaderSentiment`` ships it."""
+    return dict(_vader().SentimentIntensityAnalyzer().lexicon)
+
+
 @lru_cache(maxsize=4)
 def sentiment_words(per_class: int = 120, min_rating: float = 2.0) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``(negative, positive)`` sentiment words drawn from VADER's lexicon (fixed seed), ``per_class`` each.
@@ -99,7 +105,7 @@ def sentiment_words(per_class: int = 120, min_rating: float = 2.0) -> tuple[tupl
     intensifiers nor blocked (profanity, chat acronyms) and hold a vowel.
     """
     vader = _vader()
-    lexicon = vader.SentimentIntensityAnalyzer().lexicon
+    lexicon = vader_lexicon()
     fillers = _filler_words()
     neg, pos = [], []
     for word, rating in sorted(lexicon.items()):
@@ -123,7 +129,7 @@ def _filler_words() -> set[str]:
 def intensifiers() -> tuple[str, ...]:
     """Single-word intensifiers (positive boosters) of VADER's ``BOOSTER_DICT`` outside its lexicon."""
     vader = _vader()
-    lexicon = vader.SentimentIntensityAnalyzer().lexicon
+    lexicon = vader_lexicon()
     return tuple(
         sorted(
             w
@@ -135,7 +141,7 @@ def intensifiers() -> tuple[str, ...]:
 
 def check_fillers() -> None:
     """Raise ``AssertionError`` if a filler word or negator or intensifier is rated in the lexicon."""
-    lexicon = _vader().SentimentIntensityAnalyzer().lexicon
+    lexicon = vader_lexicon()
     rated = sorted(w for w in _filler_words() | set(NEGATORS) if w in lexicon and w not in NEGATORS)
     assert not rated, f"filler words rated in the lexicon: {rated}"
 

@@ -159,6 +159,18 @@ def unit_spans(x: torch.Tensor, offsets: torch.Tensor, word_level: bool = True) 
     return spans
 
 
+def run_class_names(checkpoint: str | Path) -> list[str] | None:
+    """The class names saved beside a checkpoint (``classes.json`` where :func:`find_tokenizer` looks for the
+    tokenizer), or ``None`` when there are none."""
+    import json
+
+    path = Path(checkpoint)
+    for folder in (path, path.parent, path.parent.parent):
+        if (folder / CLASSES_FILE).is_file():
+            return list(json.loads((folder / CLASSES_FILE).read_text())["class_names"])
+    return None
+
+
 def train_wordpiece(texts: Sequence[str], vocab_size: int = 1000, min_frequency: int = 1) -> Any:
     """Train a lower-casing BERT-style WordPiece tokenizer on ``texts`` (offline, in a second) and return it as a
     ``PreTrainedTokenizerFast`` with [PAD] [UNK] [CLS] [SEP] [MASK] and the ``[CLS] text [SEP]`` template.

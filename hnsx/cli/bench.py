@@ -15,7 +15,7 @@ from hnsx.modality import DEFAULT_MODALITY, get_modality, modality_names
 NAME = "bench"
 #: ``hnsx bench`` choices; every one but ``all`` is ``hnsx.benchmarks.<module>.main(args) -> int``, found by module
 #: name when it runs (the core imports no benchmark module itself).
-BENCHMARKS = ("speed", "roar", "kar", "sanity", "faithfulness", "leakage", "shortcut", "all")
+BENCHMARKS = ("speed", "roar", "kar", "sanity", "faithfulness", "leakage", "shortcut", "rationales", "all")
 #: The module of each benchmark under ``hnsx.benchmarks`` (``roar`` runs ROAR and KAR; ``kar`` KAR alone).
 BENCH_MODULES = {
     "speed": "speed",
@@ -25,11 +25,18 @@ BENCH_MODULES = {
     "faithfulness": "faithfulness",
     "leakage": "leakage",
     "shortcut": "shortcut",
+    "rationales": "rationales",
 }
 #: What ``hnsx bench all`` runs, each into ``OUT/<name>/`` (``kar`` is part of ``roar``).
 BENCH_ALL = ("roar", "sanity", "faithfulness", "leakage", "shortcut")
 #: The benchmarks that take ``--estimator``.
 ESTIMATOR_BENCHMARKS = ("shortcut",)
+#: The options of the held-out test file, which only ``rationales`` takes: ``(flag, dest)``.
+TEST_FILE_OPTIONS = (
+    ("--test-file", "test_file"),
+    ("--test-limit", "test_limit"),
+    ("--evaluator-epochs", "evaluator_epochs"),
+)
 #: ``hnsx train``'s data options that ``hnsx bench`` takes too (with every modality's own options).
 DATA_OPTIONS = ("dataset", "data_file", "data_dir", "download", "limit")
 #: The modality options of ``hnsx bench`` (filled by :func:`add_parser`): ``{modality: [(flag, dest, default)]}``.
@@ -89,6 +96,16 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     own.add_argument("--which", default="best", help="which checkpoint of --checkpoint RUN (default %(default)s)")
     add_data_options(own)
+    held_out = bench.add_argument_group(
+        "a held-out labelled file (rationales)",
+        "rationales scores the --checkpoint run on this file; --data-file is then the run's training file, on which "
+        "the independent evaluator trains",
+    )
+    held_out.add_argument("--test-file", default=None, help="labelled CSV/TSV file (hnsx train's column options)")
+    held_out.add_argument("--test-limit", type=int, default=None, help="score N rows of --test-file (a seeded subset)")
+    held_out.add_argument(
+        "--evaluator-epochs", type=int, default=None, help="epochs of the label-encoding evaluator (0: skip it)"
+    )
     MODALITY_OPTIONS.update(add_modality_options(bench))
     return bench
 
@@ -221,6 +238,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--estimator applies to the {', '.join(ESTIMATOR_BENCHMARKS)} benchmark only, not {args.benchmark!r}"
         )
+    for flag, dest in TEST_FILE_OPTIONS:
+        if getattr(args, dest, None) is not None and args.benchmark != "rationales":
+            raise ValueError(f"{flag} applies to the rationales benchmark only, not {args.benchmark!r}")
+    if getattr(args, "test_limit", None) is not None and args.test_limit < 1:
+        raise ValueError(f"--test-limit must be at least 1, got {args.test_limit}")
+    if getattr(args, "evaluator_epochs", None) is not None and args.evaluator_epochs < 0:
+        raise ValueError(f"--evaluator-epochs must be 0 (skip) or more, got {args.evaluator_epochs}")
     check_out_dir(args.out)  # before any work: a benchmark computes for minutes before it writes
     if args.device == "cuda":
         import torch

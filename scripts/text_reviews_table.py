@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -54,6 +55,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeker", choices=("scratch", "minilm"), default="scratch", help="default %(default)s")
     parser.add_argument(
         "--finetune-epochs", type=float, default=2.0, help="MiniLM fine-tuning epochs (--seeker minilm)"
+    )
+    parser.add_argument(
+        "--train-args",
+        default="",
+        help="more hnsx train options for every run, one string: --train-args='--leak-free'; use a separate --out",
     )
     parser.add_argument("--limit", type=int, default=None, help="benchmark the first N test reviews only")
     parser.add_argument("--evaluator-epochs", type=int, default=None, help="the benchmark's (default: its own)")
@@ -87,6 +93,7 @@ def train_commands(args: argparse.Namespace, domain: str, seed: int, folder: Pat
     train_file = str(args.data / domain / "train.tsv")
     data = ["--data-file", train_file, *COLUMNS]
     common = ["train", "--modality", "text", *data, *SHAPE, "--seed", str(seed), "--no-progress"]
+    common += shlex.split(args.train_args)
     if args.seeker == "scratch":
         return [(hnsx(*common, "--out", str(folder / "run")), folder / "train.log")]
     tuned = folder / "minilm"

@@ -159,13 +159,19 @@ def unit_spans(x: torch.Tensor, offsets: torch.Tensor, word_level: bool = True) 
     return spans
 
 
+def _run_folders(checkpoint: str | Path) -> tuple[Path, Path, Path]:
+    """Where the files saved beside a checkpoint may be: the given folder, its parent, and the run folder that holds
+    a checkpoint folder (``RUN/checkpoints/NAME``)."""
+    path = Path(checkpoint)
+    return path, path.parent, path.parent.parent
+
+
 def run_class_names(checkpoint: str | Path) -> list[str] | None:
     """The class names saved beside a checkpoint (``classes.json`` where :func:`find_tokenizer` looks for the
     tokenizer), or ``None`` when there are none."""
     import json
 
-    path = Path(checkpoint)
-    for folder in (path, path.parent, path.parent.parent):
+    for folder in _run_folders(checkpoint):
         if (folder / CLASSES_FILE).is_file():
             return list(json.loads((folder / CLASSES_FILE).read_text())["class_names"])
     return None
@@ -229,11 +235,10 @@ def save_tokenizer(tokenizer: Any, run_dir: str | Path) -> Path:
 def find_tokenizer(checkpoint: str | Path) -> Any:
     """Load the tokenizer saved beside a checkpoint: ``tokenizer/`` in the given folder, in the checkpoint folder, or
     in the run folder that holds it (``RUN/checkpoints/NAME``). Raises ``ValueError`` when there is none."""
-    path = Path(checkpoint)
-    for folder in (path, path.parent, path.parent.parent):
+    for folder in _run_folders(checkpoint):
         if (folder / TOKENIZER_DIR).is_dir():
             return load_tokenizer(folder / TOKENIZER_DIR)
     raise ValueError(
-        f"no {TOKENIZER_DIR}/ folder beside {path}: text runs save their tokenizer in RUN/{TOKENIZER_DIR}/ "
+        f"no {TOKENIZER_DIR}/ folder beside {Path(checkpoint)}: text runs save their tokenizer in RUN/{TOKENIZER_DIR}/ "
         "(hnsx.adapters.text.tokenize.save_tokenizer)"
     )

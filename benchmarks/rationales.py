@@ -172,11 +172,13 @@ def score_selection(
     words: Sequence[Sequence[str]],
     lexicon: frozenset[str],
     full_accuracy: float,
+    targets: torch.Tensor,
     *,
     progress: bool = False,
     desc: str = "scoring",
 ) -> dict[str, float]:
-    """Every figure of one selection ``keep (N, U)`` of ``data.test`` (module docstring)."""
+    """Every figure of one selection ``keep (N, U)`` of ``data.test`` (module docstring); ``targets (N,)``: the class
+    the seeker predicts on each whole document (:func:`whole_predictions`)."""
     inputs, labels = data.test.tensors
     adapter = data.adapter
 
@@ -187,8 +189,7 @@ def score_selection(
     for start in tqdm(range(0, len(labels), BATCH), desc=desc, disable=not progress, leave=False):
         x, y = inputs[start : start + BATCH], labels[start : start + BATCH]
         m, ok = keep[start : start + BATCH].float(), valid[start : start + BATCH]
-        target = prob(x, torch.ones_like(m)).argmax(1)
-        parts.append(mask_scores(prob, x, m, target, ok))
+        parts.append(mask_scores(prob, x, m, targets[start : start + BATCH], ok))
         correct += int((prob(x, m).argmax(1) == y).sum())
         if evaluator is not None:
             judged += int((class_probs(evaluator, adapter, x, m).argmax(1) == y).sum())
@@ -203,6 +204,20 @@ def score_selection(
         "evaluator_accuracy": judged / n if evaluator is not None else float("nan"),
         "kept_words": float(keep.sum(1).float().mean()),
     }
+
+
+def whole_predictions(model: HideAndSeek, data: BenchData, valid: torch.Tensor) -> torch.Tensor:
+    """``(N,)`` the class the seeker predicts on each whole document of ``data.test`` (every unit kept): the class
+    whose probability the ERASER figures of every selection follow."""
+    inputs = data.test.tensors[0]
+    return torch.cat(
+        [
+            class_probs(
+                model.seeker, data.adapter, inputs[i : i + BATCH], torch.ones_like(valid[i : i + BATCH])
+            ).argmax(1)
+            for i in range(0, len(inputs), BATCH)
+        ]
+    )
 
 
 def selections(
@@ -249,9 +264,10 @@ def run_rationales(
         evaluator = train_evaluator(data, seed=seed, epochs=evaluator_epochs, progress=progress)
     chosen, valid, _ = selections(model, data, check_explainers("text", list(explainers)), seed=seed, progress=progress)
     lexicon = sentiment_lexicon()
+    targets = whole_predictions(model, data, valid)
     methods = {
         name: score_selection(
-            model, evaluator, data, keep, valid, held_out.words, lexicon, full, progress=progress, desc=name
+            model, evaluator, data, keep, valid, held_out.words, lexicon, full, targets, progress=progress, desc=name
         )
         for name, keep in chosen.items()
     }

@@ -24,7 +24,6 @@ share of rows whose counterfactual reached the boundary with ``a`` and ``b`` the
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -39,6 +38,7 @@ from hnsx.benchmarks.explainers import CDeepExExplainer, Explainer, build_explai
 from hnsx.benchmarks.hooks import hooks
 from hnsx.benchmarks.ranking import rank_order
 from hnsx.benchmarks.results import format_mean_std, mean_std
+from hnsx.training.checkpoint import write_json_atomic
 
 PAIRS = ((4, 9), (3, 5), (7, 1))
 #: The pairs of the data sets whose classes are not digits: Fashion-MNIST's T-shirt/shirt and trouser/coat (the
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = {"per_seed": per_seed, "accuracy": accuracy, "summary": summary}
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    write_json_atomic(out / "results.json", results)
     text = report(summary, args.seeds, args.dataset or "MNIST")
     text += f"\n\nclassifier test accuracy: {format_mean_std(mean_std(list(accuracy)))}"
     (out / "report.md").write_text(text + "\n")

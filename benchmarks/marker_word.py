@@ -36,6 +36,7 @@ from hnsx.benchmarks.common import accuracy, train_seeker
 from hnsx.benchmarks.removal import hns_masks
 from hnsx.benchmarks.results import format_mean_std, markdown_table, mean_std
 from hnsx.contrastive import DEFAULT_TARGET_KEPT, ContrastiveConfig
+from hnsx.training.checkpoint import write_json_atomic
 from hnsx.training.evaluator import train_hns_frozen
 
 MASKS = ("contrastive-hns", "hns-frozen", "random")
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for seed in range(args.seeds):
         per_seed.append(run_seed(seed, quick=args.quick, epochs=args.epochs, estimator=args.estimator))
-        (out / "results.json").write_text(json.dumps({"per_seed": per_seed, "args": vars(args)}, indent=2))
+        write_json_atomic(out / "results.json", {"per_seed": per_seed, "args": vars(args)})
         print(f"seed {seed}: {json.dumps(per_seed[-1])}", flush=True)
     text = report(per_seed)
     (out / "report.md").write_text(text + "\n")

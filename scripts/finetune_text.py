@@ -16,13 +16,14 @@ hnsx reports when it wraps the classifier frozen::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from hnsx.training.checkpoint import write_json_atomic
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -124,7 +125,7 @@ def finetune(args: argparse.Namespace) -> dict:
         "seconds": round(seconds, 1),
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
     }
-    (out / "finetune.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json_atomic(out / "finetune.json", result)
     return result
 
 

@@ -31,6 +31,8 @@ import sys
 import time
 from pathlib import Path
 
+from hnsx.training.checkpoint import write_json_atomic
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path("/work/shared/data/reviews")
 COLUMNS = ["--text-column", "sentence", "--label-column", "label", "--tsv-quotes"]
@@ -186,7 +188,7 @@ def summary(args: argparse.Namespace) -> str:
         lines.append(markdown_table(["method", *(title for _, title in FIGURES)], rows))
         lines += ["", target_line(table[domain]), ""]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "summary.json").write_text(json.dumps({"seeker": args.seeker, "figures": table}, indent=2) + "\n")
+    write_json_atomic(args.out / "summary.json", {"seeker": args.seeker, "figures": table})
     text = "\n".join(lines) + "\n"
     (args.out / "summary.md").write_text(text)
     return text

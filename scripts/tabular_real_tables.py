@@ -135,7 +135,7 @@ def _evaluator_accuracy(est: HnSClassifier, train: tuple, test: tuple, masks: np
     return float((predicted == y_test).float().mean())
 
 
-def run_table(name: str, seed: int, params: dict) -> dict:
+def run_table(name: str, seed: int, params: dict, refit: bool = False) -> dict:
     from sklearn.model_selection import train_test_split
 
     X, y = TABLES[name]()
@@ -144,6 +144,8 @@ def run_table(name: str, seed: int, params: dict) -> dict:
     record = {"table": name, "seed": seed, "rows": len(X), "features": X.shape[1], **_baselines(train, test, seed)}
     start = time.perf_counter()
     est = HnSClassifier(random_state=seed, cpu=True, **params).fit(X_train, y_train)
+    if refit:
+        record.update(refit_seeker(est, X_train, y_train))
     masks = est.explain(X_test)
     record.update(
         hns_accuracy=float(est.score(X_test, y_test)),
@@ -176,6 +178,52 @@ def run_switch(seed: int, params: dict, n: int = 6000) -> dict:
         "switch_kept": scores["ignored_kept"][str(SWITCH)],
         "x4_kept_rule_b": float(masks[rule_b, 4].mean()),
     }
+
+
+class _FixedMaskSeeker(torch.nn.Module):
+    """The seeker of a fitted model reading rows under its frozen hider's evaluation masks (``--refit-seeker``)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        model.hider.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> _FixedMaskSeeker:
+        super().train(mode)
+        self.model.hider.eval()  # the masks stay the deterministic ones of evaluation
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            mask = self.model.hide(x, sample=False)[0]
+        return self.model.seek(x, mask)
+
+
+def refit_seeker(est: HnSClassifier, X: pd.DataFrame, y: np.ndarray) -> dict:
+    """Variant: after ``fit``, train the seeker again on the training rows under the (frozen) hider's masks, early
+    stopped on the estimator's own validation split, as its pretraining is. Returns the held-out accuracy before
+    and after."""
+    from hnsx.adapters.tabular.early_stopping import _held_out, pretrain_seeker
+
+    codes = np.searchsorted(est.classes_, np.asarray(y))
+    rows = torch.from_numpy(est.schema_.transform(X))
+    labels = torch.from_numpy(codes.astype(np.int64))
+    train_idx, eval_idx, _ = est._split(codes, est.random_state)
+    wrapped = _FixedMaskSeeker(est.model_)
+    before = _held_out(wrapped, rows[eval_idx], labels[eval_idx], 1024)[1]
+    _, info = pretrain_seeker(
+        wrapped,
+        TensorDataset(rows[train_idx], labels[train_idx]),
+        TensorDataset(rows[eval_idx], labels[eval_idx]),
+        max_epochs=est.pretrain_epochs,
+        lr=est.lr,
+        batch_size=est.batch_size,
+        seed=est.random_state,
+        patience=est.n_iter_no_change,
+    )
+    est.model_.hider.requires_grad_(True)
+    est.model_.eval()
+    return {"refit_held_out_before": before, "refit_held_out_after": info.accuracy, "refit_epoch": info.best_epoch}
 
 
 def use_plain_masking() -> None:
@@ -240,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--no-switch", action="store_true", help="skip the generated categorical switch table")
     parser.add_argument("--plain-masking", action="store_true", help="ablation: mask the codes as before issue 23")
+    parser.add_argument("--refit-seeker", action="store_true", help="variant: retrain the seeker on the final masks")
     parser.add_argument("--params", default="{}", help="HnSClassifier keyword arguments as JSON (default: none)")
     parser.add_argument("--seeker-kwargs", default="{}", help="seeker architecture over SEEKER_DEFAULTS (JSON)")
     args = parser.parse_args(argv)
@@ -254,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     records, switch = [], []
     for name in args.tables:
         for seed in args.seeds:
-            record = run_table(name, seed, params)
+            record = run_table(name, seed, params, refit=args.refit_seeker)
             masks, classes, y_test = record.pop("_masks"), record.pop("_classes"), record.pop("_y_test")
             if seed == args.seeds[0]:
                 save_keep_rates(
@@ -275,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         "params": params,
         "seeker_kwargs": dict(SEEKER_DEFAULTS),
         "plain_masking": args.plain_masking,
+        "refit_seeker": args.refit_seeker,
         "seeds": args.seeds,
         "tables": records,
         "switch": switch,

@@ -32,7 +32,7 @@ import torch
 from hnsx.adapters.text import demo
 from hnsx.adapters.text.data import generated_data
 from hnsx.adapters.text.rationale import Explained, explain_encoded, rationale_scores
-from hnsx.adapters.text.spec import text_spec
+from hnsx.adapters.text.spec import read_seeker, text_spec
 from hnsx.adapters.text.tokenize import CLASSES_FILE, fill_token_id, save_tokenizer
 from hnsx.pipeline import run_training
 from hnsx.training.checkpoint import write_json_atomic
@@ -93,8 +93,6 @@ def main(argv: list[str] | None = None) -> int:
     spec = text_spec(data.input_shape[1], data.num_classes, vocab_size=len(tok), pad_id=tok.pad_token_id,
                      fill_id=fill_token_id(tok), binarizer="stochastic", estimator=args.estimator)  # fmt: skip
     if args.reading != "own":
-        from hnsx.adapters.text.commands import read_seeker
-
         spec = read_seeker(spec, args.reading == "share", args.reading == "read")
     config = dataclasses.replace(demo.demo_config(None, args.seed, False), **json.loads(args.config))
     result = run_training(data, spec, config, args.out)

@@ -194,6 +194,8 @@ def build_spec(data, args: argparse.Namespace):
         binarizer=binarizer_component(args.binarizer, args.estimator, args.slope_rate, args.slope_cap),
         freeze_seeker=args.freeze_seeker,
     )
+    from hnsx.adapters.text.spec import read_seeker
+
     return read_seeker(spec, args.share_embeddings, getattr(args, "hider_reads_seeker", False))
 
 
@@ -217,23 +219,6 @@ def finish_run(result, data, args: argparse.Namespace) -> tuple[dict, list[str]]
         *lines,
         f"wrote {args.out}/metrics.json, history.jsonl, highlights.html, tokenizer/ and checkpoints/",
     ]
-
-
-def read_seeker(spec, share_embeddings: bool, hidden_states: bool):
-    """``spec`` with a hider that shares the seeker's token embeddings or reads its hidden states (their width read
-    from a built seeker); ``spec`` itself for neither."""
-    from dataclasses import replace
-
-    from hnsx.adapters.text.hiders import seeker_reading
-    from hnsx.registry import SEEKERS
-    from hnsx.spec import Component
-
-    if not (share_embeddings or hidden_states):
-        return spec
-    probe = SEEKERS.build(spec.seeker.name, input_shape=spec.input_shape, num_classes=spec.num_classes,
-                          **spec.seeker.kwargs)  # fmt: skip
-    reading = seeker_reading(probe, share_embeddings=share_embeddings, read_seeker=hidden_states)
-    return replace(spec, hider=Component(spec.hider.name, {**spec.hider.kwargs, **reading}))
 
 
 def demo(args: argparse.Namespace) -> int:

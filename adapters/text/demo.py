@@ -1,18 +1,22 @@
 """``hnsx demo --modality text``: word masks on the generated sentiment corpus, offline, in a few minutes on a CPU.
 
-Settings (see docs/text.md for the figures): 4,000 training and 800 eval sentences of the generated corpus
+Settings (see docs/text.md for the figures): 8,000 training and 800 eval sentences of the generated corpus
 (:mod:`hnsx.adapters.text.corpus`), a WordPiece tokenizer of 1,000 pieces trained on the training sentences,
-sentences padded to 32 tokens, word-level masks; the token-masker hider (2 layers, 64 wide) and a small BERT seeker
-(2 layers, 64 wide) trained from scratch. The seeker is pretrained for 4 epochs; the Fidelity baseline is a copy
-trained alone for as many epochs as the Hide-and-Seek seeker gets in total (4 + 8). Then hider and seeker train
-jointly for 8 epochs with a constant alpha of 0.85 and the stochastic binarizer (Bernoulli masks, st1 estimator;
-masks are thresholded at p >= 0.5 for evaluation).
+sentences padded to 32 tokens, word-level masks; a small BERT seeker (2 layers, 64 wide) trained from scratch and
+the token-masker hider (2 layers, 64 wide) reading the seeker's token embeddings (``share_embeddings``). The seeker
+is pretrained for 4 epochs; the Fidelity baseline is a copy trained alone for as many epochs as the Hide-and-Seek
+seeker gets in total (4 + 12). Then hider and seeker train jointly for 12 epochs towards a kept fraction of 0.2
+(:mod:`hnsx.constraint`) with the stochastic binarizer (Bernoulli masks, st1 estimator; masks are thresholded at
+p >= 0.5 for evaluation), the hider at a learning rate of 1e-3 and the seeker at 2e-4.
 
-Why these: with the deterministic binarizer (or alpha <= 0.7) the hider lowered every word's logit together and
-collapsed to hiding everything within one or two epochs in our trials; Bernoulli masks let the seeker see partly
-hidden sentences and give the hider a per-word signal. Joint training keeps hiding more with more epochs and can
-overshoot (hiding the sentiment words too), so the figures reported are those of the best checkpoint (highest FII
-among the epochs that did not collapse, the one ``hnsx explain`` loads); the last epoch's are kept under ``last``.
+Why these: with the deterministic binarizer the hider lowered every word's logit together and collapsed to hiding
+everything within one or two epochs in our trials; Bernoulli masks let the seeker see partly hidden sentences and
+give the hider a per-word signal. With 4,000 sentences, the hider's own embeddings or the seeker at the hider's
+rate, the joint training settled in one seed or another on a shortcut and kept it (a hider that kept the word at
+one position and never the words past it, a negator kept without its sentiment word, or nothing kept as a code for
+one class; docs/text.md); these settings were the first to hold on seeds 0, 1 and 2. The figures reported are those
+of the best checkpoint (highest FII among the epochs that did not collapse, the one ``hnsx explain`` loads); the
+last epoch's are kept under ``last``.
 
 Writes ``metrics.json`` (F, I, FIR, FII, accuracy, baseline and rationale precision / recall / F1 against the
 known sentiment words), ``history.jsonl``, ``checkpoints/``, ``tokenizer/``, ``classes.json`` and
@@ -28,7 +32,7 @@ from typing import Any
 from hnsx.adapters.text.data import TextData, generated_data
 from hnsx.adapters.text.rationale import explain_encoded, rationale_scores
 from hnsx.adapters.text.render import write_highlights
-from hnsx.adapters.text.spec import text_spec
+from hnsx.adapters.text.spec import read_seeker, text_spec
 from hnsx.adapters.text.tokenize import CLASSES_FILE, fill_token_id, save_tokenizer
 from hnsx.adapters.text.windows import explain_texts
 from hnsx.model import HideAndSeek
@@ -36,9 +40,10 @@ from hnsx.pipeline import METRICS_FILE, RunResult, run_training
 from hnsx.training.checkpoint import load_model_state, resolve_checkpoint, write_json_atomic
 from hnsx.training.config import TrainConfig
 
-DEMO_EPOCHS = 8
-DEMO_ALPHA = 0.85
-DEMO_TRAIN = 4000
+DEMO_EPOCHS = 12
+DEMO_TARGET = 0.2
+DEMO_SEEKER_LR = 2e-4
+DEMO_TRAIN = 8000
 DEMO_EVAL = 800
 MAX_LENGTH = 32
 HIGHLIGHTS = 40
@@ -50,7 +55,8 @@ def demo_config(epochs: int | None = None, seed: int = 0, progress: bool = True)
         epochs=DEMO_EPOCHS if epochs is None else epochs,
         batch_size=64,
         lr=1e-3,
-        alpha=DEMO_ALPHA,
+        seeker_lr=DEMO_SEEKER_LR,
+        target_kept=DEMO_TARGET,
         init="pretrained-seeker",
         pretrain_epochs=4,
         seed=seed,
@@ -116,7 +122,7 @@ def run_text_demo(
     """Train the text demo model and write its files into ``out_dir``; returns the metrics."""
     out = Path(out_dir)
     data = generated_data(n_train, n_eval, seed=seed, max_length=MAX_LENGTH)
-    spec = demo_spec(data)
+    spec = read_seeker(demo_spec(data), share_embeddings=True, hidden_states=False)
     result = run_training(data, spec, demo_config(epochs, seed, progress), out)
     if not result.fit.is_main_process:
         return result.metrics

@@ -47,3 +47,19 @@ def text_spec(
         binarizer=binarizer_component(binarizer, estimator, **(estimator_kwargs or {})),
         freeze_seeker=freeze_seeker,
     )
+
+
+def read_seeker(spec, share_embeddings: bool, hidden_states: bool):
+    """``spec`` with a hider that shares the seeker's token embeddings or reads its hidden states (their width read
+    from a built seeker); ``spec`` itself for neither."""
+    from dataclasses import replace
+
+    from hnsx.adapters.text.hiders import seeker_reading
+    from hnsx.registry import SEEKERS
+
+    if not (share_embeddings or hidden_states):
+        return spec
+    probe = SEEKERS.build(spec.seeker.name, input_shape=spec.input_shape, num_classes=spec.num_classes,
+                          **spec.seeker.kwargs)  # fmt: skip
+    reading = seeker_reading(probe, share_embeddings=share_embeddings, read_seeker=hidden_states)
+    return replace(spec, hider=Component(spec.hider.name, {**spec.hider.kwargs, **reading}))

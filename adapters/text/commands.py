@@ -20,6 +20,7 @@ from pathlib import Path
 
 from hnsx.adapters.text.adapter import ATTENTION_MODES
 from hnsx.adapters.text.seekers import MINILM
+from hnsx.adapters.text.spec import read_seeker
 from hnsx.adapters.text.tokenize import CLASSES_FILE
 
 DEFAULT_MAX_LENGTH = 64
@@ -194,8 +195,6 @@ def build_spec(data, args: argparse.Namespace):
         binarizer=binarizer_component(args.binarizer, args.estimator, args.slope_rate, args.slope_cap),
         freeze_seeker=args.freeze_seeker,
     )
-    from hnsx.adapters.text.spec import read_seeker
-
     return read_seeker(spec, args.share_embeddings, getattr(args, "hider_reads_seeker", False))
 
 

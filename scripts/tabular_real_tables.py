@@ -180,18 +180,12 @@ def run_switch(seed: int, params: dict, n: int = 6000) -> dict:
     }
 
 
-class _FixedMaskSeeker(torch.nn.Module):
-    """The seeker of a fitted model reading rows under its frozen hider's evaluation masks (``--refit-seeker``)."""
+class _MaskedSeeker(torch.nn.Module):
+    """The seeker of a fitted model reading rows under its hider's evaluation masks (``--refit-seeker``)."""
 
     def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
         self.model = model
-        model.hider.requires_grad_(False)
-
-    def train(self, mode: bool = True) -> _FixedMaskSeeker:
-        super().train(mode)
-        self.model.hider.eval()  # the masks stay the deterministic ones of evaluation
-        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -204,24 +198,29 @@ def refit_seeker(est: HnSClassifier, X: pd.DataFrame, y: np.ndarray) -> dict:
     stopped on the estimator's own validation split, as its pretraining is. Returns the held-out accuracy before
     and after."""
     from hnsx.adapters.tabular.early_stopping import _held_out, pretrain_seeker
+    from hnsx.model import FrozenModule
 
     codes = np.searchsorted(est.classes_, np.asarray(y))
     rows = torch.from_numpy(est.schema_.transform(X))
     labels = torch.from_numpy(codes.astype(np.int64))
     train_idx, eval_idx, _ = est._split(codes, est.random_state)
-    wrapped = _FixedMaskSeeker(est.model_)
-    before = _held_out(wrapped, rows[eval_idx], labels[eval_idx], 1024)[1]
-    _, info = pretrain_seeker(
-        wrapped,
-        TensorDataset(rows[train_idx], labels[train_idx]),
-        TensorDataset(rows[eval_idx], labels[eval_idx]),
-        max_epochs=est.pretrain_epochs,
-        lr=est.lr,
-        batch_size=est.batch_size,
-        seed=est.random_state,
-        patience=est.n_iter_no_change,
-    )
-    est.model_.hider.requires_grad_(True)
+    hider = est.model_.hider
+    est.model_.hider = FrozenModule(hider)  # the masks stay the evaluation ones while the seeker trains
+    try:
+        wrapped = _MaskedSeeker(est.model_)
+        before = _held_out(wrapped, rows[eval_idx], labels[eval_idx], 1024)[1]
+        _, info = pretrain_seeker(
+            wrapped,
+            TensorDataset(rows[train_idx], labels[train_idx]),
+            TensorDataset(rows[eval_idx], labels[eval_idx]),
+            max_epochs=est.pretrain_epochs,
+            lr=est.lr,
+            batch_size=est.batch_size,
+            seed=est.random_state,
+            patience=est.n_iter_no_change,
+        )
+    finally:
+        est.model_.hider = hider.requires_grad_(True)
     est.model_.eval()
     return {"refit_held_out_before": before, "refit_held_out_after": info.accuracy, "refit_epoch": info.best_epoch}
 

@@ -32,8 +32,8 @@ import torch
 from hnsx.adapters.text import demo
 from hnsx.adapters.text.data import generated_data
 from hnsx.adapters.text.rationale import Explained, explain_encoded, rationale_scores
-from hnsx.adapters.text.spec import read_seeker, text_spec
-from hnsx.adapters.text.tokenize import CLASSES_FILE, fill_token_id, save_tokenizer
+from hnsx.adapters.text.spec import read_seeker
+from hnsx.adapters.text.tokenize import CLASSES_FILE, save_tokenizer
 from hnsx.pipeline import run_training
 from hnsx.training.checkpoint import write_json_atomic
 
@@ -89,14 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     data = generated_data(args.n_train, demo.DEMO_EVAL, seed=args.seed, max_length=demo.MAX_LENGTH)
-    tok = data.tokenizer
-    spec = text_spec(data.input_shape[1], data.num_classes, vocab_size=len(tok), pad_id=tok.pad_token_id,
-                     fill_id=fill_token_id(tok), binarizer="stochastic", estimator=args.estimator)  # fmt: skip
+    spec = demo.demo_spec(data, estimator=args.estimator)
     if args.reading != "own":
         spec = read_seeker(spec, args.reading == "share", args.reading == "read")
     config = dataclasses.replace(demo.demo_config(None, args.seed, False), **json.loads(args.config))
     result = run_training(data, spec, config, args.out)
-    save_tokenizer(tok, args.out)
+    save_tokenizer(data.tokenizer, args.out)
     write_json_atomic(args.out / CLASSES_FILE, {"class_names": data.class_names})
     x, labels = data.eval.tensors
     record = {"seed": args.seed, "config": json.loads(args.config), "reading": args.reading,

@@ -64,7 +64,7 @@ def demo_config(epochs: int | None = None, seed: int = 0, progress: bool = True)
     )
 
 
-def demo_spec(data: TextData) -> Any:
+def demo_spec(data: TextData, estimator: str = "st1") -> Any:
     tok = data.tokenizer
     return text_spec(
         data.input_shape[1],
@@ -73,7 +73,7 @@ def demo_spec(data: TextData) -> Any:
         pad_id=tok.pad_token_id,
         fill_id=fill_token_id(tok),
         binarizer="stochastic",
-        estimator="st1",
+        estimator=estimator,
     )
 
 

@@ -104,6 +104,34 @@ def test_the_hider_reads_the_classifiers_last_hidden_states(tokenizer):
     assert len(names) == 1 and names[0].startswith("seeker.")
 
 
+def test_the_hider_reads_a_chosen_layer_of_the_classifier(tokenizer):
+    """``read_layer=K``: the hidden states after layer K (0: the embedding layer's output), checked against the
+    classifier's own ``output_hidden_states``; a layer the encoder lacks, or a layer without reading, is refused."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=64, hidden_dropout_prob=0.0,
+                        attention_probs_dropout_prob=0.0)  # fmt: skip
+    classifier = BertForSequenceClassification(config).eval()
+    x = encode_texts(tokenizer, corpus(3, 4)[0], L).x
+    with torch.no_grad():
+        states = classifier(input_ids=x[:, 0], attention_mask=(x[:, 1] >= -1).long(), output_hidden_states=True)
+    for layer in (0, 1, 2):
+        model, spec = wrap_classifier(classifier, tokenizer=tokenizer, max_length=L, freeze=True, read_seeker=True,
+                                      read_layer=layer, hider_kwargs=HIDER)  # fmt: skip
+        assert spec.hider.kwargs["read_layer"] == layer
+        hider = model.hider.eval()
+        with torch.no_grad():
+            features = hider.token_features(x)
+        assert torch.allclose(features, hider.project(states.hidden_states[layer]), atol=1e-6)
+    assert not torch.allclose(states.hidden_states[1], states.hidden_states[2])
+    with pytest.raises(ValueError, match="layers 0 .its embeddings. to 2"):
+        wrap_classifier(classifier, tokenizer=tokenizer, max_length=L, read_seeker=True, read_layer=3)
+    with pytest.raises(ValueError, match="give --hider-reads-seeker too"):
+        wrap_classifier(classifier, tokenizer=tokenizer, max_length=L, read_layer=1)
+
+
 def test_a_frozen_classifier_gets_no_gradient_and_is_unchanged_by_fit(tokenizer):
     """wrap_classifier(freeze=True) + fit with the core's defaults (init scratch, pretrain_epochs 2): the classifier is
     never trained, its weights stay as they were, and its own accuracy is the Fidelity baseline."""

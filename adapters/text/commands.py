@@ -50,6 +50,14 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the hider reads the seeker's last hidden states on the unmasked input (a small head over its encoder)",
     )
+    g.add_argument(
+        "--hider-read-layer",
+        type=int,
+        default=None,
+        metavar="K",
+        help="with --hider-reads-seeker: read the states after layer K of the encoder (0: its embedding output; "
+        "default: the last layer)",
+    )
     g.add_argument("--freeze-seeker", action="store_true", help="keep a pretrained seeker's weights fixed")
 
 
@@ -135,7 +143,9 @@ def _seeker(args: argparse.Namespace) -> tuple[str, dict]:
         raise ValueError("--freeze-seeker needs a pretrained --model-name (a seeker trained from scratch must train)")
     else:
         seeker, kwargs = args.seeker, {}
-    check_reading(args.share_embeddings, getattr(args, "hider_reads_seeker", False))
+    check_reading(
+        args.share_embeddings, getattr(args, "hider_reads_seeker", False), getattr(args, "hider_read_layer", None)
+    )
     if args.freeze_seeker and (args.init != "pretrained-seeker" or args.pretrain_epochs != 0):
         raise ValueError(
             "--freeze-seeker explains the classifier as it is: use --init pretrained-seeker --pretrain-epochs 0 "
@@ -195,7 +205,12 @@ def build_spec(data, args: argparse.Namespace):
         binarizer=binarizer_component(args.binarizer, args.estimator, args.slope_rate, args.slope_cap),
         freeze_seeker=args.freeze_seeker,
     )
-    return read_seeker(spec, args.share_embeddings, getattr(args, "hider_reads_seeker", False))
+    return read_seeker(
+        spec,
+        args.share_embeddings,
+        getattr(args, "hider_reads_seeker", False),
+        getattr(args, "hider_read_layer", None),
+    )
 
 
 def start_run(data, args: argparse.Namespace) -> None:

@@ -13,9 +13,9 @@ with the seeker) and projects its ``embedding_dim`` to ``d_model``.
 With ``read_seeker=True`` the hider reads the seeker instead of learning language from scratch: it runs the
 seeker's own encoder (:meth:`~hnsx.adapters.text.seekers.HFSeeker.encode`, e.g. a fine-tuned classifier's BERT) on
 the unmasked input, always under ``torch.no_grad()`` (the hider's loss never trains the seeker through the states
-it reads, frozen or not), projects the last hidden states (``embedding_dim`` wide) to ``d_model`` and puts its own
-encoder and output layer on them as a small trainable head. Like the shared embeddings, the seeker's encoder is not
-a submodule of the hider: checkpoints hold the head, the seeker is saved once.
+it reads, frozen or not), projects the last hidden states (or those after layer ``read_layer``; ``embedding_dim``
+wide) to ``d_model`` and puts its own encoder and output layer on them as a small trainable head. Like the shared
+embeddings, the seeker's encoder is not a submodule of the hider: checkpoints hold the head, the seeker is saved once.
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ class TokenMaskerHider(nn.Module):
         embeddings.
     embedding_dim:
         Width of the seeker's embeddings (``share_embeddings``) or hidden states (``read_seeker``).
+    read_layer:
+        With ``read_seeker``: read the hidden states after this layer of the seeker's encoder (0: its embedding
+        layer's output) instead of the last ones.
     init_keep_logit:
         Initial bias of the output layer: a fresh hider keeps most words (``sigmoid(1) ~ 0.73``).
     """
@@ -67,11 +70,15 @@ class TokenMaskerHider(nn.Module):
         embedding_dim: int | None = None,
         init_keep_logit: float = 1.0,
         read_seeker: bool = False,
+        read_layer: int | None = None,
     ) -> None:
         super().__init__()
         self.word_level = bool(word_level)
         self.share_embeddings = bool(share_embeddings)
         self.read_seeker = bool(read_seeker)
+        if read_layer is not None and not read_seeker:
+            raise ValueError("read_layer picks the seeker's layer that the hider reads: it needs read_seeker=True")
+        self.read_layer = None if read_layer is None else int(read_layer)
         # A plain list: the seeker's embedding (or encoder) is not a submodule of the hider.
         self._shared: list[nn.Module] = []
         if share_embeddings and read_seeker:
@@ -105,6 +112,11 @@ class TokenMaskerHider(nn.Module):
                     f"read (an HFSeeker around an AutoModelForSequenceClassification), not a {type(inner).__name__}"
                 )
             inner.encoder()  # ValueError when the classifier has no encoder to read
+            if self.read_layer is not None and not 0 <= self.read_layer <= inner.num_layers:
+                raise ValueError(
+                    f"read_layer={self.read_layer}: the seeker's encoder has layers 0 (its embeddings) to "
+                    f"{inner.num_layers}"
+                )
             part, width, what = inner, inner.hidden_size, "hidden states"
         else:
             find = getattr(seeker, "input_embeddings", None) or getattr(inner, "input_embeddings", None)
@@ -127,7 +139,7 @@ class TokenMaskerHider(nn.Module):
         if not self.read_seeker:
             return self.project(self._shared[0](ids))
         with torch.no_grad():
-            states = self._shared[0].encode(x)
+            states = self._shared[0].encode(x, self.read_layer)
         return self.project(states.to(self.project.weight.dtype))
 
     def token_logits(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
@@ -146,20 +158,32 @@ class TokenMaskerHider(nn.Module):
         return pool_to_units(self.token_logits(x), token_units(x, self.word_level))
 
 
-def check_reading(share_embeddings: bool, read_seeker: bool) -> None:
-    """Refuse a hider asked to share the seeker's embeddings and to read its hidden states at once."""
+def check_reading(share_embeddings: bool, read_seeker: bool, read_layer: int | None = None) -> None:
+    """Refuse a hider asked to share the seeker's embeddings and to read its hidden states at once, or to read a
+    layer of a seeker it does not read."""
     if share_embeddings and read_seeker:
         raise ValueError("--share-embeddings and --hider-reads-seeker exclude each other: the hider reads one of them")
+    if read_layer is not None and not read_seeker:
+        raise ValueError("--hider-read-layer picks the seeker's layer the hider reads: give --hider-reads-seeker too")
 
 
-def seeker_reading(seeker: nn.Module, *, share_embeddings: bool = False, read_seeker: bool = False) -> dict:
+def seeker_reading(
+    seeker: nn.Module, *, share_embeddings: bool = False, read_seeker: bool = False, read_layer: int | None = None
+) -> dict:
     """The token-masker arguments that make it share ``seeker``'s embeddings or read its hidden states (their width
-    read from ``seeker``, an :class:`~hnsx.adapters.text.seekers.HFSeeker`); ``{}`` for neither."""
-    check_reading(share_embeddings, read_seeker)
+    read from ``seeker``, an :class:`~hnsx.adapters.text.seekers.HFSeeker`; ``read_layer``: those after that layer
+    of its encoder, default the last); ``{}`` for neither."""
+    check_reading(share_embeddings, read_seeker, read_layer)
     if share_embeddings:
         return {"share_embeddings": True, "embedding_dim": int(seeker.input_embeddings().embedding_dim)}
     if read_seeker:
-        return {"read_seeker": True, "embedding_dim": int(seeker.hidden_size)}
+        layer = {} if read_layer is None else {"read_layer": int(read_layer)}
+        if layer and not 0 <= read_layer <= seeker.num_layers:
+            raise ValueError(
+                f"--hider-read-layer {read_layer}: the seeker's encoder has layers 0 (its embeddings) to "
+                f"{seeker.num_layers}"
+            )
+        return {"read_seeker": True, "embedding_dim": int(seeker.hidden_size), **layer}
     return {}
 
 

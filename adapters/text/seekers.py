@@ -87,13 +87,25 @@ class HFSeeker(nn.Module):
         self.encoder()
         return int(self.model.config.hidden_size)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, 2, L)`` token and word ids -> the encoder's last hidden states ``(B, L, hidden_size)`` on the
-        unmasked input (padding not attended)."""
+    @property
+    def num_layers(self) -> int:
+        """Number of the encoder's layers (``config.num_hidden_layers``)."""
+        self.encoder()
+        return int(self.model.config.num_hidden_layers)
+
+    def encode(self, x: torch.Tensor, layer: int | None = None) -> torch.Tensor:
+        """``(B, 2, L)`` token and word ids -> the encoder's hidden states ``(B, L, hidden_size)`` on the unmasked
+        input (padding not attended): the last layer's, or with ``layer`` those after layer ``layer`` (0: the
+        embedding layer's output, :attr:`num_layers`: the last)."""
         ids = x[:, 0]
         self._check_ids(ids)
-        out = self.encoder()(input_ids=ids, attention_mask=(x[:, 1] != PAD).long())
-        return out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+        attention = (x[:, 1] != PAD).long()
+        if layer is None:
+            out = self.encoder()(input_ids=ids, attention_mask=attention)
+            return out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+        if not 0 <= layer <= self.num_layers:
+            raise ValueError(f"layer {layer} is outside the encoder's layers 0 to {self.num_layers}")
+        return self.encoder()(input_ids=ids, attention_mask=attention, output_hidden_states=True).hidden_states[layer]
 
     def _check_ids(self, ids: torch.Tensor) -> None:
         if ids.numel() and int(ids.max()) >= self.vocab_size:

@@ -49,17 +49,19 @@ def text_spec(
     )
 
 
-def read_seeker(spec, share_embeddings: bool, hidden_states: bool):
+def read_seeker(spec, share_embeddings: bool, hidden_states: bool, layer: int | None = None):
     """``spec`` with a hider that shares the seeker's token embeddings or reads its hidden states (their width read
-    from a built seeker); ``spec`` itself for neither."""
+    from a built seeker; ``layer``: those after that layer of its encoder, default the last); ``spec`` itself for
+    neither."""
     from dataclasses import replace
 
-    from hnsx.adapters.text.hiders import seeker_reading
+    from hnsx.adapters.text.hiders import check_reading, seeker_reading
     from hnsx.registry import SEEKERS
 
     if not (share_embeddings or hidden_states):
+        check_reading(share_embeddings, hidden_states, layer)
         return spec
     probe = SEEKERS.build(spec.seeker.name, input_shape=spec.input_shape, num_classes=spec.num_classes,
                           **spec.seeker.kwargs)  # fmt: skip
-    reading = seeker_reading(probe, share_embeddings=share_embeddings, read_seeker=hidden_states)
+    reading = seeker_reading(probe, share_embeddings=share_embeddings, read_seeker=hidden_states, read_layer=layer)
     return replace(spec, hider=Component(spec.hider.name, {**spec.hider.kwargs, **reading}))

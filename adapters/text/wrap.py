@@ -44,6 +44,7 @@ def wrap_text_classifier(
     attention: str = "keep",
     share_embeddings: bool = False,
     read_seeker: bool = False,
+    read_layer: int | None = None,
 ) -> tuple[HideAndSeek, ModelSpec]:
     """A text Hide-and-Seek model whose seeker is ``classifier`` (an HF sequence classifier, or an :class:`HFSeeker`).
 
@@ -51,7 +52,8 @@ def wrap_text_classifier(
     ``seeker=HFSeeker(classifier)`` to :func:`hnsx.explain.load_trained`. ``num_classes`` is checked against the
     classifier's output on two probe sentences (inferred from it when ``None``). ``share_embeddings``: the
     token-masker hider uses the classifier's token embeddings; ``read_seeker``: it reads the classifier's own last
-    hidden states on the unmasked input through a small trainable head (:mod:`hnsx.adapters.text.hiders`).
+    hidden states (``read_layer``: those after that layer of its encoder, 0 its embedding output) on the unmasked
+    input through a small trainable head (:mod:`hnsx.adapters.text.hiders`).
     """
     check_tokenizer(tokenizer)
     seeker = classifier if isinstance(classifier, HFSeeker) else HFSeeker(classifier)
@@ -71,7 +73,7 @@ def wrap_text_classifier(
     check_num_classes(num_classes, found)
     hider_kwargs = {
         **(hider_kwargs or {}),
-        **seeker_reading(seeker, share_embeddings=share_embeddings, read_seeker=read_seeker),
+        **seeker_reading(seeker, share_embeddings=share_embeddings, read_seeker=read_seeker, read_layer=read_layer),
     }
     spec = text_spec(
         max_length,

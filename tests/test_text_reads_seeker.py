@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from hnsx.adapters.text.data import text_data
+from hnsx.adapters.text.hiders import default_read_layer
 from hnsx.adapters.text.rationale import explain_encoded, rationale_scores
 from hnsx.adapters.text.seekers import HFSeeker
 from hnsx.adapters.text.spec import text_spec
@@ -126,6 +127,10 @@ def test_the_hider_reads_a_chosen_layer_of_the_classifier(tokenizer):
             features = hider.token_features(x)
         assert torch.allclose(features, hider.project(states.hidden_states[layer]), atol=1e-6)
     assert not torch.allclose(states.hidden_states[1], states.hidden_states[2])
+    # By default: two thirds of the depth, rounded (layer 1 of these 2; 4 of MiniLM's 6), written into the spec.
+    _, spec = wrap_classifier(classifier, tokenizer=tokenizer, max_length=L, read_seeker=True, hider_kwargs=HIDER)
+    assert spec.hider.kwargs["read_layer"] == 1
+    assert [default_read_layer(n) for n in (1, 2, 3, 6, 12)] == [1, 1, 2, 4, 8]
     with pytest.raises(ValueError, match="layers 0 .its embeddings. to 2"):
         wrap_classifier(classifier, tokenizer=tokenizer, max_length=L, read_seeker=True, read_layer=3)
     with pytest.raises(ValueError, match="give --hider-reads-seeker too"):

@@ -48,7 +48,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--hider-reads-seeker",
         action="store_true",
-        help="the hider reads the seeker's last hidden states on the unmasked input (a small head over its encoder)",
+        help="the hider reads the seeker's hidden states on the unmasked input (a small head over its encoder)",
     )
     g.add_argument(
         "--hider-read-layer",
@@ -56,7 +56,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="K",
         help="with --hider-reads-seeker: read the states after layer K of the encoder (0: its embedding output; "
-        "default: the last layer)",
+        "default: two thirds of its depth, rounded: 4 of MiniLM's 6 layers)",
     )
     g.add_argument("--freeze-seeker", action="store_true", help="keep a pretrained seeker's weights fixed")
 

@@ -13,7 +13,7 @@ with the seeker) and projects its ``embedding_dim`` to ``d_model``.
 With ``read_seeker=True`` the hider reads the seeker instead of learning language from scratch: it runs the
 seeker's own encoder (:meth:`~hnsx.adapters.text.seekers.HFSeeker.encode`, e.g. a fine-tuned classifier's BERT) on
 the unmasked input, always under ``torch.no_grad()`` (the hider's loss never trains the seeker through the states
-it reads, frozen or not), projects the last hidden states (or those after layer ``read_layer``; ``embedding_dim``
+it reads, frozen or not), projects the hidden states after layer ``read_layer`` (default: the last; ``embedding_dim``
 wide) to ``d_model`` and puts its own encoder and output layer on them as a small trainable head. Like the shared
 embeddings, the seeker's encoder is not a submodule of the hider: checkpoints hold the head, the seeker is saved once.
 """
@@ -45,13 +45,14 @@ class TokenMaskerHider(nn.Module):
     share_embeddings:
         Use the seeker's input embeddings (bound by :meth:`bind_seeker`) instead of own ones.
     read_seeker:
-        Read the seeker's last hidden states on the unmasked input (bound by :meth:`bind_seeker`) instead of token
+        Read the seeker's hidden states on the unmasked input (bound by :meth:`bind_seeker`) instead of token
         embeddings.
     embedding_dim:
         Width of the seeker's embeddings (``share_embeddings``) or hidden states (``read_seeker``).
     read_layer:
         With ``read_seeker``: read the hidden states after this layer of the seeker's encoder (0: its embedding
-        layer's output) instead of the last ones.
+        layer's output); ``None`` reads the last ones. Specs made by :func:`seeker_reading` (the CLI,
+        ``wrap_classifier``) give :func:`default_read_layer`.
     init_keep_logit:
         Initial bias of the output layer: a fresh hider keeps most words (``sigmoid(1) ~ 0.73``).
     """
@@ -167,23 +168,34 @@ def check_reading(share_embeddings: bool, read_seeker: bool, read_layer: int | N
         raise ValueError("--hider-read-layer picks the seeker's layer the hider reads: give --hider-reads-seeker too")
 
 
+#: The layer a hider that reads the seeker reads by default, as a share of the encoder's depth (rounded): 4 of
+#: MiniLM's 6, 8 of BERT-base's 12. The last layer's states of a fine-tuned classifier carry the review's class more
+#: than each word's (docs/text.md, "On real reviews: kitchen").
+READ_DEPTH = 2 / 3
+
+
+def default_read_layer(num_layers: int) -> int:
+    """The layer read by default (:data:`READ_DEPTH` of ``num_layers``, at least 1)."""
+    return max(1, round(num_layers * READ_DEPTH))
+
+
 def seeker_reading(
     seeker: nn.Module, *, share_embeddings: bool = False, read_seeker: bool = False, read_layer: int | None = None
 ) -> dict:
     """The token-masker arguments that make it share ``seeker``'s embeddings or read its hidden states (their width
-    read from ``seeker``, an :class:`~hnsx.adapters.text.seekers.HFSeeker`; ``read_layer``: those after that layer
-    of its encoder, default the last); ``{}`` for neither."""
+    read from ``seeker``, an :class:`~hnsx.adapters.text.seekers.HFSeeker`; those after layer ``read_layer`` of its
+    encoder, default :func:`default_read_layer`); ``{}`` for neither."""
     check_reading(share_embeddings, read_seeker, read_layer)
     if share_embeddings:
         return {"share_embeddings": True, "embedding_dim": int(seeker.input_embeddings().embedding_dim)}
     if read_seeker:
-        layer = {} if read_layer is None else {"read_layer": int(read_layer)}
-        if layer and not 0 <= read_layer <= seeker.num_layers:
+        layers = seeker.num_layers
+        layer = default_read_layer(layers) if read_layer is None else int(read_layer)
+        if not 0 <= layer <= layers:
             raise ValueError(
-                f"--hider-read-layer {read_layer}: the seeker's encoder has layers 0 (its embeddings) to "
-                f"{seeker.num_layers}"
+                f"--hider-read-layer {layer}: the seeker's encoder has layers 0 (its embeddings) to {layers}"
             )
-        return {"read_seeker": True, "embedding_dim": int(seeker.hidden_size), **layer}
+        return {"read_seeker": True, "embedding_dim": int(seeker.hidden_size), "read_layer": layer}
     return {}
 
 

@@ -51,9 +51,10 @@ def wrap_text_classifier(
     The model's seeker is ``HFSeeker(classifier)`` (frozen when ``freeze``); to load a checkpoint of it pass
     ``seeker=HFSeeker(classifier)`` to :func:`hnsx.explain.load_trained`. ``num_classes`` is checked against the
     classifier's output on two probe sentences (inferred from it when ``None``). ``share_embeddings``: the
-    token-masker hider uses the classifier's token embeddings; ``read_seeker``: it reads the classifier's own last
-    hidden states (``read_layer``: those after that layer of its encoder, 0 its embedding output) on the unmasked
-    input through a small trainable head (:mod:`hnsx.adapters.text.hiders`).
+    token-masker hider uses the classifier's token embeddings; ``read_seeker``: it reads the classifier's own
+    hidden states (after layer ``read_layer`` of its encoder, 0 its embedding output; default two thirds of its
+    depth, :func:`~hnsx.adapters.text.hiders.default_read_layer`) on the unmasked input through a small trainable
+    head (:mod:`hnsx.adapters.text.hiders`).
     """
     check_tokenizer(tokenizer)
     seeker = classifier if isinstance(classifier, HFSeeker) else HFSeeker(classifier)

@@ -5,8 +5,9 @@ Per domain and seed (docs/text-reviews.md):
 1. ``hnsx train --modality text`` with the text modality's defaults on ``DATA/<domain>/train.tsv`` (only the data
    options, ``--max-length 128 --batch-size 32`` and ``--seed S``) into ``OUT/<domain>/seed-S/run``;
    with ``--seeker minilm`` instead: ``scripts/finetune_text.py --model-name minilm`` on the same file and seed into
-   ``OUT/<domain>/seed-S/minilm``, then ``hnsx train ... --model-name that-folder --freeze-seeker`` (the frozen
-   fine-tuned MiniLM is explained; its held-out accuracy is the Fidelity baseline);
+   ``OUT/<domain>/seed-S/minilm``, then ``hnsx train ... --model-name that-folder --freeze-seeker
+   --hider-reads-seeker`` (the frozen fine-tuned MiniLM is explained by a hider that reads its hidden states, layer 4
+   of 6 by default; its held-out accuracy is the Fidelity baseline);
 2. ``hnsx bench rationales`` of that run on ``DATA/<domain>/test-labeled.tsv`` into ``OUT/<domain>/seed-S/bench``
    (the independent evaluator trained on ``train.tsv``);
 3. ``OUT/summary.md`` and ``OUT/summary.json``: every figure per method, mean over the seeds and per seed.
@@ -104,6 +105,8 @@ def train_commands(args: argparse.Namespace, domain: str, seed: int, folder: Pat
     finetune += ["--threads", str(args.threads), "--out", str(tuned)]
     steps = [] if (tuned / "config.json").is_file() else [(finetune, folder / "finetune.log")]
     explain = hnsx(*common, "--model-name", str(tuned), "--freeze-seeker", "--out", str(folder / "run"))
+    if "--share-embeddings" not in common and "--hider-reads-seeker" not in common:
+        explain[-2:-2] = ["--hider-reads-seeker"]
     return [*steps, (explain, folder / "train.log")]
 
 

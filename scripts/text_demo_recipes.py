@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         default="own",
         help="the hider's token features: its own embeddings, the seeker's, or the seeker's hidden states",
     )
+    parser.add_argument(
+        "--read-layer", type=int, default=None, help="with --reading read: the seeker's layer (default: hnsx's)"
+    )
     parser.add_argument("--estimator", default="st1", help="gradient estimator of the stochastic binarizer")
     parser.add_argument("--n-train", type=int, default=demo.DEMO_TRAIN)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     data = generated_data(args.n_train, demo.DEMO_EVAL, seed=args.seed, max_length=demo.MAX_LENGTH)
     spec = demo.demo_spec(data, estimator=args.estimator)
     if args.reading != "own":
-        spec = read_seeker(spec, args.reading == "share", args.reading == "read")
+        spec = read_seeker(spec, args.reading == "share", args.reading == "read", args.read_layer)
     config = dataclasses.replace(demo.demo_config(None, args.seed, False), **json.loads(args.config))
     result = run_training(data, spec, config, args.out)
     save_tokenizer(data.tokenizer, args.out)

@@ -60,6 +60,10 @@ BATCH = 64
 #: Integrated Gradients' 16 scaled copies of a batch go through the seeker one batch at a time (Captum's
 #: ``internal_batch_size``): all at once, a fine-tuned MiniLM at 128 tokens needed 17 GB for its activations.
 EXPLAINER_OPTIONS = {"integrated-gradients": {"n_steps": 16, "internal_batch_size": BATCH}}
+#: The evaluator's learning rate when the run's seeker is a pretrained Hugging Face classifier (its spec names a
+#: ``model_name``: the evaluator then starts from those weights): ``scripts/finetune_text.py``'s, transformers'
+#: ``Trainer`` default. At the text benchmark's 1e-3 a fine-tuned MiniLM collapsed to one class.
+PRETRAINED_EVALUATOR_LR = 5e-5
 #: Lexicon precision counts a kept word when VADER rates it at least this strongly (either sign).
 MIN_VALENCE = 1.0
 #: Documents shown in each highlights page.
@@ -243,6 +247,12 @@ def selections(
     return chosen, valid, predicted
 
 
+def evaluator_lr(spec: Any) -> float | None:
+    """The evaluator's learning rate for a run of ``spec``: :data:`PRETRAINED_EVALUATOR_LR` for a pretrained Hugging
+    Face seeker, else ``None`` (the benchmark data's own)."""
+    return PRETRAINED_EVALUATOR_LR if spec.seeker.kwargs.get("model_name") else None
+
+
 def run_rationales(
     model: HideAndSeek,
     held_out: HeldOut,
@@ -263,7 +273,9 @@ def run_rationales(
     if evaluator_epochs:
         if len(data.train) == 0:
             raise ValueError("the evaluator trains on the run's training rows: give --data-file TRAIN_FILE")
-        evaluator = train_evaluator(data, seed=seed, epochs=evaluator_epochs, progress=progress)
+        evaluator = train_evaluator(
+            data, seed=seed, epochs=evaluator_epochs, lr=evaluator_lr(data.spec), progress=progress
+        )
     chosen, valid, _ = selections(model, data, check_explainers("text", list(explainers)), seed=seed, progress=progress)
     lexicon = sentiment_lexicon()
     targets = whole_predictions(model, data, valid)
@@ -278,6 +290,7 @@ def run_rationales(
         "documents": len(data.test),
         "full_accuracy": full,
         "evaluator_epochs": evaluator_epochs,
+        "evaluator_lr": evaluator_lr(data.spec) or data.lr,
         "evaluator_accuracy_unmasked": dataset_accuracy(evaluator, data.test) if evaluator is not None else None,
         "valid_words": float(valid.sum(1).float().mean()),
         "min_valence": MIN_VALENCE,

@@ -170,3 +170,18 @@ def test_cli_refuses_a_non_text_run_and_the_test_file_elsewhere(benched, tmp_pat
     argv = ["bench", "faithfulness", "--test-file", str(benched["test"]), "--out", str(tmp_path / "b")]
     assert main(argv) == 2
     assert "--test-file applies to the rationales benchmark only" in capsys.readouterr().err
+
+
+def test_the_evaluator_of_a_pretrained_seeker_trains_at_a_transformer_rate(benched):
+    """A seeker from scratch: the benchmark's own rate (recorded); a pretrained Hugging Face seeker (a spec naming a
+    ``model_name``, from which the evaluator starts): :data:`rationales.PRETRAINED_EVALUATOR_LR`."""
+    from dataclasses import replace
+
+    from hnsx.spec import Component
+
+    model, held = held_out(benched)
+    spec = held.data.spec
+    assert "model_name" not in spec.seeker.kwargs and rationales.evaluator_lr(spec) is None
+    assert benched["results"]["evaluator_lr"] == held.data.lr == 1e-3
+    pretrained = replace(spec, seeker=Component("hf-sequence-classifier", {"model_name": "runs/my-minilm"}))
+    assert rationales.evaluator_lr(pretrained) == rationales.PRETRAINED_EVALUATOR_LR == 5e-5

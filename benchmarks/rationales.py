@@ -270,12 +270,11 @@ def run_rationales(
     model = model.eval()
     full = dataset_accuracy(model.seeker, data.test)
     evaluator = None
+    lr = evaluator_lr(data.spec) or data.lr
     if evaluator_epochs:
         if len(data.train) == 0:
             raise ValueError("the evaluator trains on the run's training rows: give --data-file TRAIN_FILE")
-        evaluator = train_evaluator(
-            data, seed=seed, epochs=evaluator_epochs, lr=evaluator_lr(data.spec), progress=progress
-        )
+        evaluator = train_evaluator(data, seed=seed, epochs=evaluator_epochs, lr=lr, progress=progress)
     chosen, valid, _ = selections(model, data, check_explainers("text", list(explainers)), seed=seed, progress=progress)
     lexicon = sentiment_lexicon()
     targets = whole_predictions(model, data, valid)
@@ -290,7 +289,7 @@ def run_rationales(
         "documents": len(data.test),
         "full_accuracy": full,
         "evaluator_epochs": evaluator_epochs,
-        "evaluator_lr": evaluator_lr(data.spec) or data.lr,
+        "evaluator_lr": lr,
         "evaluator_accuracy_unmasked": dataset_accuracy(evaluator, data.test) if evaluator is not None else None,
         "valid_words": float(valid.sum(1).float().mean()),
         "min_valence": MIN_VALENCE,

@@ -104,9 +104,9 @@ def train_commands(args: argparse.Namespace, domain: str, seed: int, folder: Pat
     finetune += ["--max-length", "128", "--epochs", str(args.finetune_epochs), "--seed", str(seed)]
     finetune += ["--threads", str(args.threads), "--out", str(tuned)]
     steps = [] if (tuned / "config.json").is_file() else [(finetune, folder / "finetune.log")]
-    explain = hnsx(*common, "--model-name", str(tuned), "--freeze-seeker", "--out", str(folder / "run"))
-    if "--share-embeddings" not in common and "--hider-reads-seeker" not in common:
-        explain[-2:-2] = ["--hider-reads-seeker"]
+    chosen = "--share-embeddings" in common or "--hider-reads-seeker" in common  # --train-args picked the reading
+    reading = [] if chosen else ["--hider-reads-seeker"]
+    explain = hnsx(*common, "--model-name", str(tuned), "--freeze-seeker", *reading, "--out", str(folder / "run"))
     return [*steps, (explain, folder / "train.log")]
 
 

@@ -113,11 +113,8 @@ class TokenMaskerHider(nn.Module):
                     f"read (an HFSeeker around an AutoModelForSequenceClassification), not a {type(inner).__name__}"
                 )
             inner.encoder()  # ValueError when the classifier has no encoder to read
-            if self.read_layer is not None and not 0 <= self.read_layer <= inner.num_layers:
-                raise ValueError(
-                    f"read_layer={self.read_layer}: the seeker's encoder has layers 0 (its embeddings) to "
-                    f"{inner.num_layers}"
-                )
+            if self.read_layer is not None:
+                inner.check_layer(self.read_layer)
             part, width, what = inner, inner.hidden_size, "hidden states"
         else:
             find = getattr(seeker, "input_embeddings", None) or getattr(inner, "input_embeddings", None)
@@ -189,12 +186,8 @@ def seeker_reading(
     if share_embeddings:
         return {"share_embeddings": True, "embedding_dim": int(seeker.input_embeddings().embedding_dim)}
     if read_seeker:
-        layers = seeker.num_layers
-        layer = default_read_layer(layers) if read_layer is None else int(read_layer)
-        if not 0 <= layer <= layers:
-            raise ValueError(
-                f"--hider-read-layer {layer}: the seeker's encoder has layers 0 (its embeddings) to {layers}"
-            )
+        layer = default_read_layer(seeker.num_layers) if read_layer is None else int(read_layer)
+        seeker.check_layer(layer)
         return {"read_seeker": True, "embedding_dim": int(seeker.hidden_size), "read_layer": layer}
     return {}
 

@@ -93,6 +93,11 @@ class HFSeeker(nn.Module):
         self.encoder()
         return int(self.model.config.num_hidden_layers)
 
+    def check_layer(self, layer: int) -> None:
+        """``ValueError`` unless ``layer`` is one of the encoder's (0: its embedding output, to :attr:`num_layers`)."""
+        if not 0 <= layer <= self.num_layers:
+            raise ValueError(f"layer {layer}: the seeker's encoder has layers 0 (its embeddings) to {self.num_layers}")
+
     def encode(self, x: torch.Tensor, layer: int | None = None) -> torch.Tensor:
         """``(B, 2, L)`` token and word ids -> the encoder's hidden states ``(B, L, hidden_size)`` on the unmasked
         input (padding not attended): the last layer's, or with ``layer`` those after layer ``layer`` (0: the
@@ -103,8 +108,7 @@ class HFSeeker(nn.Module):
         if layer is None:
             out = self.encoder()(input_ids=ids, attention_mask=attention)
             return out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
-        if not 0 <= layer <= self.num_layers:
-            raise ValueError(f"layer {layer} is outside the encoder's layers 0 to {self.num_layers}")
+        self.check_layer(layer)
         return self.encoder()(input_ids=ids, attention_mask=attention, output_hidden_states=True).hidden_states[layer]
 
     def _check_ids(self, ids: torch.Tensor) -> None:

@@ -57,7 +57,7 @@ def finetune(args: argparse.Namespace) -> dict:
     )
 
     from hnsx.adapters.text.commands import resolve_model_name
-    from hnsx.adapters.text.data import read_text_file, split_rows
+    from hnsx.adapters.text.data import limit_rows, read_text_file, split_rows
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -65,11 +65,8 @@ def finetune(args: argparse.Namespace) -> dict:
         args.data_file, text_column=args.text_column, label_column=args.label_column, quoting=args.tsv_quotes or None
     )
     train_idx, eval_idx = split_rows(len(texts), args.eval_fraction, args.seed)
-    if args.limit is not None:
-        if args.limit < 1:
-            raise ValueError(f"--limit must be at least 1, got {args.limit}")
-        pick = torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(args.seed))[: args.limit]
-        train_idx = sorted(train_idx[i] for i in pick.tolist())
+    if args.limit is not None:  # the training rows of hnsx train --data-file --limit; every held-out row is scored
+        train_idx, _ = limit_rows(train_idx, eval_idx, args.limit, args.seed)
     set_seed(args.seed)
     source = resolve_model_name(args.model_name)
     tokenizer = AutoTokenizer.from_pretrained(source)

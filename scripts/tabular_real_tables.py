@@ -22,6 +22,11 @@ per-row ground truth, and how often the categorical relevant column ``x4`` is ke
 :data:`~hnsx.adapters.tabular.seekers.SEEKER_DEFAULTS` for this run (they are saved in every spec, so each model
 rebuilds as trained).
 
+``--epoch-oracle`` is a diagnostic of the restored epoch: every epoch of the joint training is scored on the test
+rows, and the record gets the best and the median test accuracy over the epochs whose held-out kept fraction is
+within ``target_kept`` (every epoch without a target). The best is chosen on the test rows: an upper bound of what
+any rule for choosing the epoch could give, not a result.
+
 ``--plain-masking`` is the ablation of issue 23's fix: the seeker gets only the filled codes (the adapter's values,
 without the mask attached), as before the fix, so no categorical keep decision gets a gradient.
 
@@ -80,20 +85,27 @@ def wage() -> tuple[pd.DataFrame, np.ndarray]:
 TABLES: dict[str, Callable[[], tuple[pd.DataFrame, np.ndarray]]] = {"hmda": hmda, "wage": wage}
 
 
-def _baselines(train: tuple, test: tuple, seed: int) -> dict[str, float]:
+def _logistic(X: pd.DataFrame, y: np.ndarray):
+    """``LogisticRegression`` on one-hot categorical and standardised numeric columns, fitted on ``X, y``."""
     from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    (X, y), (X_test, y_test) = train, test
     categorical = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
     numeric = [c for c in X.columns if c not in categorical]
     encode = ColumnTransformer(
         [("num", StandardScaler(), numeric), ("cat", OneHotEncoder(handle_unknown="ignore"), categorical)]
     )
-    logistic = make_pipeline(encode, LogisticRegression(max_iter=5000)).fit(X, y)
+    return make_pipeline(encode, LogisticRegression(max_iter=5000)).fit(X, y)
+
+
+def _baselines(train: tuple, test: tuple, seed: int) -> dict[str, float]:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    (X, y), (X_test, y_test) = train, test
+    categorical = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+    logistic = _logistic(X, y)
 
     def as_category(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.astype({c: pd.CategoricalDtype(sorted(X[c].unique())) for c in categorical})
@@ -135,7 +147,34 @@ def _evaluator_accuracy(est: HnSClassifier, train: tuple, test: tuple, masks: np
     return float((predicted == y_test).float().mean())
 
 
-def run_table(name: str, seed: int, params: dict, refit: bool = False) -> dict:
+def epoch_oracle(est: HnSClassifier, run_dir: Path, train: tuple, test: tuple) -> dict:
+    """Test accuracy of every epoch within the target (``--epoch-oracle``), and of logistic regression fitted on
+    the training rows ``est`` trained on (without its validation split); ``est`` ends on its restored epoch."""
+    from hnsx.training.checkpoint import load_model_state
+
+    (X_train, y_train), (X_test, y_test) = train, test
+    fit_rows, _, _ = est._split(np.unique(y_train, return_inverse=True)[1], est.random_state)
+
+    target = est.target_kept
+    within = [r["epoch"] for r in est.history_ if target is None or r["kept_fraction"] <= target]
+    accuracies = []
+    for epoch in within:
+        load_model_state(est.model_, run_dir / "checkpoints" / f"epoch-{epoch:04d}")
+        accuracies.append(float(est.score(X_test, y_test)))  # score puts the model in eval mode
+    load_model_state(est.model_, run_dir / "checkpoints" / f"epoch-{est.scores_['epoch']:04d}")
+    return {
+        "logistic_regression_fit_rows": float(
+            _logistic(X_train.iloc[fit_rows], y_train[fit_rows]).score(X_test, y_test)
+        ),
+        "epochs_within_target": len(within),
+        "oracle_epoch_accuracy": max(accuracies) if accuracies else None,
+        "median_epoch_accuracy": float(np.median(accuracies)) if accuracies else None,
+    }
+
+
+def run_table(name: str, seed: int, params: dict, refit: bool = False, oracle: bool = False) -> dict:
+    import tempfile
+
     from sklearn.model_selection import train_test_split
 
     X, y = TABLES[name]()
@@ -143,7 +182,12 @@ def run_table(name: str, seed: int, params: dict, refit: bool = False) -> dict:
     train, test = (X_train, y_train), (X_test, y_test)
     record = {"table": name, "seed": seed, "rows": len(X), "features": X.shape[1], **_baselines(train, test, seed)}
     start = time.perf_counter()
-    est = HnSClassifier(random_state=seed, cpu=True, **params).fit(X_train, y_train)
+    with tempfile.TemporaryDirectory(prefix="hnsx-tables-") as tmp:
+        if oracle:
+            params = {**params, "out_dir": tmp}
+        est = HnSClassifier(random_state=seed, cpu=True, **params).fit(X_train, y_train)
+        if oracle:
+            record.update(epoch_oracle(est, Path(tmp), train, test))
     if refit:
         record.update(refit_seeker(est, X_train, y_train))
     masks = est.explain(X_test)
@@ -288,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-switch", action="store_true", help="skip the generated categorical switch table")
     parser.add_argument("--plain-masking", action="store_true", help="ablation: mask the codes as before issue 23")
     parser.add_argument("--refit-seeker", action="store_true", help="variant: retrain the seeker on the final masks")
+    parser.add_argument("--epoch-oracle", action="store_true", help="diagnostic: score every epoch on the test rows")
     parser.add_argument("--params", default="{}", help="HnSClassifier keyword arguments as JSON (default: none)")
     parser.add_argument("--seeker-kwargs", default="{}", help="seeker architecture over SEEKER_DEFAULTS (JSON)")
     args = parser.parse_args(argv)
@@ -302,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     records, switch = [], []
     for name in args.tables:
         for seed in args.seeds:
-            record = run_table(name, seed, params, refit=args.refit_seeker)
+            record = run_table(name, seed, params, refit=args.refit_seeker, oracle=args.epoch_oracle)
             masks, classes, y_test = record.pop("_masks"), record.pop("_classes"), record.pop("_y_test")
             if seed == args.seeds[0]:
                 save_keep_rates(

@@ -316,3 +316,27 @@ def test_a_table_error_names_the_row_of_the_whole_table() -> None:
     frame = pd.DataFrame({"colour": colour, "size": np.arange(40.0)})
     with pytest.raises(ValueError, match=rf"category 'green' in data row {row + 1}, which was not seen"):
         tabular_data(frame, labels, name="t", seed=0)
+
+
+def test_limit_takes_a_seeded_subset_of_a_data_file_inside_its_split(tmp_path: Path) -> None:
+    from hnsx.adapters.text.commands import read_data
+
+    sentences = [f"review number {i} of the film" for i in range(40)]
+    (tmp_path / "r.tsv").write_text("text\tlabel\n" + "".join(f"{s}\t{i % 2}\n" for i, s in enumerate(sentences)))
+    args = argparse.Namespace(data_file=str(tmp_path / "r.tsv"), dataset=None, text_column="text",
+                              label_column="label", seed=0, tsv_quotes=False, limit=10)  # fmt: skip
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        read_data(args, None, 16, True)
+    said = f"read 12 rows (a seeded subset: --limit 10) of 2 classes from {tmp_path / 'r.tsv'} (10 train, 2 eval)\n"
+    assert out.getvalue() == said
+
+    def rows(data, split: str) -> set[tuple[int, ...]]:
+        return {tuple(t.flatten().tolist()) for t in getattr(data, split).tensors[0]}
+
+    whole, subset = _load(tmp_path / "r.tsv"), _load(tmp_path / "r.tsv", limit=10)
+    assert rows(subset, "train") < rows(whole, "train") and rows(subset, "eval") < rows(whole, "eval")
+    assert rows(_load(tmp_path / "r.tsv", limit=10), "train") == rows(subset, "train")  # the same subset every time
+    assert rows(_load(tmp_path / "r.tsv", limit=10, seed=1), "train") != rows(subset, "train")
+    with pytest.raises(ValueError, match="limit must be a positive number"):
+        _load(tmp_path / "r.tsv", limit=0)

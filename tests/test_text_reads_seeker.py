@@ -293,3 +293,23 @@ def test_cli_refuses_two_ways_of_reading_the_seeker(tmp_path, capsys):
     argv = ["train", "--modality", "text", "--share-embeddings", "--hider-reads-seeker", "--out", str(tmp_path / "r")]
     assert main(argv) == 2
     assert "exclude each other" in capsys.readouterr().err
+
+
+def test_finetune_limit_takes_the_training_rows_of_hnsx_train_limit(tmp_path):
+    """scripts/finetune_text.py --limit N fine-tunes on N of the split's training rows (picked by ``limit_rows``,
+    as hnsx train --data-file --limit N picks them) and scores every held-out row."""
+    from hnsx.adapters.text.data import limit_rows, split_rows
+
+    texts, labels, _ = corpus(60, 4)
+    data_file = tmp_path / "toy.csv"
+    data_file.write_text("text,label\n" + "".join(f"{t},{'pos' if y else 'neg'}\n" for t, y in zip(texts, labels)))
+    tok = train_wordpiece(texts, vocab_size=100)
+    base = tmp_path / "base"
+    tiny_classifier(len(tok), num_labels=2).save_pretrained(base)
+    tok.save_pretrained(base)
+    argv = ["--data-file", str(data_file), "--model-name", str(base), "--max-length", "16", "--epochs", "1"]
+    assert load_script().main([*argv, "--limit", "20", "--seed", "3", "--out", str(tmp_path / "ft")]) == 0
+    report = json.loads((tmp_path / "ft" / "finetune.json").read_text())
+    train_idx, eval_idx = split_rows(60, 0.2, 3)
+    assert report["train_rows"] == len(limit_rows(train_idx, eval_idx, 20, 3)[0]) == 20
+    assert report["held_out_rows"] == len(eval_idx) == 12

@@ -95,11 +95,13 @@ def read_data(args: argparse.Namespace, tokenizer, max_length: int, word_level: 
             label_column=args.label_column,
             seed=args.seed,
             quoting=True if getattr(args, "tsv_quotes", False) else None,
+            limit=getattr(args, "limit", None),
             **common,
         )
+        subset = "" if getattr(args, "limit", None) is None else f" (a seeded subset: --limit {args.limit})"
         print(
-            f"read {len(data.train) + len(data.eval)} rows of {data.num_classes} classes from {args.data_file} "
-            f"({len(data.train)} train, {len(data.eval)} eval)"
+            f"read {len(data.train) + len(data.eval)} rows{subset} of {data.num_classes} classes from "
+            f"{args.data_file} ({len(data.train)} train, {len(data.eval)} eval)"
         )
         return data
     if args.dataset in (None, text_data.GENERATED):

@@ -212,6 +212,18 @@ def split_rows(n: int, eval_fraction: float, seed: int) -> tuple[list[int], list
     return sorted(order[cut:]), sorted(order[:cut])
 
 
+def limit_rows(train_idx: list[int], eval_idx: list[int], limit: int, seed: int) -> tuple[list[int], list[int]]:
+    """A seeded subset of ``limit`` of the training rows ``train_idx`` and a proportional one of ``eval_idx`` (at
+    least 1), each sorted."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be a positive number of training rows, got {limit!r}")
+    n_eval = max(1, round(limit * len(eval_idx) / max(len(train_idx), 1)))
+    generator = torch.Generator().manual_seed(seed)
+    train = [train_idx[i] for i in torch.randperm(len(train_idx), generator=generator)[:limit].tolist()]
+    held_out = [eval_idx[i] for i in torch.randperm(len(eval_idx), generator=generator)[:n_eval].tolist()]
+    return sorted(train), sorted(held_out)
+
+
 def _check_columns(available: Sequence[str], text_column: str, label_column: str, source: str) -> None:
     for kind, column in (("text", text_column), ("label", label_column)):
         if column not in available:
@@ -274,9 +286,12 @@ def load_text_file(
     word_level: bool = True,
     vocab_size: int = 8000,
     quoting: bool | None = None,
+    limit: int | None = None,
 ) -> TextData:
     """A local CSV (``,``) or TSV (``.tsv``: tab) file with a header row, split into train and eval by ``seed``
-    (:func:`split_rows`).
+    (:func:`split_rows`). ``limit`` keeps a seeded subset of that many training rows and a proportional subset of
+    the eval rows, taken after the split (so the eval rows stay those a classifier fine-tuned on the whole split held
+    out).
 
     A CSV is read with CSV quotes (a text holding commas must be quoted); a TSV as plain tab-separated lines, where a
     quote is an ordinary character (``csv.QUOTE_NONE``), unless ``quoting=True``. A row with more fields than the
@@ -287,6 +302,8 @@ def load_text_file(
     ``tokenizer=None`` trains a WordPiece tokenizer on the training texts."""
     texts, y, names = read_text_file(path, text_column=text_column, label_column=label_column, quoting=quoting)
     train_idx, eval_idx = split_rows(len(texts), eval_fraction, seed)
+    if limit is not None:
+        train_idx, eval_idx = limit_rows(train_idx, eval_idx, limit, seed)
     return text_data(
         [texts[i] for i in train_idx],
         y[train_idx].tolist(),

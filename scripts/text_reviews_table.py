@@ -64,7 +64,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="",
         help="more hnsx train options for every run, one string: --train-args='--leak-free'; use a separate --out",
     )
-    parser.add_argument("--limit", type=int, default=None, help="benchmark the first N test reviews only")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="benchmark a seeded subset of N test reviews (the benchmark's --test-limit)",
+    )
     parser.add_argument("--evaluator-epochs", type=int, default=None, help="the benchmark's (default: its own)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of every step (default %(default)s)")
     parser.add_argument("--lane", default="0/1", help="I/N: this process does jobs I, I+N, ... (default %(default)s)")

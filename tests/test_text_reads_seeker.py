@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from hnsx.adapters.text.data import text_data
-from hnsx.adapters.text.hiders import default_read_layer
+from hnsx.adapters.text.hiders import TokenMaskerHider, default_read_layer
 from hnsx.adapters.text.rationale import explain_encoded, rationale_scores
 from hnsx.adapters.text.seekers import HFSeeker
 from hnsx.adapters.text.spec import text_spec
@@ -133,8 +133,12 @@ def test_the_hider_reads_a_chosen_layer_of_the_classifier(tokenizer):
     assert [default_read_layer(n) for n in (1, 2, 3, 6, 12)] == [1, 1, 2, 4, 8]
     with pytest.raises(ValueError, match="layers 0 .its embeddings. to 2"):
         wrap_classifier(classifier, tokenizer=tokenizer, max_length=L, read_seeker=True, read_layer=3)
-    with pytest.raises(ValueError, match="give --hider-reads-seeker too"):
+    with pytest.raises(ValueError, match=r"give read_seeker=True \(--hider-reads-seeker\) too"):
         wrap_classifier(classifier, tokenizer=tokenizer, max_length=L, read_layer=1)
+    with pytest.raises(ValueError, match=r"give read_seeker=True \(--hider-reads-seeker\) too"):
+        TokenMaskerHider(L, len(tokenizer), read_layer=1)  # the hider built directly says the same
+    with pytest.raises(ValueError, match="exclude each other"):
+        TokenMaskerHider(L, len(tokenizer), share_embeddings=True, read_seeker=True, embedding_dim=16)
 
 
 def test_a_frozen_classifier_gets_no_gradient_and_is_unchanged_by_fit(tokenizer):

@@ -77,13 +77,10 @@ class TokenMaskerHider(nn.Module):
         self.word_level = bool(word_level)
         self.share_embeddings = bool(share_embeddings)
         self.read_seeker = bool(read_seeker)
-        if read_layer is not None and not read_seeker:
-            raise ValueError("read_layer picks the seeker's layer that the hider reads: it needs read_seeker=True")
+        check_reading(self.share_embeddings, self.read_seeker, read_layer)
         self.read_layer = None if read_layer is None else int(read_layer)
         # A plain list: the seeker's embedding (or encoder) is not a submodule of the hider.
         self._shared: list[nn.Module] = []
-        if share_embeddings and read_seeker:
-            raise ValueError("a token-masker reads either the seeker's embeddings or its hidden states, not both")
         if share_embeddings or read_seeker:
             if embedding_dim is None:
                 what = "embeddings" if share_embeddings else "hidden states"
@@ -158,11 +155,17 @@ class TokenMaskerHider(nn.Module):
 
 def check_reading(share_embeddings: bool, read_seeker: bool, read_layer: int | None = None) -> None:
     """Refuse a hider asked to share the seeker's embeddings and to read its hidden states at once, or to read a
-    layer of a seeker it does not read."""
+    layer of a seeker it does not read (the messages name the Python arguments and the CLI flags)."""
     if share_embeddings and read_seeker:
-        raise ValueError("--share-embeddings and --hider-reads-seeker exclude each other: the hider reads one of them")
+        raise ValueError(
+            "share_embeddings (--share-embeddings) and read_seeker (--hider-reads-seeker) exclude each other: "
+            "the hider reads one of them"
+        )
     if read_layer is not None and not read_seeker:
-        raise ValueError("--hider-read-layer picks the seeker's layer the hider reads: give --hider-reads-seeker too")
+        raise ValueError(
+            "read_layer (--hider-read-layer) picks the seeker's layer the hider reads: give read_seeker=True "
+            "(--hider-reads-seeker) too"
+        )
 
 
 #: The layer a hider that reads the seeker reads by default, as a share of the encoder's depth (rounded): 4 of

@@ -9,6 +9,7 @@ reference written from the tokenizer's own word spans; the HnS mask's set scores
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 from pathlib import Path
 
@@ -185,3 +186,14 @@ def test_the_evaluator_of_a_pretrained_seeker_trains_at_a_transformer_rate(bench
     assert benched["results"]["evaluator_lr"] == held.data.lr == 1e-3
     pretrained = replace(spec, seeker=Component("hf-sequence-classifier", {"model_name": "runs/my-minilm"}))
     assert rationales.evaluator_lr(pretrained) == rationales.PRETRAINED_EVALUATOR_LR == 5e-5
+
+
+def test_a_figure_not_measured_is_a_dash_in_the_report(benched):
+    from hnsx.benchmarks.reports.rationales import format_report
+
+    results = copy.deepcopy(benched["results"])
+    for figures in results["methods"].values():
+        figures["evaluator_accuracy"] = float("nan")  # as with --evaluator-epochs 0
+    report = format_report({**results, "evaluator_accuracy_unmasked": None})
+    assert "nan" not in report and report.count(" – |") == len(results["methods"])
+    assert "(skipped)." in report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from hnsx.benchmarks.results import markdown_table
@@ -18,11 +19,16 @@ COLUMNS = (
 )
 
 
+def _cell(value: float) -> str:
+    """A figure to four decimals; "–" for one not measured (NaN: the evaluator skipped, no word kept)."""
+    return "–" if math.isnan(value) else f"{value:.4f}"
+
+
 def format_report(results: dict[str, Any]) -> str:
     """``report.md``: the run, the test file and one row of figures per method."""
     table = markdown_table(
         ["method", *(title for _, title in COLUMNS)],
-        [[name, *(f"{figures[k]:.4f}" for k, _ in COLUMNS)] for name, figures in results["methods"].items()],
+        [[name, *(_cell(figures[k]) for k, _ in COLUMNS)] for name, figures in results["methods"].items()],
     )
     unmasked = results.get("evaluator_accuracy_unmasked")
     evaluator = f"Evaluator: {results['evaluator_epochs']} epochs on random masks"

@@ -35,6 +35,31 @@ def check_fraction(eval_fraction: float) -> None:
         raise ValueError(f"eval_fraction must lie strictly between 0 and 1, got {eval_fraction!r}")
 
 
+def check_limit(limit: int | None) -> None:
+    """Raise ``ValueError`` unless ``limit`` (a number of training rows to keep) is ``None`` or a positive integer."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or int(limit) < 1):
+        raise ValueError(f"limit must be a positive number of training rows (an integer) or None, got {limit!r}")
+
+
+def eval_share(limit: int, n_train: int, n_eval: int) -> int:
+    """How many of ``n_eval`` eval rows go with ``limit`` of ``n_train`` training rows: the same share, at least 1."""
+    return max(1, round(int(limit) * n_eval / max(n_train, 1)))
+
+
+def limit_subset(n_train: int, n_eval: int, limit: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sorted indices of a seeded subset of ``limit`` of ``n_train`` training rows and of the same share
+    (:func:`eval_share`) of ``n_eval`` eval rows; all of them where the subset would be as large."""
+    check_limit(limit)
+    generator = torch.Generator().manual_seed(seed)
+
+    def subset(n: int, size: int) -> torch.Tensor:
+        if size >= n:
+            return torch.arange(n)
+        return torch.randperm(n, generator=generator)[:size].sort().values
+
+    return subset(n_train, int(limit)), subset(n_eval, eval_share(limit, n_train, n_eval))
+
+
 def stratified_split(labels: np.ndarray, eval_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted train and eval indices of a stratified, seeded split of ``labels`` (shape ``(N,)``)."""
     from sklearn.model_selection import train_test_split

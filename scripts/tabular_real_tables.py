@@ -153,7 +153,7 @@ def epoch_oracle(est: HnSClassifier, run_dir: Path, train: tuple, test: tuple) -
     from hnsx.training.checkpoint import load_model_state
 
     (X_train, y_train), (X_test, y_test) = train, test
-    fit_rows, _, _ = est._split(np.unique(y_train, return_inverse=True)[1], est.random_state)
+    fit_rows, _, _ = est._split(np.unique(y_train, return_inverse=True)[1], est._seed())  # fit's own split
 
     target = est.target_kept
     within = [r["epoch"] for r in est.history_ if target is None or r["kept_fraction"] <= target]
@@ -182,12 +182,12 @@ def run_table(name: str, seed: int, params: dict, refit: bool = False, oracle: b
     train, test = (X_train, y_train), (X_test, y_test)
     record = {"table": name, "seed": seed, "rows": len(X), "features": X.shape[1], **_baselines(train, test, seed)}
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="hnsx-tables-") as tmp:
-        if oracle:
-            params = {**params, "out_dir": tmp}
-        est = HnSClassifier(random_state=seed, cpu=True, **params).fit(X_train, y_train)
-        if oracle:
+    if oracle:  # every epoch's checkpoint, kept in a folder of this run's own
+        with tempfile.TemporaryDirectory(prefix="hnsx-tables-") as tmp:
+            est = HnSClassifier(random_state=seed, cpu=True, **params, out_dir=tmp).fit(X_train, y_train)
             record.update(epoch_oracle(est, Path(tmp), train, test))
+    else:
+        est = HnSClassifier(random_state=seed, cpu=True, **params).fit(X_train, y_train)
     if refit:
         record.update(refit_seeker(est, X_train, y_train))
     masks = est.explain(X_test)

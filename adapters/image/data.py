@@ -21,7 +21,6 @@ All loaders are registered in :data:`DATASETS`; :func:`load_dataset` builds one 
 from __future__ import annotations
 
 import functools
-import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from hnsx.data import check_fraction, stratified_split
+from hnsx.data import check_fraction, check_limit, limit_subset, stratified_split
 from hnsx.registry import Registry
 
 __all__ = [
@@ -242,13 +241,6 @@ def _to_image_tensor(data: Any) -> torch.Tensor:
     return raw.to(torch.float32).div_(255.0).contiguous()
 
 
-def _random_subset(n: int, size: int, generator: torch.Generator) -> torch.Tensor:
-    """Sorted indices of ``min(size, n)`` items drawn without replacement from ``range(n)``."""
-    if size >= n:
-        return torch.arange(n)
-    return torch.randperm(n, generator=generator)[:size].sort().values
-
-
 def load_torchvision(
     name: str,
     data_dir: str | Path,
@@ -292,8 +284,7 @@ def load_torchvision(
         raise ValueError(
             f"unknown torchvision dataset {name!r}; choose one of: {', '.join(sorted(TORCHVISION_DATASETS))}"
         )
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or int(limit) < 1):
-        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
+    check_limit(limit)
     use_test = isinstance(eval_split, str)
     if use_test and eval_split != "test":
         raise ValueError(f"eval_split must be 'test' or a fraction in (0, 1), got {eval_split!r}")
@@ -333,11 +324,7 @@ def load_torchvision(
         train_x, train_y = train_x[train_idx], train_y[torch.from_numpy(train_idx)]
 
     if limit is not None:
-        generator = torch.Generator().manual_seed(seed)
-        n_train, n_eval = len(train_y), len(eval_y)
-        eval_size = max(1, round(int(limit) * n_eval / max(n_train, 1)))
-        keep_train = _random_subset(n_train, int(limit), generator)
-        keep_eval = _random_subset(n_eval, eval_size, generator)
+        keep_train, keep_eval = limit_subset(len(train_y), len(eval_y), limit, seed)
         # Index before converting to float, so a small subset never materialises the whole set as float32.
         train_x, train_y = train_x[keep_train.numpy()], train_y[keep_train]
         eval_x, eval_y = eval_x[keep_eval.numpy()], eval_y[keep_eval]

@@ -28,6 +28,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from hnsx.adapters.text.tokenize import encode_texts, unit_spans
+from hnsx.data import check_limit, eval_share, limit_subset
 
 GENERATED = "sentiment-generated"
 #: Hub names and columns of the data sets known by a short name: (path, config, text, label, train, eval split).
@@ -213,15 +214,10 @@ def split_rows(n: int, eval_fraction: float, seed: int) -> tuple[list[int], list
 
 
 def limit_rows(train_idx: list[int], eval_idx: list[int], limit: int, seed: int) -> tuple[list[int], list[int]]:
-    """A seeded subset of ``limit`` of the training rows ``train_idx`` and a proportional one of ``eval_idx`` (at
-    least 1), each sorted."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValueError(f"limit must be a positive number of training rows, got {limit!r}")
-    n_eval = max(1, round(limit * len(eval_idx) / max(len(train_idx), 1)))
-    generator = torch.Generator().manual_seed(seed)
-    train = [train_idx[i] for i in torch.randperm(len(train_idx), generator=generator)[:limit].tolist()]
-    held_out = [eval_idx[i] for i in torch.randperm(len(eval_idx), generator=generator)[:n_eval].tolist()]
-    return sorted(train), sorted(held_out)
+    """A seeded subset of ``limit`` of the training rows ``train_idx`` and the same share of ``eval_idx``
+    (:func:`hnsx.data.limit_subset`), each sorted."""
+    keep_train, keep_eval = limit_subset(len(train_idx), len(eval_idx), limit, seed)
+    return [train_idx[i] for i in keep_train.tolist()], [eval_idx[i] for i in keep_eval.tolist()]
 
 
 def _check_columns(available: Sequence[str], text_column: str, label_column: str, source: str) -> None:
@@ -369,7 +365,8 @@ def text_data_from_hf(
     _check_columns(train_ds.column_names, text_column, label_column, f"data set {name!r}")
     _check_columns(eval_ds.column_names, text_column, label_column, f"data set {name!r} (eval split)")
     if limit is not None:
-        n_eval = max(1, round(limit * len(eval_ds) / max(len(train_ds), 1)))
+        check_limit(limit)
+        n_eval = eval_share(limit, len(train_ds), len(eval_ds))
         train_ds = train_ds.shuffle(seed=seed).select(range(min(limit, len(train_ds))))
         eval_ds = eval_ds.shuffle(seed=seed).select(range(min(n_eval, len(eval_ds))))
     feature = train_ds.features.get(label_column)

@@ -39,6 +39,13 @@ in evaluation mode (a BatchNorm hider keeps more in training mode than it does i
 the training masks settles where the explanations keep less than ``r``).
 
 The multiplier is part of a run's state: checkpoints save it and a resumed run continues it.
+
+Which checkpoint is best under a target (:func:`target_rank`): the one that keeps at most ``r`` and is the most
+faithful; when none keeps at most ``r``, the one that keeps the least. FII (F times the hidden fraction) would reward
+hiding beyond the target at the cost of fidelity, which is not what a target asks for: on the frozen MiniLM of
+docs/text-reviews.md it chose epoch 1 of books (F 0.939 at 10.9 % kept) over epochs with F 0.97 to 1.00 at 17 to
+20 %. ``hnsx train``'s best checkpoint and :class:`~hnsx.adapters.tabular.HnSClassifier`'s restored epoch both
+use it.
 """
 
 from __future__ import annotations
@@ -57,6 +64,18 @@ def check_target_kept(target: float) -> float:
     if not (math.isfinite(value) and 0.0 < value < 1.0):
         raise ValueError(f"target_kept must lie strictly between 0 and 1, got {target}")
     return value
+
+
+def target_rank(kept: float, quality: float, target_kept: float) -> tuple[bool, float, float]:
+    """Sort key of a checkpoint under the target kept fraction ``target_kept`` (the larger key is the better
+    checkpoint), from its held-out kept fraction and ``quality`` (larger is better: fidelity, or minus a loss).
+
+    Checkpoints that keep at most the target come first, ordered by ``quality`` and then by keeping less; the others
+    after them, ordered by keeping less and then by ``quality``."""
+    kept, quality = float(kept), float(quality)
+    if kept <= target_kept:
+        return True, quality, -kept
+    return False, -kept, quality
 
 
 class KeptFractionConstraint:

@@ -11,7 +11,7 @@ import torch
 
 from hnsx.adapters.image.data import ImageData, load_sklearn_digits
 from hnsx.adapters.image.spec import image_spec
-from hnsx.constraint import KeptFractionConstraint
+from hnsx.constraint import KeptFractionConstraint, target_rank
 from hnsx.pipeline import run_training
 from hnsx.training.checkpoint import read_state
 from hnsx.training.config import TrainConfig
@@ -147,10 +147,36 @@ def test_a_digits_run_lands_near_its_target_and_resumes_with_its_multiplier(tmp_
     state = read_state(tmp_path / "straight" / "checkpoints" / "epoch-0010")
     assert state["constraint"]["lambda"] == lambdas[-1] and state["constraint"]["target"] == 0.1
 
+    best = read_state(tmp_path / "straight" / "checkpoints" / "best")["epoch"]
+    assert best == reference_best_epoch(straight.fit.history, 0.1)
+
     killed_after_epoch(5, run_training, data, spec, config, tmp_path / "split")
     resumed = run_training(data, spec, config, tmp_path / "split", resume=True)
     assert [r["lambda"] for r in resumed.fit.history] == lambdas
     assert resumed.fit.scores.kept_fraction == kept
+    assert read_state(tmp_path / "split" / "checkpoints" / "best")["epoch"] == best
+
+
+def reference_best_epoch(history: list[dict], target: float) -> int:
+    """The best epoch under a target, written out: among the epochs that did not collapse, those whose eval kept
+    fraction is at most the target; of them the highest F (on a tie, the one keeping less, then the earlier). When
+    none is within the target, the one keeping the least."""
+    fine = [r for r in history if not r["collapsed"]]
+    assert fine, "every epoch collapsed"
+    within = [r for r in fine if r["kept_fraction"] <= target]
+    if within:
+        top = max(r["fidelity"] for r in within)
+        return min((r for r in within if r["fidelity"] == top), key=lambda r: (r["kept_fraction"], r["epoch"]))["epoch"]
+    low = min(r["kept_fraction"] for r in fine)
+    return min(r["epoch"] for r in fine if r["kept_fraction"] == low)
+
+
+def test_under_a_target_the_most_faithful_checkpoint_within_it_ranks_first():
+    # (kept, F): FII would pick the sparsest, (0.08, 0.90) with FII 0.828; the target picks F within 0.2
+    ranked = sorted(
+        [(0.08, 0.90), (0.19, 0.97), (0.20, 0.97), (0.21, 0.99), (0.35, 1.0)], key=lambda s: target_rank(*s, 0.2)
+    )
+    assert ranked[::-1] == [(0.19, 0.97), (0.20, 0.97), (0.08, 0.90), (0.21, 0.99), (0.35, 1.0)]
 
 
 def test_the_study_grid_and_the_estimator_take_the_target():

@@ -25,6 +25,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
+from hnsx.constraint import target_rank
+
 
 @dataclass(frozen=True)
 class Pretrained:
@@ -126,13 +128,10 @@ def held_out_scores(model: nn.Module, rows: torch.Tensor, labels: torch.Tensor) 
 def choose_epoch(scores: list[tuple[float, float]], alpha: float, target_kept: float | None = None) -> int:
     """Index of the epoch to restore from its held-out ``(CE, kept fraction)`` pairs: the lowest
     ``alpha * CE + (1 - alpha) * kept``; with ``target_kept`` the lowest CE among those that keep at most the
-    target, else the one that keeps the least."""
+    target, else the one that keeps the least (:func:`hnsx.constraint.target_rank`)."""
     if target_kept is None:
         return int(np.argmin([alpha * ce + (1 - alpha) * kept for ce, kept in scores]))
-    within = [i for i, (_, kept) in enumerate(scores) if kept <= target_kept]
-    if not within:
-        return int(np.argmin([kept for _, kept in scores]))
-    return min(within, key=lambda i: scores[i][0])
+    return max(range(len(scores)), key=lambda i: target_rank(scores[i][1], -scores[i][0], target_kept))
 
 
 def restore_best_epoch(

@@ -15,8 +15,8 @@ give the hider a per-word signal. With 4,000 sentences, the hider's own embeddin
 rate, the joint training settled in one seed or another on a shortcut and kept it (a hider that kept the word at
 one position and never the words past it, a negator kept without its sentiment word, or nothing kept as a code for
 one class; docs/text.md); these settings were the first to hold on seeds 0, 1 and 2. The figures reported are those
-of the best checkpoint (highest FII among the epochs that did not collapse, the one ``hnsx explain`` loads); the
-last epoch's are kept under ``last``.
+of the best checkpoint (the most faithful epoch among those that keep at most the target and did not collapse, the
+one ``hnsx explain`` loads); the last epoch's are kept under ``last``.
 
 Writes ``metrics.json`` (F, I, FIR, FII, accuracy, baseline and rationale precision / recall / F1 against the
 known sentiment words), ``history.jsonl``, ``checkpoints/``, ``tokenizer/``, ``classes.json`` and
@@ -137,9 +137,10 @@ def run_text_demo(
 def best_metrics(result: RunResult, out: Path) -> dict[str, Any]:
     """Load the best checkpoint's weights into ``result.model`` and return metrics with its figures on top.
 
-    The best checkpoint is the epoch with the highest FII among those that did not collapse (what ``hnsx explain``
-    loads). Joint training on this corpus can overshoot and hide the sentiment words too after many epochs, so the
-    demo reports the best epoch; the last epoch's figures stay in the file under ``last``.
+    The best checkpoint is the most faithful epoch among those that keep at most the target and did not collapse
+    (:func:`hnsx.constraint.target_rank`; what ``hnsx explain`` loads). Joint training on this corpus can overshoot
+    and hide the sentiment words too after many epochs, so the demo reports the best epoch; the last epoch's figures
+    stay in the file under ``last``.
     """
     metrics = dict(result.metrics)
     if result.fit.best is None:

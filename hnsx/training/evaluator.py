@@ -223,7 +223,7 @@ def train_hns_frozen(
     masks jointly instead: ``leak_free=True``.)
 
     ``baseline_accuracy`` is the denominator of Fidelity (default: ``seeker``'s own accuracy on unmasked
-    ``data.test``). Returns the best checkpoint (highest FII among the epochs that did not collapse) in eval mode;
+    ``data.test``). Returns the best checkpoint (``checkpoints/best`` of :mod:`hnsx.training.run_folder`) in eval mode;
     the run folder is ``out_dir`` or a temporary folder. ``seeker``'s parameters are left with
     ``requires_grad=False``.
     """

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from hnsx.alpha import AlphaEvent, AlphaSchedule
 from hnsx.complement import attach_predictor, complement_terms
-from hnsx.constraint import KeptFractionConstraint
+from hnsx.constraint import KeptFractionConstraint, target_rank
 from hnsx.loss import hns_loss
 from hnsx.metrics import Scores, evaluate
 from hnsx.model import HideAndSeek
@@ -98,16 +98,23 @@ class _RunState:
     epoch: int = 0  # the last finished epoch
     step: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
-    best_key: tuple | None = None
     best_scores: Scores | None = None
     stopped: str = "epochs"
+    target_kept: float | None = None  # the run's target kept fraction: what "best" means
+
+    def rank(self, scores: Scores) -> tuple:
+        """Sort key of an epoch's scores (the larger, the better): no collapse first; then, with a target kept
+        fraction, :func:`~hnsx.constraint.target_rank` of fidelity (within the target, the most faithful), else
+        FII."""
+        if self.target_kept is None:
+            return (not scores.collapsed, scores.fii)
+        return (not scores.collapsed, *target_rank(scores.kept_fraction, scores.fidelity, self.target_kept))
 
     def improve(self, scores: Scores) -> bool:
-        """Whether ``scores`` beat the best so far (no collapse first, then FII); they become the best if so."""
-        key = (not scores.collapsed, scores.fii)
-        if self.best_key is not None and key <= self.best_key:
+        """Whether ``scores`` beat the best so far (:meth:`rank`); they become the best if so."""
+        if self.best_scores is not None and self.rank(scores) <= self.rank(self.best_scores):
             return False
-        self.best_key, self.best_scores = key, scores
+        self.best_scores = scores
         return True
 
 
@@ -147,9 +154,9 @@ def _resume(
         baseline_accuracy=state["baseline_accuracy"],
         epoch=state["epoch"],
         step=state["step"],
-        best_key=tuple(state["best_key"]) if state.get("best_key") else None,
         best_scores=Scores(**state["best_scores"]) if state.get("best_scores") else None,
         stopped="converged" if state.get("stopped") == "converged" else "epochs",
+        target_kept=config.target_kept,
     )
     run.history = folder.history(run.epoch)
     if run.stopped == "converged":
@@ -205,7 +212,7 @@ class _Loop:
             **({"constraint": self.constraint.state_dict()} if self.constraint is not None else {}),
             "baseline_accuracy": run.baseline_accuracy,
             "scores": scores.as_dict() if scores is not None else None,
-            "best_key": list(run.best_key) if run.best_key else None,
+            "best_key": list(run.rank(run.best_scores)) if run.best_scores else None,
             "best_scores": {k: v for k, v in run.best_scores.as_dict().items() if k != "collapsed"}
             if run.best_scores
             else None,
@@ -408,7 +415,7 @@ def fit(
         baseline = init_components(
             model, train_loader, eval_loader, config, accelerator, baseline, untrained, done=done, save=save
         )
-        run = _RunState(baseline)
+        run = _RunState(baseline, target_kept=config.target_kept)
     steps = config.epochs * len(train_loader)
     wrapped, optimizer, scheduler = _prepare(model, config, accelerator, tensors, meta, steps)
     loop = _Loop(wrapped, optimizer, schedule, run, config, accelerator, folder, spec, constraint, scheduler)

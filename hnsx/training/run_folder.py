@@ -6,7 +6,8 @@
     checkpoints/epoch-0003/  every epoch (the last ``keep_last`` kept), with optimizer and RNG state for resume
     checkpoints/phase-01-alpha-1.00/   weights at the end of each adaptive-alpha phase
     checkpoints/pretraining/ after each pretraining phase, until the first epoch checkpoint
-    checkpoints/best/        highest FII among the epochs that did not collapse
+    checkpoints/best/        the best epoch that did not collapse: the highest FII, or with a target kept fraction
+                             the most faithful epoch within it (:func:`hnsx.constraint.target_rank`)
     checkpoints/index.json   names of the latest and best checkpoints
 """
 

@@ -212,7 +212,6 @@ class _Loop:
             **({"constraint": self.constraint.state_dict()} if self.constraint is not None else {}),
             "baseline_accuracy": run.baseline_accuracy,
             "scores": scores.as_dict() if scores is not None else None,
-            "best_key": list(run.rank(run.best_scores)) if run.best_scores else None,
             "best_scores": {k: v for k, v in run.best_scores.as_dict().items() if k != "collapsed"}
             if run.best_scores
             else None,

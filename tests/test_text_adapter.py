@@ -120,6 +120,24 @@ def test_attention_drop_removes_hidden_tokens_from_attention(tokenizer):
     assert torch.equal(masked.attention_mask, expected)
 
 
+@pytest.mark.parametrize("attention", ["keep", "drop"])
+def test_which_words_get_a_gradient(tokenizer, attention):
+    # With attention "keep" every word's keep value gets a gradient from the loss; with "drop" a hidden word's gets
+    # none (nothing attends to it), as the adapter's docstring and docs/text.md say.
+    model, _ = make_model(tokenizer, attention=attention)
+    x = encode_texts(tokenizer, TEXTS, L).x
+    mask = model.adapter.valid_units(x).clone()
+    mask[:, 1] = 0.0  # the second word of every sentence hidden
+    mask.requires_grad_(True)
+    loss = torch.nn.functional.cross_entropy(
+        model.seeker(model.adapter.apply_mask(x, mask)), torch.tensor([0, 1, 0, 1])
+    )
+    loss.backward()
+    hidden, kept = mask.grad[:, 1].abs(), mask.grad[:, 0].abs()
+    assert bool((kept > 0).all())
+    assert bool((hidden > 0).all()) if attention == "keep" else bool((hidden == 0).all())
+
+
 def test_gradient_reaches_the_hider(tokenizer):
     model, _ = make_model(tokenizer)
     model.train()

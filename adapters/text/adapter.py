@@ -22,8 +22,9 @@ Filling
 value (the unit's mask, 1 for special tokens), the fill token id and the attention mask. The seeker wrapper
 (:class:`~hnsx.adapters.text.seekers.HFSeeker`) turns it into ``inputs_embeds = keep * E(ids) + (1 - keep) *
 E(fill_id)``, so a hidden token's embedding is the mask token's (or pad token's) embedding and gradients reach the
-hider through ``keep``. With ``attention="drop"`` hidden tokens are also removed from the attention mask (their
-embedding is still replaced, so the gradient path stays).
+hider through ``keep``. With ``attention="drop"`` hidden tokens are also removed from the attention mask: a kept
+word's keep value still carries the gradient, but a hidden word's does not (nothing attends to it, so the loss does
+not depend on it), and a deterministic binarizer's hidden word cannot come back.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ class TextAdapter(Adapter):
         One decision per word (default) or per token.
     attention:
         ``"keep"``: hidden tokens are still attended to (their embedding is the fill token's); ``"drop"``: they are
-        also removed from the attention mask.
+        also removed from the attention mask (then the loss gives a hidden word no gradient; see the module
+        docstring).
     """
 
     name = "text"

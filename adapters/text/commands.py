@@ -43,7 +43,12 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "--tsv-quotes", action="store_true", help="read quotes in a .tsv --data-file as CSV does (default: plain text)"
     )
     g.add_argument("--token-level", action="store_true", help="one mask decision per token instead of per word")
-    g.add_argument("--attention", choices=ATTENTION_MODES, default="keep", help="hidden tokens: attended or dropped")
+    g.add_argument(
+        "--attention",
+        choices=ATTENTION_MODES,
+        default="keep",
+        help="hidden tokens: attended (default) or dropped from attention (a hidden word then gets no gradient)",
+    )
     g.add_argument("--share-embeddings", action="store_true", help="the hider uses the seeker's token embeddings")
     g.add_argument(
         "--hider-reads-seeker",

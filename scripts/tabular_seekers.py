@@ -16,8 +16,7 @@ import json
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
-from tabular_real_tables import TABLES, TEST_FRACTION, _baselines
+from tabular_real_tables import TABLES, _baselines, split
 from torch.utils.data import TensorDataset
 
 from hnsx.adapters.tabular.early_stopping import pretrain_seeker
@@ -37,7 +36,7 @@ VARIANTS = {
 
 def run(name: str, seed: int, variants: dict[str, dict]) -> dict:
     X, y = TABLES[name]()
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=TEST_FRACTION, random_state=seed, stratify=y)
+    X_train, X_test, y_train, y_test = split(X, y, seed)
     record = {"table": name, "seed": seed, **_baselines((X_train, y_train), (X_test, y_test), seed)}
     classes, codes = np.unique(y_train, return_inverse=True)
     schema = TabularSchema.fit(X_train)

@@ -31,10 +31,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tabular_real_tables import TABLES, TEST_FRACTION, _logistic  # noqa: E402
+from tabular_real_tables import TABLES, _logistic, split  # noqa: E402
 
 
 def subset_probabilities(X_train, y_train, X_test, subset: tuple[str, ...], classes: np.ndarray):
@@ -50,7 +49,7 @@ def subset_probabilities(X_train, y_train, X_test, subset: tuple[str, ...], clas
 def bound(name: str, seed: int) -> dict:
     """The four accuracies of the module docstring for one table and split."""
     X, y = TABLES[name]()
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=TEST_FRACTION, random_state=seed, stratify=y)
+    X_train, X_test, y_train, y_test = split(X, y, seed)
     classes = np.unique(y)
     k = X.shape[1] // 4
     subsets = [s for size in range(k + 1) for s in itertools.combinations(X.columns, size)]

@@ -40,9 +40,47 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="the split and training seed (use the same in hnsx train)")
     parser.add_argument("--eval-fraction", type=float, default=0.2, help="held-out rows (hnsx train's split: 0.2)")
     parser.add_argument("--limit", type=int, default=None, help="fine-tune on a seeded subset of N training rows")
+    parser.add_argument(
+        "--mask-words",
+        type=float,
+        default=0.0,
+        help="share of training texts (drawn per batch) whose words are hidden at random, as hnsx hides them "
+        "(default 0: none; see WordMasking)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", required=True, help="folder for the fine-tuned model and tokenizer")
     return parser.parse_args(argv)
+
+
+class WordMasking:
+    """A collator that hides words at random in a share of the training texts, then pads.
+
+    A text is masked with probability ``share``; it then draws a keep rate uniformly in [0, 1] and hides each word
+    (every piece of a word together, as hnsx's word-level masks do) with probability one minus that rate, its tokens
+    replaced by ``fill_id`` (:func:`~hnsx.adapters.text.tokenize.fill_token_id`, the token hnsx fills hidden words
+    with). A classifier fine-tuned so has read texts with most words hidden, which the hider's masks show it; the
+    held-out texts (no ``word_ids`` in their rows) are never masked.
+    """
+
+    def __init__(self, pad, fill_id: int, share: float, seed: int) -> None:
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"--mask-words must lie in [0, 1], got {share}")
+        self.pad, self.fill_id, self.share = pad, int(fill_id), float(share)
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, features: list[dict]) -> dict:
+        out = []
+        for row in features:
+            row = dict(row)
+            words = row.pop("word_ids", None)
+            if words is not None and self.rng.random() < self.share:
+                count = max(words) + 1
+                keep = self.rng.random(count) < self.rng.random()
+                row["input_ids"] = [
+                    self.fill_id if w >= 0 and not keep[w] else t for t, w in zip(row["input_ids"], words)
+                ]
+            out.append(row)
+        return self.pad(out)
 
 
 def finetune(args: argparse.Namespace) -> dict:
@@ -58,6 +96,7 @@ def finetune(args: argparse.Namespace) -> dict:
 
     from hnsx.adapters.text.commands import resolve_model_name
     from hnsx.adapters.text.data import limit_rows, read_text_file, split_rows
+    from hnsx.adapters.text.tokenize import fill_token_id
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -78,9 +117,13 @@ def finetune(args: argparse.Namespace) -> dict:
         ignore_mismatched_sizes=True,  # a classifier folder with another number of classes gets a new head
     )
 
-    def rows(indices: list[int]) -> list[dict]:
+    def rows(indices: list[int], words: bool = False) -> list[dict]:
         encoded = tokenizer([texts[i] for i in indices], truncation=True, max_length=args.max_length)
-        return [{**{k: v[j] for k, v in encoded.items()}, "labels": int(y[i])} for j, i in enumerate(indices)]
+        out = [{**{k: v[j] for k, v in encoded.items()}, "labels": int(y[i])} for j, i in enumerate(indices)]
+        if words:  # the word of each token (-1: special), for WordMasking
+            for j, row in enumerate(out):
+                row["word_ids"] = [-1 if w is None else w for w in encoded.word_ids(j)]
+        return out
 
     def accuracy(prediction) -> dict:
         return {"accuracy": float((np.argmax(prediction.predictions, axis=-1) == prediction.label_ids).mean())}
@@ -97,13 +140,16 @@ def finetune(args: argparse.Namespace) -> dict:
         save_strategy="no",
         logging_steps=10,
         report_to=[],
+        remove_unused_columns=False,  # WordMasking reads (and drops) the rows' word_ids
     )
     trainer = Trainer(
         model=model,
         args=training,
-        train_dataset=rows(train_idx),
+        train_dataset=rows(train_idx, words=args.mask_words > 0),
         eval_dataset=rows(eval_idx),
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=WordMasking(
+            DataCollatorWithPadding(tokenizer), fill_token_id(tokenizer), args.mask_words, args.seed
+        ),
         compute_metrics=accuracy,
     )
     start = time.time()

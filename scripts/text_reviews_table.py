@@ -60,6 +60,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--finetune-epochs", type=float, default=2.0, help="MiniLM fine-tuning epochs (--seeker minilm)"
     )
     parser.add_argument(
+        "--finetune-args",
+        default="",
+        help="more finetune_text.py options (--seeker minilm), one string: --finetune-args='--mask-words 0.5'",
+    )
+    parser.add_argument(
         "--train-args",
         default="",
         help="more hnsx train options for every run, one string: --train-args='--leak-free'; use a separate --out",
@@ -107,7 +112,7 @@ def train_commands(args: argparse.Namespace, domain: str, seed: int, folder: Pat
     tuned = folder / "minilm"
     finetune = [sys.executable, str(REPO / "scripts" / "finetune_text.py"), *data, "--model-name", "minilm"]
     finetune += ["--max-length", "128", "--epochs", str(args.finetune_epochs), "--seed", str(seed)]
-    finetune += ["--threads", str(args.threads), "--out", str(tuned)]
+    finetune += ["--threads", str(args.threads), *shlex.split(args.finetune_args), "--out", str(tuned)]
     steps = [] if (tuned / "config.json").is_file() else [(finetune, folder / "finetune.log")]
     chosen = "--share-embeddings" in common or "--hider-reads-seeker" in common  # --train-args picked the reading
     reading = [] if chosen else ["--hider-reads-seeker"]

@@ -293,6 +293,47 @@ def test_the_offline_recipe_fine_tune_then_wrap_frozen_then_explain(tmp_path, ca
     assert len(lines) == 2 and all("->" in line and "words" in line for line in lines)
 
 
+def test_word_masking_hides_whole_words_of_training_rows_only():
+    """finetune_text.py --mask-words: every piece of a word is hidden together (with hnsx's fill token), special
+    tokens never; share 0 hides nothing; held-out rows (no word_ids) are never masked; the rate varies per text."""
+    from transformers import DataCollatorWithPadding
+
+    texts, _, _ = corpus(40, 5)
+    tok = train_wordpiece(texts, vocab_size=60)  # a small vocabulary: words split into pieces
+    encoded = tok([*texts, "the films and plots were goodness"], truncation=True)
+    rows = []
+    for j in range(len(encoded["input_ids"])):
+        words = [-1 if w is None else w for w in encoded.word_ids(j)]
+        rows.append({**{k: v[j] for k, v in encoded.items()}, "labels": 0, "word_ids": words})
+    assert max(rows[-1]["word_ids"].count(w) for w in range(6)) > 1  # words of several pieces
+    script = load_script()
+    fill = fill_token_id(tok)
+    pad = DataCollatorWithPadding(tok)
+    with pytest.raises(ValueError, match="mask-words"):
+        script.WordMasking(pad, fill, 1.5, 0)
+    none = script.WordMasking(pad, fill, 0.0, 0)(rows)
+    assert "word_ids" not in none and torch.equal(none["input_ids"], pad(encoded_rows(rows))["input_ids"])
+    hidden_shares = []
+    for seed in range(5):
+        batch = script.WordMasking(pad, fill, 1.0, seed)(rows)
+        for row, ids in zip(rows, batch["input_ids"].tolist()):
+            words, original = row["word_ids"], row["input_ids"]
+            hidden = {w for t, w in enumerate(words) if ids[t] == fill and original[t] != fill}
+            for t, w in enumerate(words):
+                if w < 0:
+                    assert ids[t] == original[t]  # special tokens stay
+                else:
+                    assert (ids[t] == fill) == (w in hidden) or original[t] == fill  # a word hidden whole
+                    assert ids[t] in (original[t], fill)
+            hidden_shares.append(len(hidden) / (max(words) + 1))
+    assert min(hidden_shares) < 0.3 and max(hidden_shares) > 0.7  # a keep rate drawn per text
+    assert torch.equal(script.WordMasking(pad, fill, 1.0, 0)(encoded_rows(rows))["input_ids"], none["input_ids"])
+
+
+def encoded_rows(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "word_ids"} for r in rows]
+
+
 def test_cli_refuses_two_ways_of_reading_the_seeker(tmp_path, capsys):
     argv = ["train", "--modality", "text", "--share-embeddings", "--hider-reads-seeker", "--out", str(tmp_path / "r")]
     assert main(argv) == 2

@@ -7,7 +7,8 @@ Per domain and seed (docs/text-reviews.md):
    with ``--seeker minilm`` instead: ``scripts/finetune_text.py --model-name minilm`` on the same file and seed into
    ``OUT/<domain>/seed-S/minilm``, then ``hnsx train ... --model-name that-folder --freeze-seeker
    --hider-reads-seeker`` (the frozen fine-tuned MiniLM is explained by a hider that reads its hidden states, layer 4
-   of 6 by default; its held-out accuracy is the Fidelity baseline);
+   of 6 by default; its held-out accuracy is the Fidelity baseline); ``--finetune-args`` adds fine-tuning options
+   (``'--mask-words 0.5'``: half the training texts with words hidden at random);
 2. ``hnsx bench rationales`` of that run on ``DATA/<domain>/test-labeled.tsv`` into ``OUT/<domain>/seed-S/bench``
    (the independent evaluator trained on ``train.tsv``);
 3. ``OUT/summary.md`` and ``OUT/summary.json``: every figure per method, mean over the seeds and per seed.

@@ -52,6 +52,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def encode_rows(tokenizer, texts: list[str], labels, max_length: int, words: bool = False) -> list[dict]:
+    """``Trainer`` rows: the tokenizer's fields and ``labels``; with ``words`` also ``word_ids``, each token's word as
+    hnsx numbers it (:func:`~hnsx.adapters.text.tokenize.word_row`: :data:`~hnsx.adapters.text.adapter.SPECIAL`
+    for special tokens, typed ones included), for :class:`WordMasking`."""
+    from hnsx.adapters.text.tokenize import word_row
+
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
+    special = set(tokenizer.all_special_ids)
+    rows = []
+    for j, label in enumerate(labels):
+        row = {**{k: v[j] for k, v in encoded.items()}, "labels": int(label)}
+        if words:
+            row["word_ids"] = word_row(special, encoded.word_ids(j), row["input_ids"], row["attention_mask"])
+        rows.append(row)
+    return rows
+
+
 class WordMasking:
     """A collator that hides words at random in a share of the training texts, then pads.
 
@@ -117,14 +134,6 @@ def finetune(args: argparse.Namespace) -> dict:
         ignore_mismatched_sizes=True,  # a classifier folder with another number of classes gets a new head
     )
 
-    def rows(indices: list[int], words: bool = False) -> list[dict]:
-        encoded = tokenizer([texts[i] for i in indices], truncation=True, max_length=args.max_length)
-        out = [{**{k: v[j] for k, v in encoded.items()}, "labels": int(y[i])} for j, i in enumerate(indices)]
-        if words:  # the word of each token (-1: special), for WordMasking
-            for j, row in enumerate(out):
-                row["word_ids"] = [-1 if w is None else w for w in encoded.word_ids(j)]
-        return out
-
     def accuracy(prediction) -> dict:
         return {"accuracy": float((np.argmax(prediction.predictions, axis=-1) == prediction.label_ids).mean())}
 
@@ -145,8 +154,10 @@ def finetune(args: argparse.Namespace) -> dict:
     trainer = Trainer(
         model=model,
         args=training,
-        train_dataset=rows(train_idx, words=args.mask_words > 0),
-        eval_dataset=rows(eval_idx),
+        train_dataset=encode_rows(
+            tokenizer, [texts[i] for i in train_idx], y[train_idx], args.max_length, words=args.mask_words > 0
+        ),
+        eval_dataset=encode_rows(tokenizer, [texts[i] for i in eval_idx], y[eval_idx], args.max_length),
         data_collator=WordMasking(
             DataCollatorWithPadding(tokenizer), fill_token_id(tokenizer), args.mask_words, args.seed
         ),

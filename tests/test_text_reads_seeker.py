@@ -14,6 +14,7 @@ import pytest
 import torch
 from torch import nn
 
+from hnsx.adapters.text.adapter import SPECIAL
 from hnsx.adapters.text.data import text_data
 from hnsx.adapters.text.hiders import TokenMaskerHider, default_read_layer
 from hnsx.adapters.text.rationale import explain_encoded, rationale_scores
@@ -300,13 +301,11 @@ def test_word_masking_hides_whole_words_of_training_rows_only():
 
     texts, _, _ = corpus(40, 5)
     tok = train_wordpiece(texts, vocab_size=60)  # a small vocabulary: words split into pieces
-    encoded = tok([*texts, "the films and plots were goodness"], truncation=True)
-    rows = []
-    for j in range(len(encoded["input_ids"])):
-        words = [-1 if w is None else w for w in encoded.word_ids(j)]
-        rows.append({**{k: v[j] for k, v in encoded.items()}, "labels": 0, "word_ids": words})
-    assert max(rows[-1]["word_ids"].count(w) for w in range(6)) > 1  # words of several pieces
     script = load_script()
+    texts = [*texts, "the films and plots were goodness", "the plot [MASK] was good"]
+    rows = script.encode_rows(tok, texts, [0] * len(texts), 32, words=True)
+    assert max(rows[-2]["word_ids"].count(w) for w in range(6)) > 1  # words of several pieces
+    assert SPECIAL in rows[-1]["word_ids"][1:-1]  # a special token typed in the text: never a word to hide
     fill = fill_token_id(tok)
     pad = DataCollatorWithPadding(tok)
     with pytest.raises(ValueError, match="mask-words"):
